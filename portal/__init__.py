@@ -1,0 +1,80 @@
+"""Alliance Portal: the application factory.
+
+`create_app()` reads the environment (portal.config), binds the database and the extensions, and registers
+one blueprint per domain area. `wsgi.py` calls it for gunicorn and the `flask` command.
+"""
+import logging
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import db as database
+from portal import errors, security
+from portal.config import PROJECT_ROOT, settings_from_env
+from portal.extensions import csrf, limiter, login_manager
+
+
+def create_app(overrides=None):
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"))
+    settings = settings_from_env()
+    settings.update(overrides or {})
+    app.config.update(settings)
+    app.instance_path = app.config["INSTANCE_PATH"]
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    database.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    _register_accounts(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from portal.cli import register_commands
+    register_commands(app)
+    return app
+
+
+def _register_accounts(app):
+    from portal.accounts import sessions
+
+    login_manager.user_loader(sessions.load_user_from_session)
+    # After the user loader: decides which org this request acts for (DESIGN.md rule 1).
+    app.before_request(sessions.load_org_context)
+
+
+def _register_blueprints(app):
+    from portal.accounts.views import bp as accounts_bp
+    from portal.dashboard.views import bp as dashboard_bp
+    from portal.ops import bp as ops_bp
+
+    for blueprint in (accounts_bp, dashboard_bp, ops_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_template_helpers(app):
+    from flask_login import current_user
+
+    from portal.accounts.services import active_memberships
+    from portal.tenancy import current_membership, current_org
+    from portal.timeutil import format_local
+
+    @app.template_filter("localtime")
+    def localtime(moment, fmt="%Y-%m-%d %H:%M %Z"):
+        tz_name = current_org.timezone if current_org else "UTC"
+        return format_local(moment, tz_name, fmt)
+
+    @app.context_processor
+    def navigation():
+        memberships = active_memberships(current_user) if current_user.is_authenticated else []
+        return {"current_org": current_org, "current_membership": current_membership,
+                "nav_memberships": memberships}

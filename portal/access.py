@@ -1,0 +1,68 @@
+"""Access rules. Every view declares one; tests enumerate `app.url_map` and fail on a view without one.
+
+- `public`: anyone (login page, invitation links, health check).
+- `signed_in`: a signed-in user acting on their own session or account (choose or switch org, sign out,
+  change own password); no org needed.
+- `member(role, org_kind)`: a signed-in user with an active membership in the current org, at least
+  `role`, and (when given) only in orgs of that kind. A viewer can never change anything: every
+  non-read request from a viewer is refused here, whatever role the view asked for.
+"""
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import abort, g, redirect, request, url_for
+from flask_login import current_user
+
+from portal.accounts.services import role_allows
+from portal.extensions import login_manager
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    level: str  # "public" | "signed_in" | "member"
+    role: str = None
+    org_kind: str = None
+
+
+def _declare(view, rule):
+    view.access_rule = rule
+    return view
+
+
+def public(view):
+    return _declare(view, AccessRule("public"))
+
+
+def signed_in(view):
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+    return _declare(guarded, AccessRule("signed_in"))
+
+
+def member(role="viewer", org_kind=None):
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            membership = g.get("membership")
+            if membership is None:
+                return redirect(url_for("accounts.choose_org", next=request.full_path))
+            if org_kind is not None and membership.org.kind != org_kind:
+                abort(404)
+            if request.method not in READ_METHODS and not role_allows(membership.role, "analyst"):
+                abort(403)
+            if not role_allows(membership.role, role):
+                abort(403)
+            return view(*args, **kwargs)
+        return _declare(guarded, AccessRule("member", role, org_kind))
+    return decorate
+
+
+def access_rule_of(view):
+    return getattr(view, "access_rule", None)

@@ -1,0 +1,65 @@
+"""Forms for sign-in and team management. Flask-WTF adds the CSRF token to every one of them.
+
+Forms check shape (required, lengths); business rules (email validity, roles, the last admin, password
+policy) live in `services` and come back as ValidationError messages shown beside the fields.
+"""
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from portal.accounts.models import ROLES
+from portal.accounts.passwords import MAX_LENGTH
+
+ROLE_CHOICES = [(role, role.capitalize()) for role in ROLES]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(message="Enter your email address."),
+                                            Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."),
+                                                     Length(max=MAX_LENGTH)])
+    next = HiddenField()
+
+
+class ChooseOrgForm(FlaskForm):
+    org_id = SelectField("Organization", coerce=str, validate_choice=False,
+                         validators=[DataRequired(message="Choose an organization.")])
+    next = HiddenField()
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(message="Enter the person's email address."),
+                                            Length(max=254)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="analyst")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ConfirmForm(FlaskForm):
+    """A bare form for one-button actions (deactivate, revoke, sign out): it carries only the CSRF token."""
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=200)])
+    password = PasswordField("Choose a password", validators=[DataRequired(message="Choose a password.")])
+    confirm = PasswordField("Repeat the password",
+                            validators=[EqualTo("password", message="The two passwords differ.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(message="Enter it.")])
+    password = PasswordField("New password", validators=[DataRequired(message="Choose a new password.")])
+    confirm = PasswordField("Repeat the new password",
+                            validators=[EqualTo("password", message="The two passwords differ.")])
+
+
+def apply_service_errors(form, error):
+    """Show a ServiceError's messages beside the matching fields; the rest go to `form.form_errors`."""
+    for field_name, messages in error.errors.items():
+        field = getattr(form, field_name, None)
+        if field is not None and hasattr(field, "errors") and field_name != "__all__":
+            field.errors = list(field.errors) + messages
+        else:
+            form.form_errors.extend(messages)

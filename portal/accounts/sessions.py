@@ -1,0 +1,144 @@
+"""Browser login sessions, kept server-side so they can be ended: logout, timeouts, lost membership.
+
+The signed cookie carries only a random token; `UserSession` stores its SHA-256, the org the session acts
+for and when it was last used. Signing in always creates a new token (the session identifier rotates),
+and the token is looked up on every request, so ending the row ends the session everywhere at once.
+"""
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, request
+from flask_login import current_user, logout_user
+
+from portal import audit
+from portal.accounts.models import Membership, User, UserSession
+from portal.accounts.services import active_memberships, token_digest
+from portal.db import db
+from portal.errors import NotFound
+from portal.timeutil import utcnow
+
+# last_seen_at is written at most this often: one write per minute per session, not one per request.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def start_session(user):
+    """Open a new login session for `user` and return its org: chosen at once when the user has only one,
+    None when the user must choose."""
+    token = secrets.token_urlsafe(32)
+    memberships = active_memberships(user)
+    org = memberships[0].org if len(memberships) == 1 else None
+    with db.atomic():
+        UserSession.create(user=user, token_hash=token_digest(token), org=org,
+                           ip_address=(request.remote_addr or "")[:64],
+                           user_agent=(request.user_agent.string or "")[:255])
+        User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
+        if org is not None:
+            audit.record("session.signed_in", org, user, {"email": user.email})
+    user.session_token = token
+    return org
+
+
+def load_user_from_session(token):
+    """Flask-Login's user loader: the user of a live session, or None (which signs the browser out)."""
+    session_row = (UserSession.select(UserSession, User).join(User)
+                   .where(UserSession.token_hash == token_digest(token or ""),
+                          UserSession.ended_at.is_null())
+                   .first())
+    if session_row is None or not session_row.user.active or session_has_expired(session_row):
+        if session_row is not None and session_row.ended_at is None:
+            end_session(session_row)
+        return None
+    now = utcnow()
+    if now - session_row.last_seen_at > TOUCH_INTERVAL:
+        UserSession.update(last_seen_at=now).where(UserSession.id == session_row.id).execute()
+    user = session_row.user
+    user.session_token = token
+    g.user_session = session_row
+    return user
+
+
+def session_has_expired(session_row):
+    now = utcnow()
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    absolute = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+    return now - session_row.last_seen_at > idle or now - session_row.created_at > absolute
+
+
+def end_session(session_row):
+    UserSession.update(ended_at=utcnow()).where(UserSession.id == session_row.id).execute()
+
+
+def end_current_session():
+    session_row = g.get("user_session")
+    if session_row is None:
+        return
+    with db.atomic():
+        end_session(session_row)
+        if session_row.org_id is not None:
+            audit.record("session.signed_out", session_row.org_id, current_user._get_current_object(),
+                         {"email": current_user.email})
+
+
+def end_all_sessions(user, except_token=None):
+    query = UserSession.update(ended_at=utcnow()).where(UserSession.user == user, UserSession.ended_at.is_null())
+    if except_token:
+        query = query.where(UserSession.token_hash != token_digest(except_token))
+    return query.execute()
+
+
+def end_expired_sessions():
+    """Periodic clean-up: close every session past its idle or absolute limit."""
+    now = utcnow()
+    idle_cutoff = now - timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    absolute_cutoff = now - timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+    return (UserSession.update(ended_at=now)
+            .where(UserSession.ended_at.is_null(),
+                   (UserSession.last_seen_at < idle_cutoff) | (UserSession.created_at < absolute_cutoff))
+            .execute())
+
+
+def choose_org(org_id):
+    """Point the current session at one of the user's orgs; another org is a 404 like any foreign object."""
+    session_row = g.user_session
+    membership = None
+    try:
+        membership = next(m for m in active_memberships(current_user) if m.org_id == int(org_id))
+    except (StopIteration, TypeError, ValueError):
+        raise NotFound()
+    with db.atomic():
+        UserSession.update(org=membership.org).where(UserSession.id == session_row.id).execute()
+        audit.record("session.org_selected", membership.org, current_user._get_current_object(),
+                     {"email": current_user.email})
+    session_row.org = membership.org
+    return membership
+
+
+def load_org_context():
+    """Before each request: put the session's org and the user's membership in it into `g`.
+
+    A membership deactivated (or removed) since the org was chosen drops the org at once; the user then
+    picks another org or, with none left, is signed out by the access rules.
+    """
+    g.org = g.membership = g.fallback_org = None
+    if not current_user.is_authenticated:
+        return
+    session_row = g.user_session
+    membership = None
+    if session_row.org_id is not None:
+        membership = (Membership.select(Membership)
+                      .where(Membership.user == current_user.id, Membership.org == session_row.org_id,
+                             Membership.active == True)  # noqa: E712
+                      .first())
+    if membership is not None:
+        g.membership, g.org = membership, membership.org
+        return
+    if session_row.org_id is not None:
+        UserSession.update(org=None).where(UserSession.id == session_row.id).execute()
+        session_row.org = None
+    remaining = active_memberships(current_user)
+    if not remaining:
+        # Every membership was deactivated while signed in: nothing is left to act for.
+        end_session(session_row)
+        logout_user()
+        return
+    g.fallback_org = remaining[0].org

@@ -1,0 +1,161 @@
+"""The audit log (DESIGN.md rule 3): one hash-chained event per state change, in the same transaction.
+
+Each event stores the canonical JSON of the change and `hash = SHA-256(canonical JSON of the event,
+including prev_hash)`. `AuditHead` holds the last sequence number and hash: updating it first in every
+writing transaction serialises writers (a row lock on PostgreSQL, the write lock on SQLite), so two
+transactions can never both chain onto the same predecessor, and it lets `verify_chain` notice events
+deleted from the end of the log.
+"""
+import contextlib
+import contextvars
+import hashlib
+import json
+from dataclasses import dataclass
+
+from flask import has_request_context
+from flask_login import current_user
+from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+from portal.accounts.models import Organization, User
+from portal.db import BaseModel, db
+from portal.tenancy import TenantModel
+from portal.timeutil import utcnow
+
+GENESIS_HASH = "0" * 64
+
+# Who is acting outside a browser request: "cli:<os user>", "worker", "demo".
+_system_actor = contextvars.ContextVar("audit_system_actor", default="system")
+
+
+class AuditEvent(TenantModel):
+    seq = BigIntegerField(unique=True)
+    created_at = DateTimeField(default=utcnow)
+    org = ForeignKeyField(Organization, null=True, backref="audit_events", on_delete="RESTRICT")
+    actor = ForeignKeyField(User, null=True, on_delete="RESTRICT")
+    actor_label = CharField(max_length=254)
+    action = CharField(max_length=64)
+    object_type = CharField(max_length=64, default="")
+    object_id = CharField(max_length=64, default="")
+    change = TextField(default="{}")  # canonical JSON, hashed byte for byte
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("org", "seq"), False),)  # an org's trail, newest first
+
+    def chained_fields(self):
+        return {
+            "seq": self.seq,
+            "created_at": self.created_at.isoformat(timespec="microseconds"),
+            "org_id": self.org_id,
+            "actor_id": self.actor_id,
+            "actor_label": self.actor_label,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "change": self.change,
+            "prev_hash": self.prev_hash,
+        }
+
+    def compute_hash(self):
+        return hashlib.sha256(canonical_json(self.chained_fields()).encode("utf-8")).hexdigest()
+
+    @property
+    def change_data(self):
+        return json.loads(self.change)
+
+
+class AuditHead(BaseModel):
+    """Single row (id 1): the sequence number and hash of the newest event."""
+
+    id = IntegerField(primary_key=True)
+    seq = BigIntegerField(default=0)
+    hash = CharField(max_length=64, default=GENESIS_HASH)
+
+
+def canonical_json(value):
+    """Sorted keys, no whitespace, UTF-8: the same value always gives the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@contextlib.contextmanager
+def acting_as(label):
+    """Attribute events written outside a browser request (CLI, worker, demo seeding) to `label`."""
+    token = _system_actor.set(label)
+    try:
+        yield
+    finally:
+        _system_actor.reset(token)
+
+
+def current_actor():
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user._get_current_object(), current_user.email
+    return None, _system_actor.get()
+
+
+def record(action, org, obj=None, change=None, object_type=None, object_id=None):
+    """Append one event. Must run inside the transaction that makes the change it describes."""
+    if not db.in_transaction():
+        raise RuntimeError("audit.record must be called inside the transaction of the change it records")
+    if obj is not None:
+        object_type = object_type or type(obj).__name__
+        object_id = object_id if object_id is not None else obj._pk
+    actor, actor_label = current_actor()
+
+    # Claim the next sequence number first: this UPDATE is the lock that serialises writers.
+    claimed = AuditHead.update(seq=AuditHead.seq + 1).where(AuditHead.id == 1).execute()
+    if not claimed:
+        AuditHead.create(id=1, seq=1, hash=GENESIS_HASH)
+    head = AuditHead.get_by_id(1)
+
+    event = AuditEvent(
+        seq=head.seq, org=org, actor=actor, actor_label=actor_label, action=action,
+        object_type=object_type or "", object_id=str(object_id if object_id is not None else ""),
+        change=canonical_json(change or {}), prev_hash=head.hash)
+    event.hash = event.compute_hash()
+    event.save(force_insert=True)
+    AuditHead.update(hash=event.hash).where(AuditHead.id == 1).execute()
+    return event
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    count: int
+    head_hash: str
+    bad_seq: int = None
+    problem: str = ""
+
+    def as_dict(self):
+        data = {"ok": self.ok, "events": self.count, "head_hash": self.head_hash}
+        if not self.ok:
+            data.update(first_bad_seq=self.bad_seq, problem=self.problem)
+        return data
+
+
+def verify_chain():
+    """Walk the whole log in sequence order; name the first sequence number that does not check out."""
+    expected_seq, expected_prev = 1, GENESIS_HASH
+    for event in AuditEvent.select().order_by(AuditEvent.seq).iterator():
+        if event.seq != expected_seq:
+            return ChainReport(False, expected_seq - 1, expected_prev, expected_seq,
+                               f"event {expected_seq} is missing (the next event found is {event.seq})")
+        if event.prev_hash != expected_prev:
+            return ChainReport(False, expected_seq - 1, expected_prev, event.seq,
+                               f"event {event.seq} does not link to event {event.seq - 1}")
+        if event.compute_hash() != event.hash:
+            return ChainReport(False, expected_seq - 1, expected_prev, event.seq,
+                               f"event {event.seq} was altered: its content does not match its hash")
+        expected_seq, expected_prev = expected_seq + 1, event.hash
+
+    count = expected_seq - 1
+    head = AuditHead.get_or_none(AuditHead.id == 1)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    if head_seq > count:
+        return ChainReport(False, count, expected_prev, count + 1,
+                           f"events {count + 1} to {head_seq} are missing from the end of the log")
+    if head_seq != count or head_hash != expected_prev:
+        return ChainReport(False, count, expected_prev, head_seq or count,
+                           "the chain head does not match the last event")
+    return ChainReport(True, count, expected_prev)

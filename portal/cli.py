@@ -1,0 +1,123 @@
+"""Command-line interface: `flask --app wsgi <group> <command>`. Every command prints JSON on stdout.
+
+On success the JSON describes what was done; on bad input it is `{"error": ..., "errors": {field: [...]}}`
+and the exit status is 1, so scripts can rely on both. Changes are audited as `cli:<os user>`.
+"""
+import functools
+import getpass
+import json
+import os
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from portal import audit
+from portal import db as database
+from portal.accounts import services
+from portal.errors import NotFound, ServiceError
+
+
+def emit(data):
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def json_command(func):
+    """Run as `cli:<os user>` and turn refused input into a JSON error and exit status 1."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            with audit.acting_as(f"cli:{getpass.getuser()}"):
+                return func(*args, **kwargs)
+        except ServiceError as error:
+            emit({"error": error.message, "errors": error.errors})
+            sys.exit(1)
+        except NotFound as error:
+            emit({"error": error.description})
+            sys.exit(1)
+    return wrapper
+
+
+db_cli = AppGroup("db", help="Database schema and maintenance.")
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+org_cli = AppGroup("org", help="Organizations (brands and platforms).")
+marketplace_cli = AppGroup("marketplace", help="Marketplaces run by platform organizations.")
+user_cli = AppGroup("user", help="Users and their memberships.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Apply pending migrations from migrations/."""
+    emit({"applied": database.upgrade()})
+
+
+@db_cli.command("status")
+def db_status():
+    """List every migration and when it was applied."""
+    rows = database.status()
+    emit({"migrations": [{"name": name, "applied_at": applied} for name, applied in rows],
+          "pending": [name for name, applied in rows if applied is None]})
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Check the whole hash chain; exit 1 and name the first bad sequence number when it is broken."""
+    report = audit.verify_chain()
+    emit(report.as_dict())
+    if not report.ok:
+        sys.exit(1)
+
+
+@org_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--kind", required=True, type=click.Choice(["brand", "platform"]))
+@click.option("--slug", default=None, help="Defaults to the name in lower case with dashes.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. Europe/Paris.")
+@json_command
+def org_create(name, kind, slug, timezone):
+    emit(services.create_organization(name, kind, slug=slug, timezone=timezone).as_dict())
+
+
+@marketplace_cli.command("create")
+@click.option("--org", "org_slug", required=True, help="Slug of the platform organization.")
+@click.option("--name", required=True)
+@click.option("--slug", default=None)
+@click.option("--country", default=None, help="ISO 3166 two-letter code of the market, e.g. CN.")
+@json_command
+def marketplace_create(org_slug, name, slug, country):
+    org = services.get_organization(org_slug)
+    emit(services.create_marketplace(org, name, slug=slug, country=country).as_dict())
+
+
+@user_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--org", "org_slug", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "analyst", "viewer"]))
+@click.option("--name", default="", help="Display name; defaults to the part of the email before @.")
+@json_command
+def user_create(email, org_slug, role, name):
+    """Create a user with a role in an org; an existing user just gains the membership.
+
+    The password of a new user comes from PORTAL_PASSWORD, or is prompted for (on stderr).
+    """
+    org = services.get_organization(org_slug)
+    password = None
+    if services.find_user(email) is None:
+        password = os.environ.get("PORTAL_PASSWORD") or click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True, err=True)
+    membership, created = services.add_member(org, email, role, password=password, name=name)
+    emit({"user": membership.user.as_dict(), "created": created, "membership": membership.as_dict()})
+
+
+@click.command("demo")
+def demo():
+    """Seed the demo alliance on an empty database (does nothing on a database that has data)."""
+    from portal.demo import seed_demo
+
+    with audit.acting_as("demo"):
+        emit(seed_demo())
+
+
+def register_commands(app):
+    for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, demo):
+        app.cli.add_command(command)

@@ -1,0 +1,76 @@
+"""Configuration read from environment variables, with safe defaults.
+
+Every variable is documented in README.md ("Configuration"). Nothing secret is a constant in code: when
+SECRET_KEY is not set, a random key is generated once and kept in the instance folder.
+"""
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"configuration error: {name} must be an integer, got {value!r}")
+
+
+def instance_path():
+    return Path(os.environ.get("INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+
+
+def load_or_create_secret_key(folder):
+    """The key signs session cookies; it must survive restarts and be shared by every worker.
+
+    Created with O_EXCL so two processes starting at once agree on a single key.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def settings_from_env():
+    """The Flask config mapping for this process."""
+    folder = instance_path()
+    redis_url = os.environ.get("REDIS_URL") or None
+    return {
+        "INSTANCE_PATH": str(folder),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'portal.db'}",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or load_or_create_secret_key(folder),
+        "PORT": env_int("PORT", 5000),
+        "REDIS_URL": redis_url,
+        # Login throttling counters live in Redis when there is one, so every worker shares them.
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_FAILURES_PER_ACCOUNT": os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5 per 5 minutes"),
+        "LOGIN_FAILURES_PER_ADDRESS": os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20 per 5 minutes"),
+        "SESSION_IDLE_MINUTES": env_int("SESSION_IDLE_MINUTES", 60),
+        "SESSION_MAX_HOURS": env_int("SESSION_MAX_HOURS", 12),
+        "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "portal_session",
+        "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 0),
+        "INVITATION_DAYS": env_int("INVITATION_DAYS", 7),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; the session has its own timeouts
+        "HUEY_IMMEDIATE": env_bool("HUEY_IMMEDIATE", False),
+    }

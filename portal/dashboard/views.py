@@ -1,0 +1,27 @@
+"""The home page of an org: what a brand team or a platform team sees first after signing in."""
+from flask import Blueprint, render_template
+
+from portal.access import member
+from portal.accounts.models import Invitation, Marketplace, Membership
+from portal.audit import AuditEvent
+from portal.tenancy import current_membership, current_org
+
+bp = Blueprint("dashboard", __name__)
+
+RECENT_EVENTS = 8
+
+
+@bp.route("/")
+@member("viewer")
+def index():
+    team_size = Membership.for_org(current_org).where(Membership.active == True).count()  # noqa: E712
+    pending_invitations = sum(1 for i in Invitation.for_org(current_org) if i.is_pending)
+    recent_events = []
+    if current_membership.role == "admin":
+        recent_events = list(AuditEvent.for_org(current_org).order_by(AuditEvent.seq.desc()).limit(RECENT_EVENTS))
+    marketplaces = []
+    if current_org.is_platform:
+        marketplaces = list(Marketplace.for_org(current_org).order_by(Marketplace.name))
+    return render_template(f"dashboard/{current_org.kind}.html", team_size=team_size,
+                           pending_invitations=pending_invitations, recent_events=recent_events,
+                           marketplaces=marketplaces)

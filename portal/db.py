@@ -1,0 +1,93 @@
+"""The database: chosen from DATABASE_URL, one connection per request, schema only through migrations.
+
+Models bind to `db`, a proxy, so the same model classes serve SQLite (embedded default) and PostgreSQL
+(production). `configure_database` is called once per process by the app factory.
+"""
+from pathlib import Path
+
+from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from playhouse import db_url
+from playhouse.migrations import Runner
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+db = DatabaseProxy()
+
+# WAL lets readers run beside the single writer; the busy timeout makes a second writer wait instead of
+# failing with "database is locked"; SQLite leaves foreign keys off unless asked.
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+}
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def open_database(url):
+    """A peewee Database for a DATABASE_URL (sqlite:///path or postgresql://user:pass@host/name)."""
+    scheme = url.split(":", 1)[0]
+    if scheme == "sqlite":
+        path = db_url.parse(url)["database"]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Every transaction takes the write lock up front (BEGIN IMMEDIATE): a read-then-write transaction
+        # can then never fail half-way with SQLITE_BUSY when another writer got there first.
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
+    if scheme in ("postgres", "postgresql"):
+        return db_url.connect(url)
+    raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {scheme}://")
+
+
+def configure_database(url):
+    database = open_database(url)
+    db.initialize(database)
+    return database
+
+
+def is_sqlite():
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def is_postgresql():
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+def connect_for_request():
+    db.connect(reuse_if_open=True)
+
+
+def close_after_request(_exc=None):
+    if not db.is_closed():
+        if db.in_transaction():
+            # A view that raised inside db.atomic() has already rolled back; this only guards against
+            # a connection left mid-transaction by a bug, which must never be committed by accident.
+            db.rollback()
+        db.close()
+
+
+def init_app(app):
+    configure_database(app.config["DATABASE_URL"])
+    app.before_request(connect_for_request)
+    app.teardown_appcontext(close_after_request)
+
+
+def migration_runner():
+    return Runner(db.obj, directory=str(MIGRATIONS_DIR))
+
+
+def upgrade():
+    """Apply pending migrations; returns the names applied."""
+    with db.connection_context():
+        return migration_runner().up()
+
+
+def status():
+    """[(name, applied_at or None)] for every migration file and every recorded migration."""
+    with db.connection_context():
+        return [(m.name, m.applied) for m in migration_runner().status()]

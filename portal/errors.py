@@ -1,0 +1,105 @@
+"""Errors shared by services, pages, API and CLI, and the handlers that turn them into responses.
+
+Services raise `ValidationError` (field -> messages) or `Conflict`; a page re-renders its form with the
+messages, the CLI prints them as JSON, the API (later) answers application/problem+json (RFC 9457).
+Nothing a user sends may produce a 500.
+"""
+import logging
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from peewee import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A business rule refused the request. `errors` maps a field name (or "__all__") to messages."""
+
+    status = 400
+
+    def __init__(self, errors):
+        if isinstance(errors, str):
+            errors = {"__all__": [errors]}
+        self.errors = {field: list(messages) if isinstance(messages, (list, tuple)) else [messages]
+                       for field, messages in errors.items()}
+        super().__init__(self.message)
+
+    @property
+    def message(self):
+        return "; ".join(f"{m}" if f == "__all__" else f"{f}: {m}"
+                         for f, messages in self.errors.items() for m in messages)
+
+
+class ValidationError(ServiceError):
+    status = 422
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class NotFound(HTTPNotFound):
+    """Missing, or owned by another org: the two are indistinguishable on purpose (DESIGN.md rule 1)."""
+
+    description = "No such page or object in your organization."
+
+
+def wants_problem_json():
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/problem+json"
+
+
+def problem_response(status, title, detail=None, errors=None):
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def handle_http_error(error):
+    if error.response is not None:  # a response prepared by whoever raised it (the sign-in throttle)
+        return error.response
+    if wants_problem_json():
+        return problem_response(error.code, error.name, error.description)
+    template = f"errors/{error.code}.html" if error.code in (400, 403, 404, 429) else "errors/generic.html"
+    return render_template(template, error=error), error.code
+
+
+def handle_csrf_failure(error):
+    message = ("This form has expired or was sent from another site. "
+               "Reload the page and try again; nothing was changed.")
+    if wants_problem_json():
+        return problem_response(400, "Bad Request", message)
+    return render_template("errors/400.html", error=error, message=message), 400
+
+
+def handle_database_unavailable(error):
+    # A lost or locked database must read as "try again", never as a traceback.
+    log.error("database unavailable: %s", error)
+    if wants_problem_json():
+        return problem_response(503, "Service Unavailable", "The database is unavailable; try again shortly.")
+    return render_template("errors/503.html"), 503
+
+
+def handle_unexpected(error):
+    # Flask logs the original exception itself; this only chooses the response shape.
+    if wants_problem_json():
+        return problem_response(500, "Internal Server Error", "Something went wrong on our side.")
+    return render_template("errors/500.html"), 500
+
+
+def init_app(app):
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(CSRFError, handle_csrf_failure)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)
+    # Registered for 500 (not Exception) so tests still see real tracebacks: Flask only calls this when it
+    # would otherwise answer with a bare 500 page.
+    app.register_error_handler(500, handle_unexpected)

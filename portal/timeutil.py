@@ -1,0 +1,30 @@
+"""Time rules (DESIGN.md rule 5): stored as naive UTC, shown in the org's IANA time zone."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+
+def utcnow():
+    """The current time as naive UTC, the form every DateTimeField stores on SQLite and PostgreSQL alike."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def is_valid_timezone(name):
+    if not name or name not in available_timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def to_local(moment, tz_name):
+    """A stored UTC datetime as an aware datetime in the given zone."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz_name))
+
+
+def format_local(moment, tz_name, fmt="%Y-%m-%d %H:%M %Z"):
+    local = to_local(moment, tz_name)
+    return local.strftime(fmt) if local else ""

@@ -1,0 +1,149 @@
+"""Test fixtures: a real database (SQLite file, or the PostgreSQL named by DATABASE_URL), built by the
+migrations, emptied between tests; the app with CSRF on; helpers that sign in like a browser does."""
+import html
+import os
+import re
+import tempfile
+from urllib.parse import urlparse
+
+# Before anything imports the portal: tasks run inline, password hashing is the cheap argon2id profile.
+os.environ["HUEY_IMMEDIATE"] = "1"
+os.environ["PASSWORD_HASHING"] = "test"
+os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="portal-test-instance-"))
+
+import pytest  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+from peewee import sort_models  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.accounts import services  # noqa: E402
+from portal.audit import GENESIS_HASH, AuditHead, acting_as  # noqa: E402
+from portal.db import db, is_postgresql  # noqa: E402
+from portal.extensions import limiter  # noqa: E402
+from portal.models import ALL_MODELS  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def database_url_for_tests(tmp_path_factory):
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        name = urlparse(url).path.lstrip("/")
+        if "test" not in name:
+            raise pytest.UsageError(f"refusing to run tests against database {name!r}: the tests empty it. "
+                                    "Use a database whose name contains 'test'.")
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.db'}"
+
+
+def drop_everything():
+    """Start from an empty database, as a fresh install would."""
+    if is_postgresql():
+        db.execute_sql("DROP SCHEMA public CASCADE")
+        db.execute_sql("CREATE SCHEMA public")
+    else:
+        for table in db.get_tables():
+            db.execute_sql(f'DROP TABLE IF EXISTS "{table}"')
+
+
+def empty_all_tables():
+    tables = [m._meta.table_name for m in reversed(sort_models(ALL_MODELS)) if m is not AuditHead]
+    if is_postgresql():
+        db.execute_sql("TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(f'"{t}"' for t in tables))
+    else:
+        with db.atomic():
+            for table in tables:
+                db.execute_sql(f'DELETE FROM "{table}"')
+    AuditHead.update(seq=0, hash=GENESIS_HASH).where(AuditHead.id == 1).execute()
+
+
+def page_text(response):
+    """The response body as a reader sees it (HTML entities decoded)."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+class PortalClient(FlaskClient):
+    """A test client that sends forms the way the browser does: with the CSRF token of its session."""
+
+    def csrf_token(self):
+        # The sign-in page when signed out; the dashboard or org chooser (both carry forms) when signed in.
+        page = self.get("/login", follow_redirects=True)
+        match = CSRF_PATTERN.search(page.get_data(as_text=True))
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def post_form(self, url, data=None, csrf=True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+    def sign_in(self, email, password=PASSWORD, org=None):
+        response = self.post_form("/login", {"email": email, "password": password})
+        if org is not None:
+            response = self.post_form("/choose-org", {"org_id": str(org.id)})
+        return response
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = database_url_for_tests(tmp_path_factory)
+    app = create_app({"DATABASE_URL": url, "TESTING": True,
+                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))})
+    app.test_client_class = PortalClient
+    with app.app_context():
+        drop_everything()
+        result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app):
+    with app.app_context():
+        empty_all_tables()
+    limiter.reset()
+    yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client(app):
+    return app.test_client
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class World:
+    """Builds orgs and people through the real services, as the CLI would.
+
+    No app context is held open here on purpose: a test client request reuses an outer app context, and
+    with it `g` (where Flask-Login caches the user), which would leak one request's user into the next.
+    """
+
+    def org(self, name, kind="brand", timezone="UTC", slug=None):
+        with acting_as("test"):
+            return services.create_organization(name, kind, slug=slug, timezone=timezone)
+
+    def person(self, org, role, email=None, password=PASSWORD):
+        email = email or f"{role}-{org.slug}@{org.slug}.example"
+        with acting_as("test"):
+            membership, _ = services.add_member(org, email, role, password=password)
+        return membership.user
+
+    def marketplace(self, org, name, country="CN"):
+        with acting_as("test"):
+            return services.create_marketplace(org, name, country=country)
+
+
+@pytest.fixture
+def world(app):
+    return World()

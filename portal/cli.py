@@ -10,7 +10,7 @@ import os
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from portal import audit
 from portal import db as database
@@ -110,6 +110,7 @@ def user_create(email, org_slug, role, name):
 
 
 @click.command("demo")
+@with_appcontext
 def demo():
     """Seed the demo alliance on an empty database (does nothing on a database that has data)."""
     from portal.demo import seed_demo

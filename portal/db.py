@@ -7,6 +7,9 @@ from pathlib import Path
 
 from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
+from playhouse.pool import PooledPostgresqlDatabase
+
+from portal.config import env_int
 from playhouse.migrations import Runner
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -40,13 +43,31 @@ def open_database(url):
         # can then never fail half-way with SQLITE_BUSY when another writer got there first.
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
     if scheme in ("postgres", "postgresql"):
-        return db_url.connect(url)
+        # Pooled: a request "connects" by borrowing a live connection and "closes" by returning it, so
+        # per-request connections cost no TCP and authentication round trips.
+        params = db_url.parse(url, unquote_password=True, unquote_user=True)
+        return PooledPostgresqlDatabase(max_connections=env_int("DATABASE_POOL_SIZE", 20),
+                                        stale_timeout=300, timeout=10, **params)
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {scheme}://")
 
 
+_configured_url = None
+
+
 def configure_database(url):
+    """Bind the models to DATABASE_URL, once per process.
+
+    A second app in the same process must use the same database: re-pointing the shared proxy would
+    silently move every other app (and test) onto another database.
+    """
+    global _configured_url
+    if _configured_url is not None:
+        if url != _configured_url:
+            raise RuntimeError(f"this process already uses {_configured_url}; cannot switch to {url}")
+        return db.obj
     database = open_database(url)
     db.initialize(database)
+    _configured_url = url
     return database
 
 

@@ -9,6 +9,7 @@ import logging
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from peewee import InterfaceError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
@@ -48,7 +49,9 @@ class NotFound(HTTPNotFound):
 
 
 def wants_problem_json():
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/problem+json"
+    """API paths, operational endpoints and clients that ask for JSON get problem+json, not a page."""
+    return (request.path.startswith("/api/") or request.blueprint == "ops"
+            or request.accept_mimetypes.best in ("application/json", "application/problem+json"))
 
 
 def problem_response(status, title, detail=None, errors=None):
@@ -100,6 +103,7 @@ def init_app(app):
     app.register_error_handler(CSRFError, handle_csrf_failure)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(InterfaceError, handle_database_unavailable)
+    app.register_error_handler(MaxConnectionsExceeded, handle_database_unavailable)
     # Registered for 500 (not Exception) so tests still see real tracebacks: Flask only calls this when it
     # would otherwise answer with a bare 500 page.
     app.register_error_handler(500, handle_unexpected)

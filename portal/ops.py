@@ -10,6 +10,6 @@ bp = Blueprint("ops", __name__)
 @bp.route("/healthz")
 @public
 def healthz():
-    """200 when the database answers; the 503 for an unreachable database comes from the error handler."""
+    """200 when the database answers. When it does not, the error handler answers a JSON 503."""
     db.execute_sql("SELECT 1")
     return jsonify(status="ok")

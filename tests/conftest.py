@@ -48,14 +48,13 @@ def drop_everything():
 
 
 def empty_all_tables():
-    tables = [m._meta.table_name for m in reversed(sort_models(ALL_MODELS)) if m is not AuditHead]
-    if is_postgresql():
-        db.execute_sql("TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(f'"{t}"' for t in tables))
-    else:
-        with db.atomic():
-            for table in tables:
-                db.execute_sql(f'DELETE FROM "{table}"')
-    AuditHead.update(seq=0, hash=GENESIS_HASH).where(AuditHead.id == 1).execute()
+    # DELETE, children first, rather than TRUNCATE: on a handful of rows it is many times faster on
+    # PostgreSQL. Ids keep counting up across tests; no test may depend on them.
+    with db.atomic():
+        for model in reversed(sort_models(ALL_MODELS)):
+            if model is not AuditHead:
+                model.delete().execute()
+        AuditHead.update(seq=0, hash=GENESIS_HASH).where(AuditHead.id == 1).execute()
 
 
 def page_text(response):

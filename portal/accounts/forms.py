@@ -4,13 +4,13 @@ Forms check shape (required, lengths); business rules (email validity, roles, th
 policy) live in `services` and come back as ValidationError messages shown beside the fields.
 """
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.accounts.models import ROLES
 from portal.accounts.passwords import MAX_LENGTH
 
-ROLE_CHOICES = [(role, role.capitalize()) for role in ROLES]
+ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in ROLES]
 
 
 class LoginForm(FlaskForm):

@@ -4,6 +4,7 @@ import logging
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
+from wtforms import SelectChoice
 
 from portal import audit
 from portal.access import member, public, signed_in
@@ -93,7 +94,7 @@ def choose_org():
     """Pick the org to act for: after signing in with several memberships, and from the navigation bar."""
     memberships = services.active_memberships(current_user)
     form = ChooseOrgForm()
-    form.org_id.choices = [(str(m.org_id), f"{m.org.name} ({m.role})") for m in memberships]
+    form.org_id.choices = [SelectChoice(str(m.org_id), f"{m.org.name} ({m.role})") for m in memberships]
     if form.validate_on_submit():
         membership = sessions.choose_org(form.org_id.data)
         flash(f"You are now working for {membership.org.name} as {membership.role}.", "info")

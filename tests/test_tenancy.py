@@ -1,0 +1,214 @@
+"""Tenant isolation and roles, checked over every route of the app (not a hand-picked few).
+
+Each route of `app.url_map` must declare an access rule, and each URL parameter must appear in
+`objects_of` below, so a new route or object type cannot ship without being covered here.
+"""
+import pytest
+
+from portal.access import access_rule_of
+from portal.accounts import services
+from portal.accounts.models import Invitation, Membership, User
+from portal.audit import AuditEvent
+from portal.tenancy import tenant_models
+from tests.conftest import page_text
+
+# Routes a signed-in user may POST to whatever their role: they only touch the user's own session or
+# password. Adding a route here is a decision: say why in the view.
+SELF_SERVICE_POSTS = {"accounts.logout", "accounts.choose_org", "accounts.account"}
+# Routes reached by a secret in the URL rather than by a session (the invitation link).
+TOKEN_ROUTES = {"accounts.accept_invitation"}
+# Everything that is not a member action: the sign-in form, self-service and token routes.
+NON_MEMBER_POSTS = SELF_SERVICE_POSTS | TOKEN_ROUTES | {"accounts.login"}
+
+
+def app_rules(app):
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+def build_url(app, rule, values):
+    with app.test_request_context():
+        from flask import url_for
+        return url_for(rule.endpoint, **values)
+
+
+# Parameters that choose a verb rather than name an object: every value is tried.
+VERB_PARAMETERS = {"action": ("deactivate", "reactivate")}
+
+
+def url_variants(app, rule, objects):
+    """Every URL of `rule` with its object parameters taken from `objects`, a {parameter: value} map."""
+    variants = [{}]
+    for argument in rule.arguments:
+        if argument in VERB_PARAMETERS:
+            variants = [dict(v, **{argument: verb}) for v in variants for verb in VERB_PARAMETERS[argument]]
+            continue
+        assert argument in objects, f"route {rule.rule} has parameter <{argument}> not covered by the tests"
+        variants = [dict(v, **{argument: objects[argument]}) for v in variants]
+    return [build_url(app, rule, values) for values in variants]
+
+
+@pytest.fixture
+def two_orgs(world):
+    """Org A (Microsoft) and org B (Swarovski), each with people and an invitation."""
+    a, b = world.org("Microsoft"), world.org("Swarovski")
+    people = {}
+    for org in (a, b):
+        for role in ("admin", "analyst", "viewer"):
+            people[(org.slug, role)] = world.person(org, role)
+        world.person(org, "analyst", email=f"second@{org.slug}.example")
+        services.invite_member(org, f"newcomer@{org.slug}.example", "analyst")
+    return a, b, people
+
+
+def objects_of(org):
+    """One object of `org` for each kind of URL parameter."""
+    member = Membership.for_org(org).join(User).where(User.email.startswith("second@")).get()
+    return {"membership_id": member.id, "invitation_id": Invitation.for_org(org).get().id}
+
+
+def test_every_route_declares_an_access_rule(app):
+    missing = [rule.rule for rule in app_rules(app) if access_rule_of(app.view_functions[rule.endpoint]) is None]
+    assert missing == []
+
+
+def test_every_tenant_model_is_known_to_these_tests():
+    # A new tenant-owned model needs its routes added to objects_of(); this list makes that visible.
+    assert {m.__name__ for m in tenant_models()} == {"Marketplace", "Membership", "Invitation", "AuditEvent"}
+
+
+def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
+    a, b, people = two_orgs
+    b_objects = objects_of(b)
+    client = make_client()
+    client.sign_in(people[("microsoft", "admin")].email)
+    checked = 0
+    for rule in app_rules(app):
+        if not rule.arguments or rule.endpoint in TOKEN_ROUTES:
+            continue
+        for url in url_variants(app, rule, b_objects):
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                response = client.open(url, method=method, data={"csrf_token": client.csrf_token(),
+                                                                 "role": "viewer"})
+                assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+                assert "swarovski" not in page_text(response).lower()
+                checked += 1
+    assert checked >= 4
+    # Nothing of B changed.
+    assert Membership.for_org(b).where(Membership.role == "viewer").count() == 1
+    assert Membership.for_org(b).where(Membership.active == False).count() == 0  # noqa: E712
+    assert sum(1 for i in Invitation.for_org(b) if i.is_pending) == 1
+
+
+def test_own_objects_work_on_the_same_routes(app, make_client, two_orgs):
+    """The counterpart of the 404 test: the same URLs with A's own ids do reach the objects."""
+    a, b, people = two_orgs
+    client = make_client()
+    client.sign_in(people[("microsoft", "admin")].email)
+    a_objects = objects_of(a)
+    response = client.post_form(f"/team/{a_objects['membership_id']}/role", {"role": "viewer"})
+    assert response.status_code == 302
+    assert Membership.get_by_id(a_objects["membership_id"]).role == "viewer"
+
+
+def test_pages_show_only_the_current_orgs_data(make_client, two_orgs):
+    a, b, people = two_orgs
+    client = make_client()
+    client.sign_in(people[("microsoft", "admin")].email)
+    for path in ("/", "/team", "/audit"):
+        text = page_text(client.get(path))
+        assert "microsoft.example" in text or path == "/"
+        assert "swarovski" not in text.lower(), path
+    assert all(e.org_id == a.id for e in AuditEvent.for_org(a))
+
+
+def test_viewer_is_refused_every_change(app, make_client, two_orgs):
+    a, b, people = two_orgs
+    own = objects_of(a)
+    client = make_client()
+    client.sign_in(people[("microsoft", "viewer")].email)
+    before = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
+    checked = []
+    for rule in app_rules(app):
+        if "POST" not in rule.methods or rule.endpoint in NON_MEMBER_POSTS:
+            continue
+        assert access_rule_of(app.view_functions[rule.endpoint]).level == "member", rule.endpoint
+        for url in url_variants(app, rule, own):
+            response = client.post_form(url, {"role": "admin", "email": "someone@example.com"})
+            assert response.status_code == 403, f"viewer POST {url} answered {response.status_code}"
+            checked.append(rule.endpoint)
+    assert {"accounts.invite", "accounts.change_role", "accounts.set_active",
+            "accounts.revoke_invitation"} <= set(checked)
+    after = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
+    assert after == before
+    assert sum(1 for i in Invitation.for_org(a) if i.is_pending) == 1
+
+
+def test_self_service_posts_are_the_known_few(app):
+    posts = {rule.endpoint for rule in app_rules(app) if "POST" in rule.methods}
+    non_member = {e for e in posts if access_rule_of(app.view_functions[e]).level != "member"}
+    assert non_member == NON_MEMBER_POSTS
+
+
+def test_analyst_cannot_manage_the_team(make_client, two_orgs):
+    a, b, people = two_orgs
+    own = objects_of(a)
+    client = make_client()
+    client.sign_in(people[("microsoft", "analyst")].email)
+    assert client.get("/team").status_code == 200  # reading the team is fine
+    assert client.get("/audit").status_code == 403
+    for url, data in [("/team/invite", {"email": "x@microsoft.example", "role": "admin"}),
+                      (f"/team/{own['membership_id']}/role", {"role": "admin"}),
+                      (f"/team/{own['membership_id']}/deactivate", {}),
+                      (f"/team/invitations/{own['invitation_id']}/revoke", {})]:
+        assert client.post_form(url, data).status_code == 403, url
+    assert Membership.get_by_id(own["membership_id"]).role == "analyst"
+
+
+def test_switching_membership_changes_what_is_visible(make_client, two_orgs):
+    a, b, people = two_orgs
+    counsel_email = "counsel@lawfirm.example"
+    services.add_member(a, counsel_email, "admin", password="correct horse battery staple")
+    services.add_member(b, counsel_email, "admin")
+    client = make_client()
+    client.sign_in(counsel_email, org=a)
+    b_member = objects_of(b)["membership_id"]
+    assert "second@microsoft.example" in page_text(client.get("/team"))
+    assert "second@swarovski.example" not in page_text(client.get("/team"))
+    assert client.post_form(f"/team/{b_member}/role", {"role": "viewer"}).status_code == 404
+
+    client.post_form("/choose-org", {"org_id": str(b.id)})
+    team = page_text(client.get("/team"))
+    assert "second@swarovski.example" in team and "second@microsoft.example" not in team
+    assert client.post_form(f"/team/{b_member}/role", {"role": "viewer"}).status_code == 302
+    assert Membership.get_by_id(b_member).role == "viewer"
+
+
+def test_choosing_an_org_without_membership_is_404(make_client, two_orgs):
+    a, b, people = two_orgs
+    client = make_client()
+    client.sign_in(people[("microsoft", "admin")].email)
+    assert client.post_form("/choose-org", {"org_id": str(b.id)}).status_code == 404
+    assert client.post_form("/choose-org", {"org_id": "not-a-number"}).status_code == 404
+    assert "<h1>Microsoft</h1>" in page_text(client.get("/"))
+
+
+def test_deactivated_membership_loses_access_at_the_next_request(make_client, two_orgs):
+    a, b, people = two_orgs
+    analyst = people[("microsoft", "analyst")]
+    client = make_client()
+    client.sign_in(analyst.email)
+    assert client.get("/team").status_code == 200
+    services.set_membership_active(Membership.for_org(a).where(Membership.user == analyst).get(), False)
+    response = client.get("/team")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_get_for_org_never_returns_another_orgs_row(two_orgs):
+    a, b, people = two_orgs
+    b_membership = objects_of(b)["membership_id"]
+    from portal.errors import NotFound
+    with pytest.raises(NotFound):
+        Membership.get_for_org(b_membership, a)
+    with pytest.raises(NotFound):
+        Membership.get_for_org("1 OR 1=1", a)
+    assert Membership.get_for_org(b_membership, b).id == b_membership

@@ -52,7 +52,7 @@ def member(role="viewer", org_kind=None):
                 return login_manager.unauthorized()
             membership = g.get("membership")
             if membership is None:
-                return redirect(url_for("accounts.choose_org", next=request.full_path))
+                return redirect(url_for("accounts.choose_org", next=request.full_path.rstrip("?")))
             if org_kind is not None and membership.org.kind != org_kind:
                 abort(404)
             if request.method not in READ_METHODS and not role_allows(membership.role, "analyst"):

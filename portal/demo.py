@@ -41,8 +41,8 @@ def seed_demo():
     password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(12)
     logins = []
 
-    def member(org, email, role):
-        services.add_member(org, email, role, password=password)
+    def member(org, email, role, name=None):
+        services.add_member(org, email, role, password=password, name=name or f"{org.name} {role}")
         logins.append({"email": email, "org": org.slug, "role": role})
 
     with db.atomic():
@@ -57,7 +57,7 @@ def seed_demo():
             services.create_marketplace(orgs[PLATFORM[0]], name, slug=slug, country=country)
         email, roles = COUNSEL
         for org_slug, role in roles:
-            member(orgs[org_slug], email, role)
+            member(orgs[org_slug], email, role, name="Outside counsel")
 
     result = {"password": password, "logins": logins}
     path = logins_file()

@@ -146,3 +146,12 @@ class World:
 @pytest.fixture
 def world(app):
     return World()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Lets fixtures see whether the test failed (the browser tests save screenshots then)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.test_failed = report.failed

@@ -1,0 +1,218 @@
+"""Real-browser flows in headless Chromium (Debian's package, driven by Playwright).
+
+The portal runs on a live local server in a thread, on the same database as the other tests. Each test
+fails on any console error; a screenshot of the page is saved in test-artifacts/ when a test fails.
+Without Chromium the tests are skipped, unless PORTAL_REQUIRE_BROWSER=1 (set by CI) makes that a failure.
+"""
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from portal.accounts.models import Membership, User
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Flags that keep Chromium from reaching for Google services on a machine with no internet.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def browser_unavailable():
+    if not os.path.exists(CHROMIUM):
+        return f"Chromium not found at {CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    reason = browser_unavailable()
+    if reason:
+        if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests are required here: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def record_console(message, errors):
+    # Chromium logs every 4xx response as "Failed to load resource". A page answered 401 or 422 on
+    # purpose (failed sign-in, refused form) is not a fault; failed assets are caught by status below.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        errors.append(message.text)
+
+
+def record_failed_asset(response, errors):
+    if response.status >= 400 and response.request.resource_type != "document":
+        errors.append(f"{response.status} for {response.url}")
+
+
+@pytest.fixture
+def open_page(chromium, live_server, request):
+    """Pages in fresh browser contexts (separate cookie jars); script errors and failed assets fail the test."""
+    contexts, console_errors = [], []
+
+    def open_new():
+        context = chromium.new_context(base_url=live_server)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10000)
+        page.on("console", lambda msg: record_console(msg, console_errors))
+        page.on("pageerror", lambda error: console_errors.append(str(error)))
+        page.on("response", lambda response: record_failed_asset(response, console_errors))
+        return page
+
+    yield open_new
+    if getattr(request.node, "test_failed", False):
+        ARTIFACTS.mkdir(exist_ok=True)
+        for n, context in enumerate(contexts):
+            for m, page in enumerate(context.pages):
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{n}-{m}.png"), full_page=True)
+    for context in contexts:
+        context.close()
+    assert console_errors == [], f"console errors: {console_errors}"
+
+
+def sign_in(page, email, password=PASSWORD):
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def assert_accessible_basics(page):
+    """Every visible form control has a label, the page has one h1, a language and a skip link."""
+    unlabeled = page.evaluate("""() => Array.from(document.querySelectorAll('input, select, textarea'))
+        .filter(el => el.type !== 'hidden')
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+        .map(el => el.outerHTML)""")
+    assert unlabeled == []
+    assert page.locator("h1").count() == 1
+    assert page.evaluate("document.documentElement.lang") == "en"
+    unnamed_buttons = page.evaluate("""() => Array.from(document.querySelectorAll('button'))
+        .filter(b => !b.textContent.trim() && !b.getAttribute('aria-label')).length""")
+    assert unnamed_buttons == 0
+
+
+def test_sign_in_choose_and_switch_org(open_page, world):
+    vuitton, swarovski = world.org("Louis Vuitton"), world.org("Swarovski")
+    world.person(vuitton, "admin", email="counsel@lawfirm.example")
+    world.person(swarovski, "viewer", email="counsel@lawfirm.example")
+    world.person(swarovski, "admin", email="admin@swarovski.example")
+
+    page = open_page()
+    page.goto("/login")
+    assert_accessible_basics(page)
+    sign_in(page, "counsel@lawfirm.example")
+    page.wait_for_url(re.compile(r"/choose-org"))
+    assert_accessible_basics(page)
+    page.get_by_label(re.compile("Swarovski")).check()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.locator("h1").inner_text() == "Swarovski"
+    assert "viewer" in page.locator(".who").inner_text()
+    assert_accessible_basics(page)
+
+    # The switcher in the navigation bar submits on change (portal.js); its button is hidden then.
+    assert page.get_by_role("button", name="Switch").is_hidden()
+    page.get_by_label("Organization").select_option(label="Louis Vuitton · admin")
+    page.wait_for_function("document.querySelector('h1').textContent === 'Louis Vuitton'")
+    assert "admin" in page.locator(".who").inner_text()
+    page.get_by_role("link", name="Team").click()
+    assert page.get_by_role("cell", name="counsel@lawfirm.example", exact=True).is_visible()
+    assert page.get_by_text("admin@swarovski.example").count() == 0
+    assert_accessible_basics(page)
+
+
+def test_wrong_password_is_explained_and_keyboard_sign_in_works(open_page, world):
+    org = world.org("Microsoft")
+    world.person(org, "analyst", email="ada@microsoft.example")
+    page = open_page()
+    sign_in(page, "ada@microsoft.example", "this is not it at all")
+    assert page.get_by_role("alert").inner_text() == "The email or password is not correct."
+    # Keyboard only: the skip link comes first, then the fields in order, Enter submits.
+    page.goto("/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.get_by_label("Email").focus()
+    page.keyboard.type("ada@microsoft.example")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.locator("h1").inner_text() == "Microsoft"
+
+
+def test_admin_invites_a_colleague_who_joins(open_page, world):
+    org = world.org("Microsoft")
+    world.person(org, "admin", email="admin@microsoft.example")
+    admin = open_page()
+    sign_in(admin, "admin@microsoft.example")
+    admin.get_by_role("link", name="Team").click()
+    admin.get_by_label("Email", exact=True).fill("grace@microsoft.example")
+    admin.get_by_label("Role", exact=True).select_option("analyst")
+    admin.get_by_role("button", name="Add member").click()
+    link = admin.get_by_role("textbox", name="Invitation link").input_value()
+    assert "/invite/" in link
+    admin.get_by_role("button", name="Copy").click()
+    assert admin.get_by_role("button", name="Copied").is_visible()
+
+    newcomer = open_page()
+    newcomer.goto(link)
+    assert_accessible_basics(newcomer)
+    newcomer.get_by_label("Your name").fill("Grace Hopper")
+    newcomer.get_by_label("Choose a password").fill(PASSWORD)
+    newcomer.get_by_label("Repeat the password").fill(PASSWORD)
+    newcomer.get_by_role("button", name="Create my account").click()
+    newcomer.wait_for_url(re.compile(r"/login"))
+    sign_in(newcomer, "grace@microsoft.example")
+    newcomer.wait_for_url(re.compile(r"/$"))
+    assert "analyst" in newcomer.locator(".who").inner_text()
+
+    grace = User.get(User.email == "grace@microsoft.example")
+    membership = Membership.for_org(org).where(Membership.user == grace).get()
+    # The admin deactivates her after confirming the dialog; her next page load signs her out.
+    admin.reload()
+    admin.once("dialog", lambda dialog: dialog.accept())
+    admin.get_by_role("button", name="Deactivate grace@microsoft.example").click()
+    admin.wait_for_selector("text=grace@microsoft.example was deactivated.")
+    assert Membership.get_by_id(membership.id).active is False
+    newcomer.reload()
+    newcomer.wait_for_url(re.compile(r"/login"))
+
+
+def test_audit_trail_page_for_admins(open_page, world):
+    org = world.org("Microsoft", timezone="Europe/London")
+    world.person(org, "admin", email="admin@microsoft.example")
+    page = open_page()
+    sign_in(page, "admin@microsoft.example")
+    page.get_by_role("link", name="Audit trail", exact=True).click()
+    assert page.get_by_role("cell", name="session.signed_in", exact=True).is_visible()
+    page.get_by_label("Action").select_option("org.created")
+    page.get_by_role("button", name="Filter").click()
+    assert page.locator("tbody tr").count() == 1
+    assert_accessible_basics(page)

@@ -5,6 +5,7 @@ Models bind to `db`, a proxy, so the same model classes serve SQLite (embedded d
 """
 from pathlib import Path
 
+from flask import request
 from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
@@ -80,7 +81,8 @@ def is_postgresql():
 
 
 def connect_for_request():
-    db.connect(reuse_if_open=True)
+    if request.endpoint != "static":  # stylesheets and scripts never touch the database
+        db.connect(reuse_if_open=True)
 
 
 def close_after_request(_exc=None):

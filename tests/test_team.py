@@ -150,3 +150,13 @@ def test_change_password_keeps_this_session_and_ends_the_others(make_client, wor
     assert phone.get("/").status_code == 302
     assert make_client().sign_in(user.email, "a new long passphrase").status_code == 302
     assert "user.password_changed" in actions_of(org)
+
+
+def test_an_unknown_role_is_refused_with_a_message(make_client, world):
+    client, org, admin = admin_client(make_client, world)
+    analyst = world.person(org, "analyst")
+    membership = Membership.for_org(org).where(Membership.user == analyst).get()
+    response = client.post_form(f"/team/{membership.id}/role", {"role": "owner"})
+    assert response.status_code == 422
+    assert "nothing was changed" in page_text(response)
+    assert Membership.get_by_id(membership.id).role == "analyst"

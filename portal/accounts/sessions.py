@@ -120,7 +120,7 @@ def load_org_context():
     picks another org or, with none left, is signed out by the access rules.
     """
     g.org = g.membership = g.fallback_org = None
-    if not current_user.is_authenticated:
+    if request.endpoint == "static" or not current_user.is_authenticated:
         return
     session_row = g.user_session
     membership = None

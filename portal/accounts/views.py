@@ -164,46 +164,43 @@ def invite():
     return render_team(invite_link=link, status=201)
 
 
+def team_change(form, change, describe):
+    """Run one admin action on the team page: refused input re-renders the page with the reason."""
+    if not form.validate_on_submit():
+        flash("That request was not valid (for example an unknown role); nothing was changed.", "error")
+        return render_team(status=422)
+    try:
+        change()
+    except ServiceError as error:
+        flash(error.message, "error")
+        return render_team(status=error.status)
+    flash(describe(), "success")
+    return redirect(url_for("accounts.team"))
+
+
 @bp.route("/team/<int:membership_id>/role", methods=["POST"])
 @member("admin")
 def change_role(membership_id):
     membership = Membership.get_for_org(membership_id, current_org)
     form = RoleForm()
-    if form.validate_on_submit():
-        try:
-            services.change_role(membership, form.role.data)
-            flash(f"{membership.user.email} is now {membership.role}.", "success")
-        except ServiceError as error:
-            flash(error.message, "error")
-            return render_team(status=error.status)
-    return redirect(url_for("accounts.team"))
+    return team_change(form, lambda: services.change_role(membership, form.role.data),
+                       lambda: f"{membership.user.email} is now {membership.role}.")
 
 
 @bp.route("/team/<int:membership_id>/<any(deactivate, reactivate):action>", methods=["POST"])
 @member("admin")
 def set_active(membership_id, action):
     membership = Membership.get_for_org(membership_id, current_org)
-    if ConfirmForm().validate_on_submit():
-        try:
-            services.set_membership_active(membership, action == "reactivate")
-            flash(f"{membership.user.email} was {action}d.", "success")
-        except ServiceError as error:
-            flash(error.message, "error")
-            return render_team(status=error.status)
-    return redirect(url_for("accounts.team"))
+    return team_change(ConfirmForm(), lambda: services.set_membership_active(membership, action == "reactivate"),
+                       lambda: f"{membership.user.email} was {action}d.")
 
 
 @bp.route("/team/invitations/<int:invitation_id>/revoke", methods=["POST"])
 @member("admin")
 def revoke_invitation(invitation_id):
     invitation = Invitation.get_for_org(invitation_id, current_org)
-    if ConfirmForm().validate_on_submit():
-        try:
-            services.revoke_invitation(invitation)
-            flash(f"The invitation for {invitation.email} was revoked.", "success")
-        except ServiceError as error:
-            flash(error.message, "error")
-    return redirect(url_for("accounts.team"))
+    return team_change(ConfirmForm(), lambda: services.revoke_invitation(invitation),
+                       lambda: f"The invitation for {invitation.email} was revoked.")
 
 
 # --- audit trail ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ def up(migrator, db):
         created_at = DateTimeField()
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'organization'
     db.create_tables([Organization])
 
@@ -30,6 +31,7 @@ def up(migrator, db):
         last_login_at = DateTimeField(null=True)
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'user'
     db.create_tables([User])
 
@@ -47,6 +49,7 @@ def up(migrator, db):
         hash = CharField(max_length=64)
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'audit_event'
             indexes = ((('org', 'seq'), False),)
     db.create_tables([AuditEvent])
@@ -57,6 +60,7 @@ def up(migrator, db):
         hash = CharField(max_length=64, default=GENESIS_HASH)
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'audit_head'
     db.create_tables([AuditHead])
     # The head row exists from the start: every audited write updates it first, which is the lock that
@@ -75,6 +79,7 @@ def up(migrator, db):
         revoked_at = DateTimeField(null=True)
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'invitation'
     db.create_tables([Invitation])
 
@@ -86,6 +91,7 @@ def up(migrator, db):
         created_at = DateTimeField()
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'marketplace'
     db.create_tables([Marketplace])
 
@@ -97,6 +103,7 @@ def up(migrator, db):
         created_at = DateTimeField()
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'membership'
             indexes = ((('user', 'org'), True),)
     db.create_tables([Membership])
@@ -112,6 +119,7 @@ def up(migrator, db):
         user_agent = CharField(default='')
         class Meta:
             database = db
+            legacy_table_names = False
             table_name = 'user_session'
     db.create_tables([UserSession])
 

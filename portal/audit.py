@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask import has_request_context
 from flask_login import current_user
-from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
 
 from portal.accounts.models import Organization, User
 from portal.db import BaseModel, db
@@ -94,14 +94,18 @@ def current_actor():
     return None, _system_actor.get()
 
 
-def record(action, org, obj=None, change=None, object_type=None, object_id=None):
-    """Append one event. Must run inside the transaction that makes the change it describes."""
+def record(action, org, obj=None, change=None, object_type=None, object_id=None, actor=None):
+    """Append one event. Must run inside the transaction that makes the change it describes.
+
+    The actor is the signed-in user of the request, or the label set with `acting_as`; pass `actor`
+    (a User) where the change happens before that user is signed in (sign-in, accepting an invitation).
+    """
     if not db.in_transaction():
         raise RuntimeError("audit.record must be called inside the transaction of the change it records")
     if obj is not None:
         object_type = object_type or type(obj).__name__
         object_id = object_id if object_id is not None else obj._pk
-    actor, actor_label = current_actor()
+    actor, actor_label = (actor, actor.email) if actor is not None else current_actor()
 
     # Claim the next sequence number first: this UPDATE is the lock that serialises writers.
     claimed = AuditHead.update(seq=AuditHead.seq + 1).where(AuditHead.id == 1).execute()
@@ -135,9 +139,17 @@ class ChainReport:
 
 
 def verify_chain():
-    """Walk the whole log in sequence order; name the first sequence number that does not check out."""
+    """Walk the log in sequence order; name the first sequence number that does not check out.
+
+    The head is read first and only events up to it are checked: events committed while the walk runs
+    are the next verification's business, not a false alarm. (Every event is committed together with
+    the head update that claimed its number, so all events up to the head read are visible.)
+    """
+    head = AuditHead.get_or_none(AuditHead.id == 1)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     expected_seq, expected_prev = 1, GENESIS_HASH
-    for event in AuditEvent.select().order_by(AuditEvent.seq).iterator():
+    events = AuditEvent.select().where(AuditEvent.seq <= head_seq).order_by(AuditEvent.seq)
+    for event in events.iterator():
         if event.seq != expected_seq:
             return ChainReport(False, expected_seq - 1, expected_prev, expected_seq,
                                f"event {expected_seq} is missing (the next event found is {event.seq})")
@@ -150,12 +162,19 @@ def verify_chain():
         expected_seq, expected_prev = expected_seq + 1, event.hash
 
     count = expected_seq - 1
-    head = AuditHead.get_or_none(AuditHead.id == 1)
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     if head_seq > count:
         return ChainReport(False, count, expected_prev, count + 1,
                            f"events {count + 1} to {head_seq} are missing from the end of the log")
-    if head_seq != count or head_hash != expected_prev:
-        return ChainReport(False, count, expected_prev, head_seq or count,
+    if head_hash != expected_prev:
+        return ChainReport(False, count, expected_prev, head_seq,
                            "the chain head does not match the last event")
+    # Rows the application never wrote sit beyond the head. Read the highest event before the head again:
+    # every committed event is at or below the head as committed then, and the head only grows.
+    highest = AuditEvent.select(fn.MAX(AuditEvent.seq)).scalar() or 0
+    latest_head = AuditHead.get_or_none(AuditHead.id == 1)
+    latest_seq = latest_head.seq if latest_head else 0
+    if highest > latest_seq:
+        rogue = AuditEvent.select(fn.MIN(AuditEvent.seq)).where(AuditEvent.seq > latest_seq).scalar()
+        return ChainReport(False, count, expected_prev, rogue,
+                           f"event {rogue} is beyond the chain head: it was not written by the portal")
     return ChainReport(True, count, expected_prev)

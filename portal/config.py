@@ -5,6 +5,7 @@ SECRET_KEY is not set, a random key is generated once and kept in the instance f
 """
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,17 +36,26 @@ def instance_path():
 def load_or_create_secret_key(folder):
     """The key signs session cookies; it must survive restarts and be shared by every worker.
 
-    Created with O_EXCL so two processes starting at once agree on a single key.
+    The key is written to a private temporary file that is then hard-linked into place: the link
+    either appears complete or not at all, so two processes starting at once agree on one key and
+    neither can read a half-written file.
     """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "secret_key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            os.unlink(temporary)
+    key = path.read_text().strip()
+    if not key:
+        raise SystemExit(f"configuration error: {path} is empty; delete it or set SECRET_KEY")
+    return key
 
 
 def settings_from_env():
@@ -61,8 +71,8 @@ def settings_from_env():
         # Login throttling counters live in Redis when there is one, so every worker shares them.
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_FAILURES_PER_ACCOUNT": os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5 per 5 minutes"),
-        "LOGIN_FAILURES_PER_ADDRESS": os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20 per 5 minutes"),
+        "LOGIN_ATTEMPTS_PER_ACCOUNT": os.environ.get("LOGIN_ATTEMPTS_PER_ACCOUNT", "5 per 5 minutes"),
+        "LOGIN_ATTEMPTS_PER_ADDRESS": os.environ.get("LOGIN_ATTEMPTS_PER_ADDRESS", "30 per 5 minutes"),
         "SESSION_IDLE_MINUTES": env_int("SESSION_IDLE_MINUTES", 60),
         "SESSION_MAX_HOURS": env_int("SESSION_MAX_HOURS", 12),
         "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),

@@ -8,7 +8,7 @@ import logging
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from peewee import InterfaceError, OperationalError
+from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -91,6 +91,23 @@ def handle_database_unavailable(error):
     return render_template("errors/503.html"), 503
 
 
+def handle_integrity_error(error):
+    # Two requests changed the same thing at once and a unique or foreign key refused the second one.
+    log.warning("integrity error on %s %s: %s", request.method, request.path, error)
+    message = "This was changed by someone else at the same moment. Reload the page and try again."
+    if wants_problem_json():
+        return problem_response(409, "Conflict", message)
+    return render_template("errors/generic.html", code=409, heading="Conflict", message=message), 409
+
+
+def handle_data_error(error):
+    log.warning("data error on %s %s: %s", request.method, request.path, error)
+    message = "A value was not accepted (too long or malformed). Nothing was changed."
+    if wants_problem_json():
+        return problem_response(400, "Bad Request", message)
+    return render_template("errors/generic.html", code=400, heading="Bad request", message=message), 400
+
+
 def handle_unexpected(error):
     # Flask logs the original exception itself; this only chooses the response shape.
     if wants_problem_json():
@@ -104,6 +121,8 @@ def init_app(app):
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(InterfaceError, handle_database_unavailable)
     app.register_error_handler(MaxConnectionsExceeded, handle_database_unavailable)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DataError, handle_data_error)
     # Registered for 500 (not Exception) so tests still see real tracebacks: Flask only calls this when it
     # would otherwise answer with a bare 500 page.
     app.register_error_handler(500, handle_unexpected)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from portal.config import env_bool, env_int, instance_path
+from portal.config import PROJECT_ROOT, env_bool, env_int, instance_path
 
 BIN = os.path.dirname(sys.executable)
 
@@ -18,10 +18,9 @@ BIN = os.path.dirname(sys.executable)
 def web_command(port):
     if env_bool("FLASK_DEBUG"):
         return [os.path.join(BIN, "flask"), "--app", "wsgi", "run", "--debug", "--port", str(port)]
-    workers = str(env_int("WEB_CONCURRENCY", 1))
-    return [os.path.join(BIN, "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}",
-            "--workers", workers, "--threads", "8", "--worker-class", "gthread",
-            "--access-logfile", "-"]
+    # Workers, threads and the redacting access log come from gunicorn.conf.py.
+    return [os.path.join(BIN, "gunicorn"), "wsgi:app", "--config", str(PROJECT_ROOT / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}"]
 
 
 def worker_command():
@@ -44,7 +43,8 @@ def main():
     print_logins()
     print(f"\nAlliance Portal on http://127.0.0.1:{port}  (Ctrl-C stops the portal and its worker)\n",
           flush=True)
-    children = [subprocess.Popen(web_command(port)), subprocess.Popen(worker_command())]
+    children = [subprocess.Popen(web_command(port), cwd=PROJECT_ROOT),
+                subprocess.Popen(worker_command(), cwd=PROJECT_ROOT)]
 
     def stop(*_):
         for child in children:

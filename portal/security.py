@@ -1,5 +1,5 @@
 """Response headers every page and API answer carries. No inline script anywhere, so the CSP can forbid it."""
-from flask import request
+from flask import abort, request
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -29,5 +29,14 @@ def add_security_headers(response):
     return response
 
 
+def refuse_nul_characters():
+    """NUL has no place in text a person typed, and PostgreSQL refuses to store it: answer 400 up front."""
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400, "Text containing NUL characters is not accepted.")
+
+
 def init_app(app):
+    app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)

@@ -7,8 +7,11 @@ The current org of a request lives in `g` and is read through `current_org` / `c
 from flask import g, has_app_context
 from werkzeug.local import LocalProxy
 
-from portal.db import BaseModel
+from portal.db import BaseModel, db, is_postgresql
 from portal.errors import NotFound
+
+
+MAX_ID = 2**63 - 1
 
 
 class TenantModel(BaseModel):
@@ -26,10 +29,25 @@ class TenantModel(BaseModel):
             pk = int(pk)
         except (TypeError, ValueError):
             raise NotFound()
+        if not 1 <= pk <= MAX_ID:  # an id no row can have; some drivers would overflow on it
+            raise NotFound()
         row = cls.for_org(org).where(cls._meta.primary_key == pk).first()
         if row is None:
             raise NotFound()
         return row
+
+
+def lock_org(org):
+    """Serialise, within the current transaction, every writer that checks an org-wide rule (the last
+    admin, one pending invitation per email) before changing that org.
+
+    PostgreSQL: a row lock on the org. SQLite: nothing to do, every transaction already holds the
+    database's write lock from its first statement (BEGIN IMMEDIATE, see portal.db).
+    """
+    if not db.in_transaction():
+        raise RuntimeError("lock_org only means something inside a transaction")
+    if is_postgresql():
+        db.execute_sql("SELECT id FROM organization WHERE id = %s FOR UPDATE", (getattr(org, "id", org),))
 
 
 def tenant_models():

@@ -4,6 +4,7 @@ import html
 import os
 import re
 import tempfile
+import threading
 from urllib.parse import urlparse
 
 # Before anything imports the portal: tasks run inline, password hashing is the cheap argon2id profile.
@@ -14,6 +15,7 @@ os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="portal-test-inst
 import pytest  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from peewee import sort_models  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.accounts import services  # noqa: E402
@@ -104,6 +106,16 @@ def clean_state(app):
         empty_all_tables()
     limiter.reset()
     yield
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app on a real local HTTP server (threaded), for the browser and concurrency tests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ Without Chromium the tests are skipped, unless PORTAL_REQUIRE_BROWSER=1 (set by 
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from portal.accounts.models import Membership, User
 from tests.conftest import PASSWORD
@@ -48,15 +46,6 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture(scope="session")
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def record_console(message, errors):
@@ -196,7 +185,7 @@ def test_admin_invites_a_colleague_who_joins(open_page, world):
     grace = User.get(User.email == "grace@microsoft.example")
     membership = Membership.for_org(org).where(Membership.user == grace).get()
     # The admin deactivates her after confirming the dialog; her next page load signs her out.
-    admin.reload()
+    admin.goto("/team")
     admin.once("dialog", lambda dialog: dialog.accept())
     admin.get_by_role("button", name="Deactivate grace@microsoft.example").click()
     admin.wait_for_selector("text=grace@microsoft.example was deactivated.")

@@ -16,23 +16,49 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def empty_database_url(app, tmp_path):
-    """A brand-new empty database of the same kind as the one the suite runs on."""
+def new_database(app, tmp_path):
+    """Makes brand-new empty databases of the kind the suite runs on; returns their URLs."""
     url = app.config["DATABASE_URL"]
-    if not url.startswith("postgres"):
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"portal_test_fresh_{uuid.uuid4().hex[:8]}"
-    admin = open_database(url)
-    admin.connect()
-    admin.connection().autocommit = True
-    admin.execute_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunparse(urlparse(url)._replace(path=f"/{name}"))
-    finally:
+    created, admin = [], None
+    if url.startswith("postgres"):
+        admin = open_database(url)
+        admin.connect()
+        admin.connection().autocommit = True
+
+    def make():
+        name = f"portal_test_fresh_{uuid.uuid4().hex[:8]}"
+        if admin is None:
+            return f"sqlite:///{tmp_path / name}.db"
+        admin.execute_sql(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return urlunparse(urlparse(url)._replace(path=f"/{name}"))
+
+    yield make
+    for name in created:
         admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if admin is not None:
         admin.close()
         admin.close_all()
+
+
+def schema_of(url):
+    """Tables with their columns (type, nullability, key), foreign keys and indexes, as the database has them."""
+    database = open_database(url)
+    schema = {}
+    with database.connection_context():
+        for table in database.get_tables():
+            if table == "schema_migration":
+                continue
+            schema[table] = {
+                "columns": sorted((c.name, c.data_type.lower(), c.null, c.primary_key)
+                                  for c in database.get_columns(table)),
+                "foreign_keys": sorted((f.column, f.dest_table, f.dest_column)
+                                       for f in database.get_foreign_keys(table)),
+                "indexes": sorted((i.name, tuple(i.columns), i.unique) for i in database.get_indexes(table)),
+            }
+    if hasattr(database, "close_all"):
+        database.close_all()
+    return schema
 
 
 def flask_cli(database_url, *args, instance=None):
@@ -43,7 +69,24 @@ def flask_cli(database_url, *args, instance=None):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_upgrade_on_an_empty_database_builds_the_models_schema(empty_database_url, tmp_path):
+def test_upgrade_builds_exactly_the_schema_the_models_create(new_database, tmp_path):
+    """Columns, types, nullability, foreign keys and indexes: migrations == Model.create_table()."""
+    migrated, from_models = new_database(), new_database()
+    assert migrated != from_models
+    assert flask_cli(migrated, "db", "upgrade", instance=tmp_path).returncode == 0
+    database = open_database(from_models)
+    with database.bind_ctx(ALL_MODELS), database.connection_context():
+        database.create_tables(ALL_MODELS)
+    if hasattr(database, "close_all"):
+        database.close_all()
+    expected, actual = schema_of(from_models), schema_of(migrated)
+    assert sorted(actual) == sorted(expected)
+    for table in expected:
+        assert actual[table] == expected[table], f"table {table} differs"
+
+
+def test_upgrade_on_an_empty_database_then_status(new_database, tmp_path):
+    empty_database_url = new_database()
     status = flask_cli(empty_database_url, "db", "status", instance=tmp_path)
     assert status.returncode == 0, status.stderr
     assert '"pending": [\n    "0001_initial"' in status.stdout

@@ -52,16 +52,41 @@ def test_invitation_link_creates_the_account_and_membership(make_client, world):
                                     "membership.created", "session.signed_in"]
 
 
-def test_existing_account_is_added_at_once(make_client, world):
+def invitation_path(response):
+    return "/invite/" + INVITE_LINK.search(page_text(response)).group(1).split("/invite/")[1]
+
+
+def test_existing_account_accepts_after_signing_in(make_client, world):
     client, org, admin = admin_client(make_client, world)
     other = world.org("Louis Vuitton")
     counsel = world.person(other, "analyst", email="counsel@lawfirm.example")
     response = client.post_form("/team/invite", {"email": "counsel@lawfirm.example", "role": "viewer"})
-    assert response.status_code == 302
+    new_email = client.post_form("/team/invite", {"email": "nobody@lawfirm.example", "role": "viewer"})
+    # The admin sees the same outcome whether or not the address has an account: no oracle, no consent skipped.
+    assert response.status_code == new_email.status_code == 201
+    assert not Membership.for_org(org).where(Membership.user == counsel).exists()
+    path = invitation_path(response)
+
+    stranger = make_client()
+    stranger.sign_in(admin.email)
+    assert "Sign out, then sign in as counsel@lawfirm.example" in page_text(stranger.get(path))
+    assert stranger.post_form(path).status_code == 200
+    assert not Membership.for_org(org).where(Membership.user == counsel).exists()
+
+    invitee = make_client()
+    assert "Sign in to accept" in page_text(invitee.get(path))
+    invitee.post_form("/login", {"email": counsel.email, "password": PASSWORD, "next": path})
+    assert "Join Microsoft" in page_text(invitee.get(path))
+    accepted = invitee.post_form(path)
+    assert accepted.status_code == 302 and accepted.headers["Location"] == "/"
     assert Membership.for_org(org).where(Membership.user == counsel).get().role == "viewer"
-    assert "counsel@lawfirm.example" in page_text(client.get("/team"))
+    assert "<h1>Microsoft</h1>" in page_text(invitee.get("/"))  # switched to the org just joined
+    assert invitee.get(path).status_code == 404
     again = client.post_form("/team/invite", {"email": "counsel@lawfirm.example", "role": "viewer"})
     assert again.status_code == 409 and "already a member" in page_text(again)
+    event = AuditEvent.for_org(org).where(AuditEvent.action == "membership.created").order_by(
+        AuditEvent.seq.desc()).first()
+    assert event.actor_label == "counsel@lawfirm.example"
 
 
 def test_invite_form_errors_are_shown_and_nothing_is_created(make_client, world):
@@ -78,14 +103,14 @@ def test_invite_form_errors_are_shown_and_nothing_is_created(make_client, world)
 
 def test_expired_and_revoked_invitations_do_not_work(make_client, world):
     client, org, admin = admin_client(make_client, world)
-    first = client.post_form("/team/invite", {"email": "late@microsoft.example", "role": "analyst"})
-    late_path = "/invite/" + INVITE_LINK.search(page_text(first)).group(1).split("/invite/")[1]
+    late_path = invitation_path(client.post_form("/team/invite", {"email": "late@microsoft.example",
+                                                                  "role": "analyst"}))
     invitation = Invitation.for_org(org).get()
     Invitation.update(expires_at=invitation.created_at - timedelta(seconds=1)).execute()
     assert make_client().get(late_path).status_code == 404
 
-    second = client.post_form("/team/invite", {"email": "revoked@microsoft.example", "role": "analyst"})
-    revoked_path = "/invite/" + INVITE_LINK.search(page_text(second)).group(1).split("/invite/")[1]
+    revoked_path = invitation_path(client.post_form("/team/invite", {"email": "revoked@microsoft.example",
+                                                                     "role": "analyst"}))
     pending = Invitation.for_org(org).where(Invitation.email == "revoked@microsoft.example").get()
     assert client.post_form(f"/team/invitations/{pending.id}/revoke").status_code == 302
     assert make_client().get(revoked_path).status_code == 404

@@ -212,3 +212,23 @@ def test_get_for_org_never_returns_another_orgs_row(two_orgs):
     with pytest.raises(NotFound):
         Membership.get_for_org("1 OR 1=1", a)
     assert Membership.get_for_org(b_membership, b).id == b_membership
+
+
+def test_every_form_route_refuses_a_missing_csrf_token(app, make_client, two_orgs):
+    a, b, people = two_orgs
+    own = objects_of(a)
+    own["token"] = "any-token"
+    client = make_client()
+    client.sign_in(people[("microsoft", "admin")].email)
+    before = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
+    checked = 0
+    for rule in app_rules(app):
+        if "POST" not in rule.methods:
+            continue
+        for url in url_variants(app, rule, own):
+            response = client.post(url, data={"role": "viewer", "email": "x@microsoft.example"})
+            assert response.status_code == 400, f"POST {url} without CSRF answered {response.status_code}"
+            checked += 1
+    assert checked >= 9
+    assert [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)] == before
+    assert client.get("/").status_code == 200  # still signed in: the logout form was refused too

@@ -18,6 +18,7 @@ from portal.accounts.models import (ORG_KINDS, ROLES, Invitation, Marketplace, M
                                     User)
 from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
+from portal.tenancy import lock_org
 from portal.timeutil import is_valid_timezone, utcnow
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -161,7 +162,7 @@ def add_member(org, email, role, password=None, name=""):
     return membership, created
 
 
-def _create_membership(org, user, role):
+def _create_membership(org, user, role, actor=None):
     if Membership.for_org(org).where(Membership.user == user).exists():
         raise Conflict({"email": f"{user.email} is already a member of {org.name}."})
     try:
@@ -169,32 +170,29 @@ def _create_membership(org, user, role):
             membership = Membership.create(org=org, user=user, role=role)
     except IntegrityError:
         raise Conflict({"email": f"{user.email} is already a member of {org.name}."})
-    audit.record("membership.created", org, membership, {"user": user.email, "role": role})
+    audit.record("membership.created", org, membership, {"user": user.email, "role": role}, actor=actor)
     return membership
 
 
 def invite_member(org, email, role, invited_by=None):
-    """An admin adds someone to the team.
+    """An admin invites someone to the team; returns (invitation, token).
 
-    Someone who already has an account (outside counsel working for several brands) is added at once.
-    Anyone else gets an invitation: the returned one-time link lets them choose their own password.
-    Returns ("added", membership, None) or ("invited", invitation, token).
+    Everyone gets an invitation link, whether or not the address already has a portal login: adding an
+    existing account directly would tell any org admin which emails have accounts, and would put an org
+    into someone's switcher without their consent. The link (token) is shown once; only its hash is kept.
     """
     email, role = normalize_email(email), clean_role(role)
     with db.atomic():
-        user = User.get_or_none(User.email == email)
-        if user is not None:
-            return "added", _create_membership(org, user, role), None
-        pending = (Invitation.for_org(org)
-                   .where(Invitation.email == email, Invitation.accepted_at.is_null(),
-                          Invitation.revoked_at.is_null(), Invitation.expires_at > utcnow()))
-        if pending.exists():
+        lock_org(org)
+        if (Membership.for_org(org).join(User).where(User.email == email).exists()):
+            raise Conflict({"email": f"{email} is already a member of {org.name}."})
+        if any(i.is_pending for i in Invitation.for_org(org).where(Invitation.email == email)):
             raise Conflict({"email": f"{email} already has a pending invitation; revoke it to send a new one."})
         token = secrets.token_urlsafe(32)
         invitation = Invitation.create(org=org, email=email, role=role, token_hash=token_digest(token),
                                        invited_by=invited_by, expires_at=utcnow() + invitation_lifetime())
         audit.record("invitation.created", org, invitation, {"email": email, "role": role})
-    return "invited", invitation, token
+    return invitation, token
 
 
 def invitation_lifetime():
@@ -210,28 +208,56 @@ def pending_invitation(token):
     return invitation
 
 
+def _claim_invitation(token):
+    """Mark the invitation accepted, exactly once: of two simultaneous clicks, only one claims it."""
+    invitation = pending_invitation(token)
+    claimed = (Invitation.update(accepted_at=utcnow())
+               .where(Invitation.id == invitation.id, Invitation.accepted_at.is_null(),
+                      Invitation.revoked_at.is_null())
+               .execute())
+    if not claimed:
+        raise NotFound("This invitation link is not valid: it was used, revoked or has expired.")
+    return invitation
+
+
 def accept_invitation(token, name, password):
+    """A newcomer accepts: the account is created with their own password, then the membership."""
     name, password = clean_name(name), clean_password(password)
     with db.atomic():
-        invitation = pending_invitation(token)
+        invitation = _claim_invitation(token)
         if User.select().where(User.email == invitation.email).exists():
-            # The address registered meanwhile (another org's invitation): the admin can now add it directly.
-            raise Conflict("An account with this email exists now; sign in and ask the admin to add you.")
-        user = User.create(email=invitation.email, name=name, password_hash=passwords.hash_password(password))
-        invitation.accepted_at = utcnow()
-        invitation.save()
-        audit.record("user.created", invitation.org, user, {"email": user.email, "via": "invitation"})
-        audit.record("invitation.accepted", invitation.org, invitation, {"email": user.email})
-        membership = _create_membership(invitation.org, user, invitation.role)
+            raise Conflict("An account with this email exists now: sign in, then open the link again.")
+        try:
+            with db.atomic():
+                user = User.create(email=invitation.email, name=name,
+                                   password_hash=passwords.hash_password(password))
+        except IntegrityError:
+            raise Conflict("An account with this email exists now: sign in, then open the link again.")
+        audit.record("user.created", invitation.org, user, {"email": user.email, "via": "invitation"}, actor=user)
+        audit.record("invitation.accepted", invitation.org, invitation, {"email": user.email}, actor=user)
+        membership = _create_membership(invitation.org, user, invitation.role, actor=user)
+    return membership
+
+
+def accept_invitation_as(token, user):
+    """Someone who already has an account accepts, signed in as the invited address."""
+    with db.atomic():
+        invitation = _claim_invitation(token)
+        if invitation.email != user.email:
+            raise ValidationError(f"This invitation is for {invitation.email}; sign in with that account.")
+        audit.record("invitation.accepted", invitation.org, invitation, {"email": user.email}, actor=user)
+        membership = _create_membership(invitation.org, user, invitation.role, actor=user)
     return membership
 
 
 def revoke_invitation(invitation):
-    if not invitation.is_pending:
-        raise ValidationError("This invitation is no longer pending.")
     with db.atomic():
-        invitation.revoked_at = utcnow()
-        invitation.save()
+        revoked = (Invitation.update(revoked_at=utcnow())
+                   .where(Invitation.id == invitation.id, Invitation.accepted_at.is_null(),
+                          Invitation.revoked_at.is_null())
+                   .execute())
+        if not revoked:
+            raise ValidationError("This invitation is no longer pending.")
         audit.record("invitation.revoked", invitation.org, invitation, {"email": invitation.email})
 
 
@@ -241,41 +267,50 @@ def active_admin_count(org):
             .count())
 
 
+def _locked_membership(membership):
+    """Lock the membership's org and read the membership again, as it is now, inside the transaction."""
+    lock_org(membership.org_id)
+    return Membership.get_for_org(membership.id, membership.org_id)
+
+
 def _ensure_other_admin_remains(membership):
-    if membership.role == "admin" and membership.active and active_admin_count(membership.org) <= 1:
+    if membership.role == "admin" and membership.active and active_admin_count(membership.org_id) <= 1:
         raise ValidationError("An organization must keep at least one active admin.")
 
 
 def change_role(membership, role):
     role = clean_role(role)
-    if role == membership.role:
-        return membership
     with db.atomic():
-        if role != "admin":
-            _ensure_other_admin_remains(membership)
-        old = membership.role
-        membership.role = role
-        membership.save()
-        audit.record("membership.role_changed", membership.org, membership,
-                     {"user": membership.user.email, "role": {"from": old, "to": role}})
+        current = _locked_membership(membership)
+        if role != current.role:
+            if role != "admin":
+                _ensure_other_admin_remains(current)
+            Membership.update(role=role).where(Membership.id == current.id).execute()
+            audit.record("membership.role_changed", current.org_id, current,
+                         {"user": current.user.email, "role": {"from": current.role, "to": role}})
+    membership.role = role
     return membership
 
 
 def set_membership_active(membership, active):
-    if membership.active == active:
-        return membership
     with db.atomic():
-        if not active:
-            _ensure_other_admin_remains(membership)
-        membership.active = active
-        membership.save()
-        audit.record("membership.reactivated" if active else "membership.deactivated", membership.org,
-                     membership, {"user": membership.user.email, "active": active})
+        current = _locked_membership(membership)
+        if current.active != active:
+            if not active:
+                _ensure_other_admin_remains(current)
+            Membership.update(active=active).where(Membership.id == current.id).execute()
+            audit.record("membership.reactivated" if active else "membership.deactivated", current.org_id,
+                         current, {"user": current.user.email, "active": active})
+    membership.active = active
     return membership
 
 
 def active_memberships(user):
-    """The orgs a user may act for now, alphabetically."""
+    """The orgs a user may act for now, alphabetically.
+
+    The one read of a tenant-owned model that crosses orgs on purpose: it is scoped by the user, and
+    only ever lists the user's own memberships (for the org switcher and the choice after sign-in).
+    """
     return list(Membership.select(Membership, Organization).join(Organization)
                 .where(Membership.user == user, Membership.active == True)  # noqa: E712
                 .order_by(fn.LOWER(Organization.name)))

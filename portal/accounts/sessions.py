@@ -33,7 +33,7 @@ def start_session(user):
                            user_agent=(request.user_agent.string or "")[:255])
         User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
         if org is not None:
-            audit.record("session.signed_in", org, user, {"email": user.email})
+            audit.record("session.signed_in", org, user, {"email": user.email}, actor=user)
     user.session_token = token
     return org
 
@@ -125,9 +125,8 @@ def load_org_context():
     session_row = g.user_session
     membership = None
     if session_row.org_id is not None:
-        membership = (Membership.select(Membership)
-                      .where(Membership.user == current_user.id, Membership.org == session_row.org_id,
-                             Membership.active == True)  # noqa: E712
+        membership = (Membership.for_org(session_row.org_id)
+                      .where(Membership.user == current_user.id, Membership.active == True)  # noqa: E712
                       .first())
     if membership is not None:
         g.membership, g.org = membership, membership.org

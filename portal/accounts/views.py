@@ -1,19 +1,20 @@
 """Sign-in, org choice, team management, the org's audit trail and the user's own account page."""
 import logging
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from wtforms import SelectChoice
 
 from portal import audit
 from portal.access import member, public, signed_in
-from portal.accounts import services, sessions
+from portal.accounts import services, sessions, throttle
 from portal.accounts.forms import (AcceptInvitationForm, ChangePasswordForm, ChooseOrgForm, ConfirmForm,
                                    InviteForm, LoginForm, RoleForm, apply_service_errors)
 from portal.accounts.models import Invitation, Membership, User
 from portal.errors import ServiceError
-from portal.extensions import limiter
 from portal.tenancy import current_org
 
 bp = Blueprint("accounts", __name__)
@@ -23,55 +24,57 @@ AUDIT_PAGE_SIZE = 50
 
 
 def safe_next(target):
-    """Only same-site paths: an open redirect after sign-in would make phishing links look genuine."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only a path on this site: an open redirect after sign-in would make phishing links look genuine.
+
+    Browsers drop tabs and newlines inside URLs, so "/%09/evil.example" (a tab) would become
+    "//evil.example": any control character, backslash or scheme-relative form is refused outright.
+    """
+    if not target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def for_log(value):
+    """User-typed text for a log line: repr() keeps a forged newline from starting a fake log entry."""
+    return repr((value or "").strip()[:254])
 
 
 # --- sign-in -------------------------------------------------------------------------------------------
 
-def sign_in_failed(_response):
-    return bool(g.get("sign_in_failed"))
-
-
-def account_key():
-    return "account:" + (request.form.get("email") or "").strip().lower()
-
-
-def sign_in_throttled(limit):
-    security_log.warning("sign-in throttled (%s) for %s from %s", limit.limit,
-                         (request.form.get("email") or "").strip().lower(), get_remote_address())
-    form = LoginForm()
-    form.form_errors.append("Too many failed sign-in attempts. Wait a few minutes, then try again.")
-    return current_app.make_response((render_template("accounts/login.html", form=form), 429))
+def render_login(form, status, message=None):
+    if message:
+        form.form_errors.append(message)
+    return render_template("accounts/login.html", form=form), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_FAILURES_PER_ACCOUNT"], key_func=account_key,
-               methods=["POST"], deduct_when=sign_in_failed, on_breach=sign_in_throttled)
-@limiter.limit(lambda: current_app.config["LOGIN_FAILURES_PER_ADDRESS"], key_func=get_remote_address,
-               methods=["POST"], deduct_when=sign_in_failed, on_breach=sign_in_throttled)
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if not form.validate_on_submit():
-        return render_template("accounts/login.html", form=form), 422 if form.is_submitted() else 200
+        return render_login(form, 422 if form.is_submitted() else 200)
+    email, address = form.email.data, get_remote_address()
+    if not throttle.count_attempt(email):
+        security_log.warning("sign-in throttled for %s from %s", for_log(email), address)
+        return render_login(form, 429, "Too many sign-in attempts. Wait a few minutes, then try again.")
     try:
-        user = services.authenticate(form.email.data, form.password.data)
+        user = services.authenticate(email, form.password.data)
     except services.LoginRefused as refused:
-        g.sign_in_failed = True
-        security_log.warning("sign-in refused for %s from %s: %s", (form.email.data or "").strip().lower(),
-                             get_remote_address(), refused.reason)
-        form.form_errors.append(refused.message)
-        return render_template("accounts/login.html", form=form), 401
-    # A fresh session identifier: nothing from the anonymous session survives into the signed-in one.
+        security_log.warning("sign-in refused for %s from %s: %s", for_log(email), address, refused.reason)
+        return render_login(form, 401, refused.message)
+    throttle.forget_account_failures(email)
+    if current_user.is_authenticated:  # signing in again, maybe as someone else: end the old session
+        sessions.end_current_session()
+    # A fresh session identifier: nothing from the earlier session survives into the signed-in one.
     session.clear()
     org = sessions.start_session(user)
     login_user(user)
-    security_log.info("sign-in for %s from %s", user.email, get_remote_address())
+    security_log.info("sign-in for %s from %s", user.email, address)
     target = safe_next(form.next.data)
     if org is None:  # several orgs: the user picks one before anything else
         return redirect(url_for("accounts.choose_org", next=target))
@@ -111,7 +114,14 @@ def choose_org():
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @public
 def accept_invitation(token):
+    """The invitation link. Reached by its secret token, not by a session (so it is a public route).
+
+    A newcomer chooses a name and password here. Someone whose email already has an account signs in
+    first and then accepts with one click, so nobody joins an org without saying yes.
+    """
     invitation = services.pending_invitation(token)
+    if services.find_user(invitation.email) is not None:
+        return accept_invitation_as_member(token, invitation)
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
@@ -123,6 +133,19 @@ def accept_invitation(token):
             return redirect(url_for("accounts.login"))
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/accept_invitation.html", form=form, invitation=invitation), status
+
+
+def accept_invitation_as_member(token, invitation):
+    signed_in_as_invitee = current_user.is_authenticated and current_user.email == invitation.email
+    form = ConfirmForm()
+    if signed_in_as_invitee and form.validate_on_submit():
+        membership = services.accept_invitation_as(token, current_user._get_current_object())
+        sessions.choose_org(membership.org_id)
+        flash(f"You joined {membership.org.name} as {membership.role}.", "success")
+        return redirect(url_for("dashboard.index"))
+    return render_template("accounts/accept_invitation_existing.html", invitation=invitation, form=form,
+                           signed_in_as_invitee=signed_in_as_invitee,
+                           login_url=url_for("accounts.login", next=request.path))
 
 
 # --- team ----------------------------------------------------------------------------------------------
@@ -150,17 +173,15 @@ def invite():
     if not form.validate_on_submit():
         return render_team(form, status=422)
     try:
-        outcome, subject, token = services.invite_member(current_org, form.email.data, form.role.data,
-                                                         invited_by=current_user._get_current_object())
+        invitation, token = services.invite_member(current_org, form.email.data, form.role.data,
+                                                   invited_by=current_user._get_current_object())
     except ServiceError as error:
         apply_service_errors(form, error)
         return render_team(form, status=error.status)
-    if outcome == "added":
-        flash(f"{subject.user.email} already had an account and is now a {subject.role} here.", "success")
-        return redirect(url_for("accounts.team"))
     # The link is shown once, on this response only: it is the invitee's key, and we store only its hash.
     link = url_for("accounts.accept_invitation", token=token, _external=True)
-    flash(f"Invitation created for {subject.email}. Send them the link below; it is shown only once.", "success")
+    flash(f"Invitation created for {invitation.email}. Send them the link below; it is shown only once.",
+          "success")
     return render_team(invite_link=link, status=201)
 
 
@@ -208,15 +229,17 @@ def revoke_invitation(invitation_id):
 @bp.route("/audit")
 @member("admin")
 def audit_trail():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    action = request.args.get("action", "").strip()
     events = audit.AuditEvent.for_org(current_org)
     actions = sorted({row.action for row in events.select(audit.AuditEvent.action).distinct()})
-    if action:
+    action = request.args.get("action", "")
+    if action in actions:
         events = events.where(audit.AuditEvent.action == action)
+    else:
+        action = ""
     total = events.count()
-    rows = list(events.order_by(audit.AuditEvent.seq.desc()).paginate(page, AUDIT_PAGE_SIZE))
     pages = max((total + AUDIT_PAGE_SIZE - 1) // AUDIT_PAGE_SIZE, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = list(events.order_by(audit.AuditEvent.seq.desc()).paginate(page, AUDIT_PAGE_SIZE))
     return render_template("accounts/audit.html", events=rows, page=page, pages=pages, total=total,
                            actions=actions, action=action)
 

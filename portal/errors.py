@@ -91,6 +91,14 @@ def handle_database_unavailable(error):
     return render_template("errors/503.html"), 503
 
 
+def handle_service_error(error):
+    """Safety net for a refusal no view turned into a form message: a 4xx page with the reason."""
+    if wants_problem_json():
+        return problem_response(error.status, "Request refused", error.message, error.errors)
+    return render_template("errors/generic.html", code=error.status, heading="Request refused",
+                           message=error.message), error.status
+
+
 def handle_integrity_error(error):
     # Two requests changed the same thing at once and a unique or foreign key refused the second one.
     log.warning("integrity error on %s %s: %s", request.method, request.path, error)
@@ -121,6 +129,7 @@ def init_app(app):
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(InterfaceError, handle_database_unavailable)
     app.register_error_handler(MaxConnectionsExceeded, handle_database_unavailable)
+    app.register_error_handler(ServiceError, handle_service_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DataError, handle_data_error)
     # Registered for 500 (not Exception) so tests still see real tracebacks: Flask only calls this when it

@@ -150,3 +150,11 @@ def test_periodic_task_ends_expired_sessions(app, make_client, world):
         tasks.end_expired_sessions()  # enqueued on huey, which runs it inline in immediate mode
     assert UserSession.get_by_id(oldest.id).ended_at is not None
     assert UserSession.select().where(UserSession.ended_at.is_null()).count() == 1
+
+
+def test_access_log_lines_never_carry_invitation_tokens():
+    from portal.gunicorn_logging import redact
+    assert redact("POST /invite/Zy-G1f_Hi HTTP/1.1") == "POST /invite/[redacted] HTTP/1.1"
+    assert redact("GET /login?next=/invite/Zy-G1f_Hi HTTP/1.1") == "GET /login?next=/invite/[redacted] HTTP/1.1"
+    assert redact("https://portal.example/invite/Zy-G1f_Hi") == "https://portal.example/invite/[redacted]"
+    assert redact("GET /team HTTP/1.1") == "GET /team HTTP/1.1"

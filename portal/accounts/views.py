@@ -1,6 +1,5 @@
 """Sign-in, org choice, team management, the org's audit trail and the user's own account page."""
 import logging
-
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for

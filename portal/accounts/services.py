@@ -184,7 +184,7 @@ def invite_member(org, email, role, invited_by=None):
     email, role = normalize_email(email), clean_role(role)
     with db.atomic():
         lock_org(org)
-        if (Membership.for_org(org).join(User).where(User.email == email).exists()):
+        if Membership.for_org(org).join(User).where(User.email == email).exists():
             raise Conflict({"email": f"{email} is already a member of {org.name}."})
         if any(i.is_pending for i in Invitation.for_org(org).where(Invitation.email == email)):
             raise Conflict({"email": f"{email} already has a pending invitation; revoke it to send a new one."})

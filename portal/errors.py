@@ -75,45 +75,40 @@ def handle_http_error(error):
     return render_template(template, error=error), error.code
 
 
-def handle_csrf_failure(error):
-    message = ("This form has expired or was sent from another site. "
-               "Reload the page and try again; nothing was changed.")
+def refusal(status, title, message, errors=None, template="errors/generic.html"):
+    """One refused request, as problem+json for API clients or as a page with the reason for people."""
     if wants_problem_json():
-        return problem_response(400, "Bad Request", message)
-    return render_template("errors/400.html", error=error, message=message), 400
+        return problem_response(status, title, message, errors)
+    return render_template(template, code=status, heading=title, message=message), status
+
+
+def handle_csrf_failure(error):
+    return refusal(400, "Bad request", "This form has expired or was sent from another site. "
+                                       "Reload the page and try again; nothing was changed.")
 
 
 def handle_database_unavailable(error):
     # A lost or locked database must read as "try again", never as a traceback.
     log.error("database unavailable: %s", error)
-    if wants_problem_json():
-        return problem_response(503, "Service Unavailable", "The database is unavailable; try again shortly.")
-    return render_template("errors/503.html"), 503
+    return refusal(503, "Service Unavailable", "The database is unavailable; try again shortly.",
+                   template="errors/503.html")
 
 
 def handle_service_error(error):
     """Safety net for a refusal no view turned into a form message: a 4xx page with the reason."""
-    if wants_problem_json():
-        return problem_response(error.status, "Request refused", error.message, error.errors)
-    return render_template("errors/generic.html", code=error.status, heading="Request refused",
-                           message=error.message), error.status
+    return refusal(error.status, "Request refused", error.message, error.errors)
 
 
 def handle_integrity_error(error):
     # Two requests changed the same thing at once and a unique or foreign key refused the second one.
     log.warning("integrity error on %s %s: %s", request.method, request.path, error)
-    message = "This was changed by someone else at the same moment. Reload the page and try again."
-    if wants_problem_json():
-        return problem_response(409, "Conflict", message)
-    return render_template("errors/generic.html", code=409, heading="Conflict", message=message), 409
+    return refusal(409, "Conflict", "This was changed by someone else at the same moment. "
+                                    "Reload the page and try again.")
 
 
 def handle_data_error(error):
     log.warning("data error on %s %s: %s", request.method, request.path, error)
-    message = "A value was not accepted (too long or malformed). Nothing was changed."
-    if wants_problem_json():
-        return problem_response(400, "Bad Request", message)
-    return render_template("errors/generic.html", code=400, heading="Bad request", message=message), 400
+    return refusal(400, "Bad request", "A value was not accepted (too long or malformed). Nothing was changed.")
 
 
 def handle_unexpected(error):

@@ -70,7 +70,6 @@ def settings_from_env():
         "REDIS_URL": redis_url,
         # Login throttling counters live in Redis when there is one, so every worker shares them.
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_ATTEMPTS_PER_ACCOUNT": os.environ.get("LOGIN_ATTEMPTS_PER_ACCOUNT", "5 per 5 minutes"),
         "LOGIN_ATTEMPTS_PER_ADDRESS": os.environ.get("LOGIN_ATTEMPTS_PER_ADDRESS", "30 per 5 minutes"),
         "SESSION_IDLE_MINUTES": env_int("SESSION_IDLE_MINUTES", 60),

@@ -72,10 +72,6 @@ def configure_database(url):
     return database
 
 
-def is_sqlite():
-    return isinstance(db.obj, SqliteDatabase)
-
-
 def is_postgresql():
     return isinstance(db.obj, PostgresqlDatabase)
 

@@ -71,7 +71,7 @@ def handle_http_error(error):
         return error.response
     if wants_problem_json():
         return problem_response(error.code, error.name, error.description)
-    template = f"errors/{error.code}.html" if error.code in (400, 403, 404, 429) else "errors/generic.html"
+    template = f"errors/{error.code}.html" if error.code in (400, 403, 404) else "errors/generic.html"
     return render_template(template, error=error), error.code
 
 

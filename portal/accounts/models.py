@@ -20,10 +20,6 @@ class Organization(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     @property
-    def is_brand(self):
-        return self.kind == "brand"
-
-    @property
     def is_platform(self):
         return self.kind == "platform"
 
@@ -100,6 +96,15 @@ class Invitation(TenantModel):
     expires_at = DateTimeField()
     accepted_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
+
+    @classmethod
+    def still_open(cls):
+        """The SQL condition of `is_pending`: neither accepted nor revoked, and not yet expired."""
+        return cls.accepted_at.is_null() & cls.revoked_at.is_null() & (cls.expires_at > utcnow())
+
+    @classmethod
+    def pending_for_org(cls, org):
+        return cls.for_org(org).where(cls.still_open())
 
     @property
     def is_pending(self):

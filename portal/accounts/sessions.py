@@ -11,7 +11,7 @@ from flask import current_app, g, request
 from flask_login import current_user, logout_user
 
 from portal import audit
-from portal.accounts.models import Membership, User, UserSession
+from portal.accounts.models import Membership, Organization, User, UserSession
 from portal.accounts.services import active_memberships, token_digest
 from portal.db import db
 from portal.errors import NotFound
@@ -125,7 +125,8 @@ def load_org_context():
     session_row = g.user_session
     membership = None
     if session_row.org_id is not None:
-        membership = (Membership.for_org(session_row.org_id)
+        membership = (Membership.for_org(session_row.org_id).select(Membership, Organization)
+                      .join(Organization)  # the org comes with it: g.org costs no second query
                       .where(Membership.user == current_user.id, Membership.active == True)  # noqa: E712
                       .first())
     if membership is not None:

@@ -152,8 +152,7 @@ def accept_invitation_as_member(token, invitation):
 def render_team(invite_form=None, invite_link=None, status=200):
     members = (Membership.for_org(current_org).select(Membership, User).join(User)
                .order_by(Membership.active.desc(), User.email))
-    invitations = [i for i in Invitation.for_org(current_org).order_by(Invitation.created_at.desc())
-                   if i.is_pending]
+    invitations = list(Invitation.pending_for_org(current_org).order_by(Invitation.created_at.desc()))
     return render_template("accounts/team.html", members=members, invitations=invitations,
                            invite_form=invite_form or InviteForm(), role_form=RoleForm(),
                            confirm_form=ConfirmForm(), invite_link=invite_link), status

@@ -15,7 +15,7 @@ RECENT_EVENTS = 8
 @member("viewer")
 def index():
     team_size = Membership.for_org(current_org).where(Membership.active == True).count()  # noqa: E712
-    pending_invitations = sum(1 for i in Invitation.for_org(current_org) if i.is_pending)
+    pending_invitations = Invitation.pending_for_org(current_org).count()
     recent_events = []
     if current_membership.role == "admin":
         recent_events = list(AuditEvent.for_org(current_org).order_by(AuditEvent.seq.desc()).limit(RECENT_EVENTS))

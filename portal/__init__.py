@@ -37,6 +37,7 @@ def create_app(overrides=None):
     limiter.init_app(app)
     _register_accounts(app)
     _register_blueprints(app)
+    _register_api(app)
     _register_template_helpers(app)
 
     from portal.cli import register_commands
@@ -55,10 +56,19 @@ def _register_accounts(app):
 def _register_blueprints(app):
     from portal.accounts.views import bp as accounts_bp
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
 
-    for blueprint in (accounts_bp, dashboard_bp, ops_bp):
+    for blueprint in (accounts_bp, dashboard_bp, oauth_bp, ops_bp):
         app.register_blueprint(blueprint)
+
+
+def _register_api(app):
+    from portal import api
+    from portal.oauth import server
+
+    server.init_app(app)
+    api.init_app(app)
 
 
 def _register_template_helpers(app):

@@ -6,6 +6,10 @@
 - `member(role, org_kind)`: a signed-in user with an active membership in the current org, at least
   `role`, and (when given) only in orgs of that kind. A viewer can never change anything: every
   non-read request from a viewer is refused here, whatever role the view asked for.
+- `oauth_client`: the OAuth token, revocation and introspection endpoints, which authenticate the
+  calling client by its credentials (RFC 6749 2.3), not by a session; no CSRF token, no cookies.
+- `bearer(scope)` (in portal.api.auth): an API call with a valid access token holding `scope`
+  (None: any valid token); the org comes from the token.
 """
 from dataclasses import dataclass
 from functools import wraps
@@ -21,9 +25,10 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass(frozen=True)
 class AccessRule:
-    level: str  # "public" | "signed_in" | "member"
+    level: str  # "public" | "signed_in" | "member" | "oauth_client" | "bearer"
     role: str = None
     org_kind: str = None
+    scope: str = None
 
 
 def _declare(view, rule):
@@ -33,6 +38,14 @@ def _declare(view, rule):
 
 def public(view):
     return _declare(view, AccessRule("public"))
+
+
+def oauth_client(view):
+    return _declare(view, AccessRule("oauth_client"))
+
+
+def declare_bearer(view, scope):
+    return _declare(view, AccessRule("bearer", scope=scope))
 
 
 def signed_in(view):

@@ -43,6 +43,7 @@ audit_cli = AppGroup("audit", help="The hash-chained audit log.")
 org_cli = AppGroup("org", help="Organizations (brands and platforms).")
 marketplace_cli = AppGroup("marketplace", help="Marketplaces run by platform organizations.")
 user_cli = AppGroup("user", help="Users and their memberships.")
+client_cli = AppGroup("client", help="OAuth clients (API integrations).")
 
 
 @db_cli.command("upgrade")
@@ -109,6 +110,22 @@ def user_create(email, org_slug, role, name):
     emit({"user": membership.user.as_dict(), "created": created, "membership": membership.as_dict()})
 
 
+@client_cli.command("create")
+@click.option("--org", "org_slug", required=True, help="Slug of the organization the client acts for.")
+@click.option("--name", required=True)
+@click.option("--scope", required=True, help='Space separated, e.g. "marks:read reports:read".')
+@click.option("--public", is_flag=True, help="An app without a secret (authorization code + PKCE only).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI; repeatable.")
+@json_command
+def client_create(org_slug, name, scope, public, redirect_uris):
+    """Register an OAuth client. The secret is printed once and stored only as a hash."""
+    from portal.oauth.services import create_client
+
+    org = services.get_organization(org_slug)
+    client, secret = create_client(org, name, scope, public=public, redirect_uris=redirect_uris)
+    emit(dict(client.as_dict(), client_secret=secret))
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
@@ -120,5 +137,5 @@ def demo():
 
 
 def register_commands(app):
-    for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, demo):
+    for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, client_cli, demo):
         app.cli.add_command(command)

@@ -82,4 +82,10 @@ def settings_from_env():
         "INVITATION_DAYS": env_int("INVITATION_DAYS", 7),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session; the session has its own timeouts
         "HUEY_IMMEDIATE": env_bool("HUEY_IMMEDIATE", False),
+        "OAUTH_ACCESS_TOKEN_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600),
+        "OAUTH_REFRESH_TOKEN_DAYS": env_int("OAUTH_REFRESH_TOKEN_DAYS", 30),
+        "OAUTH_CODE_SECONDS": env_int("OAUTH_CODE_SECONDS", 300),
+        # Per OAuth client, across all API endpoints (Flask-Limiter syntax; Redis-backed with REDIS_URL).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        "RATELIMIT_HEADERS_ENABLED": True,
     }

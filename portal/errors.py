@@ -54,22 +54,59 @@ def wants_problem_json():
             or request.accept_mimetypes.best in ("application/json", "application/problem+json"))
 
 
-def problem_response(status, title, detail=None, errors=None):
+def problem_response(status, title, detail=None, errors=None, **extensions):
+    """An RFC 9457 problem. `errors` (field -> messages, or a list) becomes a list of {field, message}."""
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
-        body["errors"] = errors
+        body["errors"] = field_error_list(errors)
+    body.update(extensions)
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
     return response
 
 
+def field_error_list(errors):
+    """{"name": ["msg"], "json": {"scope": ["Unknown field."]}} -> [{"field": ..., "message": ...}, ...]."""
+    if isinstance(errors, list):
+        return errors
+    flat = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(prefix, item)
+        else:
+            flat.append({"field": prefix or "__all__", "message": str(value)})
+
+    walk("", errors)
+    return flat
+
+
+def request_argument_errors(error):
+    """Validation messages webargs (flask-smorest) attached to a 422, without the location level:
+    {"json": {"name": [...]}} -> {"name": [...]}."""
+    messages = (getattr(error, "data", None) or {}).get("messages") or {}
+    merged = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            merged.update(location_errors)
+    return merged
+
+
 def handle_http_error(error):
     if error.response is not None:  # a response prepared by whoever raised it (the sign-in throttle)
         return error.response
     if wants_problem_json():
+        argument_errors = request_argument_errors(error)
+        if argument_errors:
+            return problem_response(error.code, error.name, "The request has invalid fields; nothing was "
+                                                            "changed.", argument_errors)
         return problem_response(error.code, error.name, error.description)
     template = f"errors/{error.code}.html" if error.code in (400, 403, 404) else "errors/generic.html"
     return render_template(template, error=error), error.code

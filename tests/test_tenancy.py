@@ -9,20 +9,30 @@ from portal.access import access_rule_of
 from portal.accounts import services
 from portal.accounts.models import Invitation, Membership, User
 from portal.audit import AuditEvent
+from portal.oauth.models import OAuthClient
+from portal.oauth.services import create_client
 from portal.tenancy import tenant_models
 from tests.conftest import page_text
 
 # Routes a signed-in user may POST to whatever their role: they only touch the user's own session or
 # password. Adding a route here is a decision: say why in the view.
-SELF_SERVICE_POSTS = {"accounts.logout", "accounts.choose_org", "accounts.account"}
+# The consent page is the user's own decision about an app acting for them.
+SELF_SERVICE_POSTS = {"accounts.logout", "accounts.choose_org", "accounts.account", "oauth.authorize"}
+# OAuth endpoints that authenticate the calling client by its credentials: no session, no CSRF token.
+CLIENT_CREDENTIAL_POSTS = {"oauth.token", "oauth.revoke", "oauth.introspect"}
 # Routes reached by a secret in the URL rather than by a session (the invitation link).
 TOKEN_ROUTES = {"accounts.accept_invitation"}
 # Everything that is not a member action: the sign-in form, self-service and token routes.
-NON_MEMBER_POSTS = SELF_SERVICE_POSTS | TOKEN_ROUTES | {"accounts.login"}
+NON_MEMBER_POSTS = SELF_SERVICE_POSTS | TOKEN_ROUTES | CLIENT_CREDENTIAL_POSTS | {"accounts.login"}
 
 
 def app_rules(app):
     return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+def session_rules(app):
+    """Routes reached with a browser session; API routes (bearer tokens) are checked in test_api.py."""
+    return [rule for rule in app_rules(app) if access_rule_of(app.view_functions[rule.endpoint]).level != "bearer"]
 
 
 def build_url(app, rule, values):
@@ -57,13 +67,15 @@ def two_orgs(world):
             people[(org.slug, role)] = world.person(org, role)
         world.person(org, "analyst", email=f"second@{org.slug}.example")
         services.invite_member(org, f"newcomer@{org.slug}.example", "analyst")
+        create_client(org, f"{org.name} reporting", "reports:read")
     return a, b, people
 
 
 def objects_of(org):
     """One object of `org` for each kind of URL parameter."""
     member = Membership.for_org(org).join(User).where(User.email.startswith("second@")).get()
-    return {"membership_id": member.id, "invitation_id": Invitation.for_org(org).get().id}
+    return {"membership_id": member.id, "invitation_id": Invitation.for_org(org).get().id,
+            "client_pk": OAuthClient.for_org(org).get().id}
 
 
 def test_every_route_declares_an_access_rule(app):
@@ -73,7 +85,8 @@ def test_every_route_declares_an_access_rule(app):
 
 def test_every_tenant_model_is_known_to_these_tests():
     # A new tenant-owned model needs its routes added to objects_of(); this list makes that visible.
-    assert {m.__name__ for m in tenant_models()} == {"Marketplace", "Membership", "Invitation", "AuditEvent"}
+    assert {m.__name__ for m in tenant_models()} == {"Marketplace", "Membership", "Invitation", "AuditEvent",
+                                                     "OAuthClient", "AuthorizationCode", "Token"}
 
 
 def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
@@ -82,7 +95,7 @@ def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
     client = make_client()
     client.sign_in(people[("microsoft", "admin")].email)
     checked = 0
-    for rule in app_rules(app):
+    for rule in session_rules(app):
         if not rule.arguments or rule.endpoint in TOKEN_ROUTES:
             continue
         for url in url_variants(app, rule, b_objects):
@@ -97,6 +110,7 @@ def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
     assert Membership.for_org(b).where(Membership.role == "viewer").count() == 1
     assert Membership.for_org(b).where(Membership.active == False).count() == 0  # noqa: E712
     assert sum(1 for i in Invitation.for_org(b) if i.is_pending) == 1
+    assert OAuthClient.for_org(b).where(OAuthClient.revoked_at.is_null()).count() == 1
 
 
 def test_own_objects_work_on_the_same_routes(app, make_client, two_orgs):
@@ -128,7 +142,7 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
     client.sign_in(people[("microsoft", "viewer")].email)
     before = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
     checked = []
-    for rule in app_rules(app):
+    for rule in session_rules(app):
         if "POST" not in rule.methods or rule.endpoint in NON_MEMBER_POSTS:
             continue
         assert access_rule_of(app.view_functions[rule.endpoint]).level == "member", rule.endpoint
@@ -137,10 +151,12 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
             assert response.status_code == 403, f"viewer POST {url} answered {response.status_code}"
             checked.append(rule.endpoint)
     assert {"accounts.invite", "accounts.change_role", "accounts.set_active",
-            "accounts.revoke_invitation"} <= set(checked)
+            "accounts.revoke_invitation", "oauth.create_client", "oauth.rotate_secret",
+            "oauth.revoke_client"} <= set(checked)
     after = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
     assert after == before
     assert sum(1 for i in Invitation.for_org(a) if i.is_pending) == 1
+    assert OAuthClient.for_org(a).count() == 1 and OAuthClient.for_org(a).get().revoked_at is None
 
 
 def test_self_service_posts_are_the_known_few(app):
@@ -222,8 +238,8 @@ def test_every_form_route_refuses_a_missing_csrf_token(app, make_client, two_org
     client.sign_in(people[("microsoft", "admin")].email)
     before = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
     checked = 0
-    for rule in app_rules(app):
-        if "POST" not in rule.methods:
+    for rule in session_rules(app):
+        if "POST" not in rule.methods or rule.endpoint in CLIENT_CREDENTIAL_POSTS:
             continue
         for url in url_variants(app, rule, own):
             response = client.post(url, data={"role": "viewer", "email": "x@microsoft.example"})

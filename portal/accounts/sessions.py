@@ -11,6 +11,7 @@ from flask import current_app, g, request
 from flask_login import current_user, logout_user
 
 from portal import audit
+from portal.access import access_rule_of
 from portal.accounts.models import Membership, Organization, User, UserSession
 from portal.accounts.services import active_memberships, token_digest
 from portal.db import db
@@ -113,6 +114,14 @@ def choose_org(org_id):
     return membership
 
 
+def uses_browser_session():
+    """API calls and the OAuth client endpoints authenticate by token or client credentials only: a
+    session cookie sent along is ignored, never read (and so never lends its user to the request)."""
+    view = current_app.view_functions.get(request.endpoint)
+    rule = access_rule_of(view) if view is not None else None
+    return rule is None or rule.level not in ("bearer", "oauth_client")
+
+
 def load_org_context():
     """Before each request: put the session's org and the user's membership in it into `g`.
 
@@ -120,7 +129,7 @@ def load_org_context():
     picks another org or, with none left, is signed out by the access rules.
     """
     g.org = g.membership = g.fallback_org = None
-    if request.endpoint == "static" or not current_user.is_authenticated:
+    if request.endpoint == "static" or not uses_browser_session() or not current_user.is_authenticated:
         return
     session_row = g.user_session
     membership = None

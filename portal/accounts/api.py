@@ -1,0 +1,45 @@
+"""Marketplaces over the API. A platform reads the marketplaces it runs; brands will see those of their
+partnerships once partnerships exist (the notices issue); another org's marketplace is a 404."""
+from marshmallow import Schema, fields
+
+from portal.accounts.models import Marketplace
+from portal.api.auth import ApiBlueprint
+from portal.api.pagination import PageArgs, paginate
+from portal.api.schemas import page_schema
+from portal.tenancy import current_org
+
+blp = ApiBlueprint("marketplaces", __name__, url_prefix="/marketplaces",
+                   description="Marketplaces run by platform organizations")
+
+
+class MarketplaceSchema(Schema):
+    id = fields.Integer(required=True)
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    country = fields.String(required=True, allow_none=True,
+                            metadata={"description": "ISO 3166-1 alpha-2 code of the market served"})
+    platform = fields.String(attribute="org.slug", required=True,
+                             metadata={"description": "Slug of the platform organization"})
+
+
+MarketplacePage = page_schema(MarketplaceSchema, "MarketplacePage")
+
+
+# Function views rather than MethodView classes: the route then registers the guarded function itself,
+# with its access rule, which the route tests check.
+@blp.route("", methods=["GET"])
+@blp.requires()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, MarketplacePage)
+def list_marketplaces(args):
+    """Marketplaces of your organization, in id order, one page at a time"""
+    return paginate(Marketplace.for_org(current_org), Marketplace, args)
+
+
+@blp.route("/<int:marketplace_id>", methods=["GET"])
+@blp.requires()
+@blp.response(200, MarketplaceSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_marketplace(marketplace_id):
+    """One marketplace"""
+    return Marketplace.get_for_org(marketplace_id, current_org)

@@ -1,0 +1,98 @@
+"""Bearer-token access to the API: `ApiBlueprint.requires(scope)` on every API view.
+
+The token is checked by Authlib's resource protector with our validator (portal.oauth.server); the
+org the token acts for becomes the request's current org, so API handlers scope their queries with the
+same `Model.for_org(current_org)` helpers as the pages. Rate limits are per client, across the API.
+"""
+from functools import wraps
+
+import flask_smorest
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from flask import abort, current_app, g
+
+from portal.access import declare_bearer
+from portal.errors import problem_response
+from portal.extensions import limiter
+from portal.oauth.server import PortalBearerTokenValidator, touch_client
+
+REALM = "alliance-portal"
+
+UNAUTHORIZED = "Send a valid access token: Authorization: Bearer <token> (from POST /oauth/token)."
+
+
+class ProblemResourceProtector(ResourceProtector):
+    """Authlib's protector, answering with problem+json and the RFC 6750 WWW-Authenticate header."""
+
+    def raise_error_response(self, error):
+        if error.error == "insufficient_scope":
+            scope = getattr(error, "needed_scope", "")
+            response = problem_response(403, "Forbidden", error.description, error="insufficient_scope",
+                                        scope=scope)
+            response.headers["WWW-Authenticate"] = (f'Bearer realm="{REALM}", error="insufficient_scope", '
+                                                    f'scope="{scope}"')
+        else:
+            token_sent = error.error not in ("missing_authorization", "unsupported_token_type")
+            detail = error.description if error.error == "invalid_token" else UNAUTHORIZED
+            response = problem_response(401, "Unauthorized", detail,
+                                        **({"error": "invalid_token"} if token_sent else {}))
+            challenge = f'Bearer realm="{REALM}"'
+            if token_sent:
+                challenge += ', error="invalid_token"'
+            response.headers["WWW-Authenticate"] = challenge
+        abort(response)
+
+
+require_token = ProblemResourceProtector()
+require_token.register_token_validator(PortalBearerTokenValidator(realm=REALM))
+
+
+def authenticate(scope):
+    """Check the bearer token (and scope); put the token and its org into `g` for the handler."""
+    try:
+        token = require_token.acquire_token([scope] if scope else None)
+    except OAuth2Error as error:
+        require_token.raise_error_response(error)
+    g.api_token = token
+    g.org = token.org
+    touch_client(token.client)
+    return token
+
+
+def client_rate_key():
+    return f"client:{g.api_token.client.client_id}"
+
+
+def api_rate_limit():
+    return current_app.config["API_RATE_LIMIT"]
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    def requires(self, scope=None):
+        """Protect a view with a bearer token holding `scope` (None: any valid token) and document it.
+
+        Put it first on the view, right under `@blp.route`: the token is checked before arguments are
+        parsed, and the route registers the guarded view (the route tests fail on an unguarded one).
+        """
+        def decorate(view):
+            limited = limiter.shared_limit(api_rate_limit, scope="api", key_func=client_rate_key)(view)
+
+            @wraps(view)
+            def guarded(*args, **kwargs):
+                authenticate(scope)
+                return limited(*args, **kwargs)
+
+            declare_bearer(guarded, scope)
+            guarded = self.doc(security=[{"oauth2": [scope] if scope else []}])(guarded)
+            guarded = self.alt_response(401, response="UNAUTHORIZED",
+                                        description="Token missing, invalid, expired or revoked")(guarded)
+            if scope:
+                guarded = self.alt_response(403, response="FORBIDDEN",
+                                            description=f"The token lacks the scope {scope}")(guarded)
+            return self.alt_response(429, response="TOO_MANY_REQUESTS",
+                                     description="Rate limit of the client exceeded; see Retry-After")(guarded)
+        return decorate
+
+
+def current_token():
+    return g.get("api_token")

@@ -1,0 +1,29 @@
+"""Schemas every API area shares: the problem document and the page envelope."""
+from marshmallow import Schema, fields
+
+
+class FieldErrorSchema(Schema):
+    field = fields.String(required=True, metadata={"description": "The field (dotted path) at fault"})
+    message = fields.String(required=True)
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True, metadata={"example": "Unprocessable Entity"})
+    status = fields.Integer(required=True, metadata={"example": 422})
+    detail = fields.String()
+    errors = fields.List(fields.Nested(FieldErrorSchema), metadata={"description": "Validation errors"})
+    error = fields.String(metadata={"description": "OAuth error code, for 401 and 403"})
+    scope = fields.String(metadata={"description": "The scope the request needs (403 insufficient_scope)"})
+
+
+def page_schema(item_schema, name):
+    """The envelope of every list endpoint: {"items": [...], "next_cursor": "..." | null}."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "next_cursor": fields.String(required=True, allow_none=True,
+                                     metadata={"description": "Pass as `cursor` for the next page; null "
+                                                              "on the last page"}),
+    }, name=name)

@@ -1,0 +1,297 @@
+"""The OAuth 2.0 authorization server (Authlib) and the bearer-token check of the API.
+
+Grants: client_credentials (a machine acting for the client's org), authorization_code with PKCE S256
+required (an app acting for a user in the org the user chose), refresh_token with rotation and reuse
+detection. No implicit or password grant is registered, so both answer `unsupported_*_type`.
+
+Single use of codes and refresh tokens is enforced with a conditional UPDATE inside the token endpoint's
+transaction: of two concurrent requests with the same code, exactly one claims it.
+"""
+import uuid
+from calendar import timegm
+from datetime import timedelta
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import current_app
+
+from portal import audit
+from portal.accounts.models import Membership, Organization, User
+from portal.accounts.services import token_digest
+from portal.db import db
+from portal.oauth.models import AuthorizationCode, OAuthClient, Token
+from portal.oauth.scopes import SCOPES, scopes_for_role
+from portal.timeutil import utcnow
+
+SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+ANY_AUTH_METHOD = SECRET_AUTH_METHODS + ["none"]
+# RFC 6749 recommends at most 10 minutes; a code is exchanged within seconds by a working client.
+MAX_CODE_SECONDS = 600
+
+
+def query_client(client_id):
+    if not isinstance(client_id, str) or not client_id:
+        return None
+    return (OAuthClient.select(OAuthClient, Organization).join(Organization)
+            .where(OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_null()).first())
+
+
+def save_token(token, request):
+    """Store the token Authlib generated, hashed. `token` is also the HTTP response: never change it."""
+    client = request.client
+    grant_type = request.payload.grant_type
+    if grant_type == "authorization_code":
+        code = request.authorization_code
+        org_id, user_id, family = code.org_id, code.user_id, code.family
+    elif grant_type == "refresh_token":
+        previous = request.refresh_token
+        org_id, user_id, family = previous.org_id, previous.user_id, previous.family
+    else:
+        org_id, user_id, family = client.org_id, None, str(uuid.uuid4())
+    refresh_token = token.get("refresh_token")
+    now = utcnow()
+    Token.create(
+        org=org_id, client=client.id, user=user_id, grant_type=grant_type, family=family,
+        access_token_hash=token_digest(token["access_token"]),
+        refresh_token_hash=token_digest(refresh_token) if refresh_token else None,
+        scope=token.get("scope", ""), issued_at=now, expires_in=token["expires_in"],
+        refresh_expires_at=(now + timedelta(days=current_app.config["OAUTH_REFRESH_TOKEN_DAYS"])
+                            if refresh_token else None))
+    touch_client(client)
+
+
+def touch_client(client, now=None):
+    """Record the client's last use, at most once a minute (not one write per API request)."""
+    now = now or utcnow()
+    if client.last_used_at is None or now - client.last_used_at > timedelta(seconds=60):
+        OAuthClient.update(last_used_at=now).where(OAuthClient.id == client.id).execute()
+        client.last_used_at = now
+
+
+def revoke_family(family, reason, org_id):
+    """Revoke every token of one grant (all rotations of a refresh token, or all tokens from one code)."""
+    revoked = (Token.update(revoked_at=utcnow())
+               .where(Token.family == family, Token.revoked_at.is_null()).execute())
+    audit.record(f"oauth.token.{reason}", org_id, object_type="TokenFamily", object_id=family,
+                 change={"revoked_tokens": revoked})
+    return revoked
+
+
+def acting_member(user_id, org_id):
+    """The active membership through which a user's token acts, or None when access has gone."""
+    return (Membership.select(Membership, User).join(User)
+            .where(Membership.user == user_id, Membership.org == org_id,
+                   Membership.active == True, User.active == True)  # noqa: E712
+            .first())
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE is required of every client, with S256 only: `plain` would let a stolen code be redeemed."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge and code_challenge_method=S256.",
+                                      redirect_uri=redirect_uri)
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256; plain is not accepted.",
+                                      redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier': PKCE is required.")
+        super().validate_code_verifier(grant, result)
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH_METHODS
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ANY_AUTH_METHOD
+
+    def save_authorization_code(self, code, request):
+        # The consent view put the org the user chose and the scope granted for it on the request.
+        seconds = min(current_app.config["OAUTH_CODE_SECONDS"], MAX_CODE_SECONDS)
+        now = utcnow()
+        AuthorizationCode.create(
+            org=request.acting_org.id, client=request.client.id, user=request.user.id,
+            code_hash=token_digest(code), redirect_uri=request.payload.redirect_uri or "",
+            scope=request.granted_scope, code_challenge=request.payload.data["code_challenge"],
+            code_challenge_method=request.payload.data["code_challenge_method"],
+            family=str(uuid.uuid4()), created_at=now, expires_at=now + timedelta(seconds=seconds))
+
+    def query_authorization_code(self, code, client):
+        row = (AuthorizationCode.select()
+               .where(AuthorizationCode.code_hash == token_digest(code),
+                      AuthorizationCode.client == client.id).first())
+        if row is None or row.is_expired():
+            return None
+        return row  # a used code is returned too: validate_token_request treats it as reuse
+
+    def validate_token_request(self):
+        super().validate_token_request()  # includes the PKCE verifier check
+        code = self.request.authorization_code
+        claimed = (AuthorizationCode.update(used_at=utcnow())
+                   .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_null()).execute())
+        if not claimed:
+            # RFC 6749 4.1.2: a code used twice was probably stolen; revoke what it gave.
+            revoke_family(code.family, "code_reused", code.org_id)
+            raise InvalidGrantError("This code was already used; the tokens issued with it are revoked.")
+        if acting_member(code.user_id, code.org_id) is None:
+            raise InvalidGrantError("The user no longer has access to this organization.")
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # claimed (used_at) in validate_token_request and kept, so that reuse can be detected
+
+    def authenticate_user(self, authorization_code):
+        return User.get_by_id(authorization_code.user_id)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ANY_AUTH_METHOD
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh answers with a new refresh token
+
+    def authenticate_refresh_token(self, refresh_token):
+        row = Token.select().where(Token.refresh_token_hash == token_digest(refresh_token)).first()
+        if row is None:
+            return None
+        if row.refresh_used_at is not None:
+            return row  # reuse of a rotated token: validate_token_request revokes the family
+        return row if row.is_refresh_usable() else None
+
+    def validate_token_request(self):
+        super().validate_token_request()  # client authentication and client binding first
+        old = self.request.refresh_token
+        claimed = 0
+        if old.refresh_used_at is None:
+            claimed = (Token.update(refresh_used_at=utcnow())
+                       .where(Token.id == old.id, Token.refresh_used_at.is_null(), Token.revoked_at.is_null())
+                       .execute())
+        if not claimed:
+            revoke_family(old.family, "refresh_reused", old.org_id)
+            raise InvalidGrantError("This refresh token was already used; every token of this grant "
+                                    "is now revoked. Ask the user to authorize the app again.")
+        if old.user_id is not None and acting_member(old.user_id, old.org_id) is None:
+            raise InvalidGrantError("The user no longer has access to this organization.")
+
+    def authenticate_user(self, refresh_token):
+        return User.get_by_id(refresh_token.user_id)
+
+    def revoke_old_credential(self, refresh_token):
+        Token.update(revoked_at=utcnow()).where(Token.id == refresh_token.id).execute()
+
+
+def query_token_by_hint(token_string, token_type_hint):
+    digest = token_digest(token_string or "")
+    access = Token.access_token_hash == digest
+    refresh = Token.refresh_token_hash == digest
+    if token_type_hint == "access_token":
+        condition = access
+    elif token_type_hint == "refresh_token":
+        condition = refresh
+    else:
+        condition = access | refresh
+    return Token.select().where(condition).first()
+
+
+class TokenRevocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
+
+    def query_token(self, token_string, token_type_hint):
+        return query_token_by_hint(token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        # Revoking either token of a grant ends the whole grant (RFC 7009 section 2.1 allows it, and a
+        # client revoking its refresh token means "sign this app out").
+        Token.update(revoked_at=utcnow()).where(Token.family == token.family,
+                                                Token.revoked_at.is_null()).execute()
+
+
+class TokenIntrospection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = SECRET_AUTH_METHODS  # resource servers are confidential clients
+
+    def query_token(self, token_string, token_type_hint):
+        return query_token_by_hint(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        # A client may introspect tokens of its own org only; others learn nothing ("active": false).
+        return token.org_id == client.org_id
+
+    def introspect_token(self, token):
+        if token.user_id is not None and acting_member(token.user_id, token.org_id) is None:
+            return {"active": False}
+        client = OAuthClient.get_by_id(token.client_id)
+        if not client.is_active:
+            return {"active": False}
+        org = Organization.get_by_id(token.org_id)
+        payload = {"active": True, "client_id": client.client_id, "scope": token.scope,
+                   "token_type": "Bearer", "exp": _epoch(token.expires_at), "iat": _epoch(token.issued_at),
+                   "org": org.slug}
+        if token.user_id is not None:
+            payload["username"] = User.get_by_id(token.user_id).email
+        return payload
+
+
+def _epoch(moment):
+    return timegm(moment.utctimetuple())  # stored times are naive UTC
+
+
+# --- the API side: checking bearer tokens -------------------------------------------------------------
+
+class PortalBearerTokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string):
+        return (Token.select(Token, OAuthClient, Organization)
+                .join(OAuthClient).switch(Token).join(Organization, on=(Token.org == Organization.id))
+                .where(Token.access_token_hash == token_digest(token_string)).first())
+
+    def validate_token(self, token, scopes, request):
+        if token is None or token.is_expired() or token.is_revoked() or not token.client.is_active:
+            raise InvalidTokenError(realm=self.realm)
+        granted = token.scope_list
+        if token.user_id is not None:
+            membership = acting_member(token.user_id, token.org_id)
+            if membership is None:
+                raise InvalidTokenError(realm=self.realm)
+            granted = scopes_for_role(granted, membership.role)  # a demoted user's token loses writes
+            token.acting_user, token.acting_role = membership.user, membership.role
+        else:
+            token.acting_user = token.acting_role = None
+        token.granted_scopes = granted
+        missing = [scope for scope in (scopes or []) if scope not in granted]
+        if missing:
+            error = InsufficientScopeError(description=f"This request needs the scope {missing[0]}.")
+            error.needed_scope = missing[0]
+            raise error
+
+
+def create_authorization_server():
+    server = AuthorizationServer(query_client=query_client, save_token=save_token)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    server.register_grant(RefreshTokenGrant)
+    server.register_endpoint(TokenRevocation)
+    server.register_endpoint(TokenIntrospection)
+    return server
+
+
+authorization_server = create_authorization_server()
+
+
+def init_app(app):
+    app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
+    app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
+    seconds = app.config["OAUTH_ACCESS_TOKEN_SECONDS"]
+    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {grant: seconds for grant in (
+        "client_credentials", "authorization_code", "refresh_token")})
+    authorization_server.init_app(app)

@@ -1,0 +1,129 @@
+"""Registering and managing OAuth clients: the rules the admin pages and the CLI share."""
+import secrets
+from urllib.parse import urlsplit
+
+from portal import audit
+from portal.accounts.services import clean_name, token_digest
+from portal.db import db
+from portal.errors import ValidationError
+from portal.oauth.models import AuthorizationCode, OAuthClient, Token
+from portal.oauth.scopes import scopes_for_kind, split_scope, unknown_scopes
+from portal.tenancy import lock_org
+from portal.timeutil import utcnow
+
+MAX_REDIRECT_URIS = 10
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+MACHINE_GRANTS = ["client_credentials"]
+USER_GRANTS = ["authorization_code", "refresh_token"]
+
+
+def clean_scope(org, scope):
+    scopes = split_scope(scope)
+    if not scopes:
+        raise ValidationError({"scope": "Choose at least one scope."})
+    unknown = unknown_scopes(scopes)
+    if unknown:
+        raise ValidationError({"scope": f"Unknown scope: {', '.join(unknown)}."})
+    unfit = [s for s in scopes if s not in scopes_for_kind(org.kind)]
+    if unfit:
+        raise ValidationError({"scope": f"A {org.kind} organization cannot give the scope "
+                                        f"{', '.join(unfit)}."})
+    return scopes
+
+
+def clean_redirect_uri(uri):
+    """An absolute https URI, or http on the loopback interface for native and test apps (RFC 8252 7.3)."""
+    uri = (uri or "").strip()
+    parts = urlsplit(uri)
+    if len(uri) > 2000 or not parts.scheme or not parts.hostname:
+        raise ValidationError({"redirect_uris": f"{uri!r} is not an absolute URL."})
+    if parts.fragment or "#" in uri:
+        raise ValidationError({"redirect_uris": f"{uri!r}: a redirect URI may not have a #fragment."})
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValidationError({"redirect_uris": f"{uri!r}: use https (http only on 127.0.0.1 or localhost)."})
+    if parts.scheme not in ("https", "http"):
+        raise ValidationError({"redirect_uris": f"{uri!r}: use an https URL."})
+    return uri
+
+
+def clean_redirect_uris(uris):
+    if isinstance(uris, str):
+        uris = uris.split()
+    cleaned = []
+    for uri in uris or []:
+        uri = clean_redirect_uri(uri)
+        if uri not in cleaned:
+            cleaned.append(uri)
+    if len(cleaned) > MAX_REDIRECT_URIS:
+        raise ValidationError({"redirect_uris": f"At most {MAX_REDIRECT_URIS} redirect URIs."})
+    return cleaned
+
+
+def create_client(org, name, scope, public=False, redirect_uris=(), created_by=None):
+    """Register a client for `org`. Returns (client, secret); the secret (None for a public client) is
+    shown once and only its digest is kept.
+
+    A confidential client always gets client_credentials; with redirect URIs it can also act for users
+    (authorization code + PKCE, refresh). A public client (a browser or mobile app) has no secret, so it
+    gets only the user grants and must have a redirect URI.
+    """
+    name = clean_name(name)
+    scopes = clean_scope(org, scope)
+    uris = clean_redirect_uris(redirect_uris)
+    if public and not uris:
+        raise ValidationError({"redirect_uris": "A public app needs at least one redirect URI."})
+    grant_types = (USER_GRANTS if public else MACHINE_GRANTS + (USER_GRANTS if uris else []))
+    secret = None if public else new_secret()
+    with db.atomic():
+        client = OAuthClient.create(
+            org=org, client_id=secrets.token_urlsafe(18), name=name, public=public,
+            secret_hash=token_digest(secret) if secret else None, secret_hint=secret[-4:] if secret else "",
+            grant_types=" ".join(grant_types), redirect_uris="\n".join(uris), scope=" ".join(scopes),
+            created_by=created_by)
+        audit.record("oauth.client.created", org, client, {
+            "client_id": client.client_id, "name": name, "public": public, "grant_types": grant_types,
+            "redirect_uris": uris, "scope": " ".join(scopes)})
+    return client, secret
+
+
+def new_secret():
+    return secrets.token_urlsafe(32)
+
+
+def _require_active(client):
+    if not client.is_active:
+        raise ValidationError({"__all__": "This client is revoked; register a new one."})
+
+
+def rotate_secret(client):
+    """A new secret replaces the old one at once. Tokens already issued stay valid until they expire;
+    revoke the client to end them too."""
+    _require_active(client)
+    if client.public:
+        raise ValidationError({"__all__": "A public client has no secret to rotate."})
+    secret = new_secret()
+    with db.atomic():
+        lock_org(client.org_id)
+        OAuthClient.update(secret_hash=token_digest(secret), secret_hint=secret[-4:],
+                           secret_rotated_at=utcnow()).where(OAuthClient.id == client.id).execute()
+        audit.record("oauth.client.secret_rotated", client.org_id, client, {"client_id": client.client_id})
+    return secret
+
+
+def revoke_client(client):
+    """Revoke the client and everything it holds: its tokens stop working at the next request."""
+    _require_active(client)
+    now = utcnow()
+    with db.atomic():
+        lock_org(client.org_id)
+        OAuthClient.update(revoked_at=now).where(OAuthClient.id == client.id).execute()
+        tokens = Token.update(revoked_at=now).where(Token.client == client.id,
+                                                    Token.revoked_at.is_null()).execute()
+        AuthorizationCode.update(used_at=now).where(AuthorizationCode.client == client.id,
+                                                    AuthorizationCode.used_at.is_null()).execute()
+        audit.record("oauth.client.revoked", client.org_id, client,
+                     {"client_id": client.client_id, "revoked_tokens": tokens})
+
+
+def clients_of(org):
+    return OAuthClient.for_org(org).order_by(OAuthClient.revoked_at.is_null().desc(), OAuthClient.name)

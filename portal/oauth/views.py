@@ -1,0 +1,205 @@
+"""OAuth endpoints (authorize with its consent page, token, revoke, introspect, metadata) and the org
+admin's page for managing API clients."""
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.access import member, oauth_client, public, signed_in
+from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.accounts.services import active_memberships
+from portal.db import db
+from portal.errors import ServiceError
+from portal.extensions import csrf
+from portal import audit
+from portal.oauth import services
+from portal.oauth.forms import ClientForm, ConsentForm
+from portal.oauth.models import OAuthClient
+from portal.oauth.scopes import SCOPES, scopes_for_kind, scopes_for_role, split_scope
+from portal.oauth.server import authorization_server
+from portal.tenancy import current_org
+
+bp = Blueprint("oauth", __name__)
+
+
+# --- authorization server endpoints ---------------------------------------------------------------------
+
+@bp.route("/.well-known/oauth-authorization-server")
+@public
+def metadata():
+    """RFC 8414 metadata: where everything is and what this server supports."""
+    issuer = request.url_root.rstrip("/")
+    return jsonify({
+        "issuer": issuer,
+        "authorization_endpoint": url_for("oauth.authorize", _external=True),
+        "token_endpoint": url_for("oauth.token", _external=True),
+        "revocation_endpoint": url_for("oauth.revoke", _external=True),
+        "introspection_endpoint": url_for("oauth.introspect", _external=True),
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "service_documentation": url_for("api_docs.docs", _external=True),
+    })
+
+
+def client_endpoint(endpoint_view):
+    """A POST endpoint for OAuth clients: no CSRF (the client authenticates itself) and one transaction,
+    so that claiming a code or refresh token and issuing the new token commit together."""
+    @bp.route(f"/oauth/{endpoint_view.__name__}", methods=["POST"], endpoint=endpoint_view.__name__)
+    @csrf.exempt
+    @oauth_client
+    def view():
+        with db.atomic():
+            return endpoint_view()
+    view.__name__ = endpoint_view.__name__
+    return view
+
+
+@client_endpoint
+def token():
+    return authorization_server.create_token_response()
+
+
+@client_endpoint
+def revoke():
+    return authorization_server.create_endpoint_response("revocation")
+
+
+@client_endpoint
+def introspect():
+    return authorization_server.create_endpoint_response("introspection")
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+@signed_in
+def authorize():
+    """The consent page: which app, acting for which of the user's orgs, with which scopes."""
+    try:
+        grant = authorization_server.get_consent_grant(end_user=current_user)
+    except OAuth2Error as error:
+        return authorization_error(error)
+    client = grant.client
+    options = consent_options(grant.request.scope)
+    form = ConsentForm()
+    chosen = choose_option(options, form.org_id.data if request.method == "POST" else None)
+    if form.validate_on_submit():
+        if request.form.get("decision") != "approve":
+            return authorization_server.create_authorization_response(grant=grant, grant_user=None)
+        if chosen is None or not chosen["granted"]:
+            form.form_errors.append("Choose an organization this app can act for.")
+        else:
+            return approve(grant, chosen)
+    status = 422 if form.form_errors else 200
+    return render_template("oauth/consent.html", client=client, options=options, chosen=chosen, form=form,
+                           scope_text=SCOPES), status
+
+
+def consent_options(requested_scope):
+    """For each of the user's orgs: what the app would be granted there (the client's scopes, cut to
+    what fits the org's kind and the user's role there)."""
+    requested = split_scope(requested_scope)
+    options = []
+    for membership in active_memberships(current_user):
+        fitting = [s for s in requested if s in scopes_for_kind(membership.org.kind)]
+        granted = scopes_for_role(fitting, membership.role)
+        options.append({"membership": membership, "org": membership.org, "granted": granted,
+                        "withheld": [s for s in requested if s not in granted]})
+    return options
+
+
+def choose_option(options, org_id):
+    """The org the user picked on the form; on first view, the current org, else the first one."""
+    if org_id is not None:
+        return next((o for o in options if str(o["org"].id) == org_id), None)
+    current = next((o for o in options if current_org and o["org"].id == current_org.id), None)
+    return current or (options[0] if options else None)
+
+
+def approve(grant, chosen):
+    org = chosen["org"]
+    grant.request.acting_org = org
+    grant.request.granted_scope = " ".join(chosen["granted"])
+    with db.atomic():
+        response = authorization_server.create_authorization_response(grant=grant, grant_user=current_user)
+        if response.status_code == 302 and "code=" in response.headers.get("Location", ""):
+            audit.record("oauth.app.authorized", org, object_type="OAuthClient", object_id=grant.client.id,
+                         change={"client_id": grant.client.client_id, "app": grant.client.name,
+                                 "scope": grant.request.granted_scope})
+    return response
+
+
+def authorization_error(error):
+    """Errors go back to the app only when its redirect URI was verified; otherwise the user sees why."""
+    if getattr(error, "redirect_uri", None):
+        return authorization_server.handle_error_response(None, error)
+    message = error.description or error.error
+    return render_template("oauth/authorize_error.html", error=error, message=message), error.status_code
+
+
+# --- the admin's API clients page -----------------------------------------------------------------------
+
+@bp.route("/settings/api-clients")
+@member("admin")
+def clients():
+    return render_clients()
+
+
+def render_clients(form=None, new_secret=None, status=200):
+    if form is None:
+        form = ClientForm(formdata=None)
+    form.set_scope_choices(scopes_for_kind(current_org.kind))
+    return render_template("oauth/clients.html", clients=list(services.clients_of(current_org)), form=form,
+                           confirm_form=ConfirmForm(), new_secret=new_secret,
+                           token_url=url_for("oauth.token", _external=True)), status
+
+
+@bp.route("/settings/api-clients", methods=["POST"])
+@member("admin")
+def create_client():
+    form = ClientForm()
+    form.set_scope_choices(scopes_for_kind(current_org.kind))
+    if not form.validate_on_submit():
+        return render_clients(form, status=422)
+    try:
+        client, secret = services.create_client(
+            current_org, form.name.data, form.scope.data, public=form.client_type.data == "public",
+            redirect_uris=form.redirect_uris.data, created_by=current_user._get_current_object())
+    except ServiceError as error:
+        apply_service_errors(form, error)
+        return render_clients(form, status=error.status)
+    flash(f"Client “{client.name}” registered.", "success")
+    return render_clients(new_secret={"client": client, "secret": secret}, status=201)
+
+
+@bp.route("/settings/api-clients/<int:client_pk>/rotate", methods=["POST"])
+@member("admin")
+def rotate_secret(client_pk):
+    client = OAuthClient.get_for_org(client_pk, current_org)
+    if not ConfirmForm().validate_on_submit():
+        return render_clients(status=400)
+    try:
+        secret = services.rotate_secret(client)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return render_clients(status=error.status)
+    flash(f"New secret for “{client.name}”. The old one no longer works.", "success")
+    return render_clients(new_secret={"client": client, "secret": secret})
+
+
+@bp.route("/settings/api-clients/<int:client_pk>/revoke", methods=["POST"])
+@member("admin")
+def revoke_client(client_pk):
+    client = OAuthClient.get_for_org(client_pk, current_org)
+    if not ConfirmForm().validate_on_submit():
+        return render_clients(status=400)
+    try:
+        services.revoke_client(client)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return render_clients(status=error.status)
+    flash(f"“{client.name}” is revoked; its tokens stopped working.", "success")
+    return redirect(url_for("oauth.clients"))

@@ -1,5 +1,8 @@
-"""Marketplaces over the API. A platform reads the marketplaces it runs; brands will see those of their
-partnerships once partnerships exist (the notices issue); another org's marketplace is a 404."""
+"""Marketplaces over the API (scope `notices:read`: marketplaces are where notices are filed).
+
+A platform reads the marketplaces it runs; brands will see those of their partnerships once partnerships
+exist (the notices issue); another org's marketplace is a 404, as on the web.
+"""
 from marshmallow import Schema, fields
 
 from portal.accounts.models import Marketplace
@@ -28,7 +31,7 @@ MarketplacePage = page_schema(MarketplaceSchema, "MarketplacePage")
 # Function views rather than MethodView classes: the route then registers the guarded function itself,
 # with its access rule, which the route tests check.
 @blp.route("", methods=["GET"])
-@blp.requires()
+@blp.requires("notices:read")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, MarketplacePage)
 def list_marketplaces(args):
@@ -37,7 +40,7 @@ def list_marketplaces(args):
 
 
 @blp.route("/<int:marketplace_id>", methods=["GET"])
-@blp.requires()
+@blp.requires("notices:read")
 @blp.response(200, MarketplaceSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_marketplace(marketplace_id):

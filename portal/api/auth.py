@@ -10,6 +10,8 @@ import flask_smorest
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from flask import abort, current_app, g
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
 
 from portal.access import declare_bearer
 from portal.errors import problem_response
@@ -68,6 +70,10 @@ def api_rate_limit():
 
 
 class ApiBlueprint(flask_smorest.Blueprint):
+    # Unknown fields are refused in every location (JSON body, query string, form): a misspelt
+    # `limt=10` or `{"wrod": ...}` is a 422 naming the field, never silently ignored.
+    ARGUMENTS_PARSER = FlaskParser(unknown=RAISE)
+
     def requires(self, scope=None):
         """Protect a view with a bearer token holding `scope` (None: any valid token) and document it.
 

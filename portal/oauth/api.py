@@ -1,4 +1,6 @@
 """`GET /api/v1/me`: who a token acts for. The first thing an integrator calls to check a setup."""
+from datetime import timezone
+
 from marshmallow import Schema, fields
 
 from portal.api.auth import ApiBlueprint, current_token
@@ -47,5 +49,5 @@ def me():
         "org": token.org, "client": token.client, "scopes": token.granted_scopes,
         "user": None if user is None else {"id": user.id, "email": user.email, "name": user.name,
                                            "role": token.acting_role},
-        "expires_at": token.expires_at.isoformat() + "Z",
+        "expires_at": token.expires_at.replace(tzinfo=timezone.utc),  # stored naive UTC
     }

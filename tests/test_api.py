@@ -1,0 +1,300 @@
+"""The API foundation: bearer-only access, problem+json errors, scopes, tenancy, pagination, rate limits
+and the OpenAPI document, through the Flask test client with real tokens from the token endpoint."""
+import json
+
+import pytest
+from flask import Flask
+from marshmallow import Schema, fields
+
+from portal import errors
+from portal.access import access_rule_of
+from portal.accounts.models import Marketplace
+from portal.api import PortalApi
+from portal.api.auth import ApiBlueprint
+from portal.oauth.models import Token
+from tests.conftest import PASSWORD
+from tests.oauth_helpers import register
+
+PROBLEM = "application/problem+json"
+
+
+def client_token(client, org, scope, requested=None):
+    """A client credentials token for a new client of `org`, from the real token endpoint."""
+    api_client, secret = register(org, scope)
+    data = {"grant_type": "client_credentials"}
+    if requested:
+        data["scope"] = requested
+    response = client.post("/oauth/token", data=data, auth=(api_client.client_id, secret))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json["access_token"]
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def platforms(world):
+    """Two platforms with marketplaces, and a token of each holding notices:read."""
+    alibaba, other = world.org("Alibaba", kind="platform"), world.org("Shopmart", kind="platform")
+    for name, country in (("Taobao", "CN"), ("Tmall", "CN"), ("AliExpress", "CN")):
+        world.marketplace(alibaba, name, country)
+    world.marketplace(other, "Shopmart US", "US")
+    return alibaba, other
+
+
+# --- authentication -----------------------------------------------------------------------------------
+
+def test_missing_token_is_401_with_a_challenge(client):
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401 and response.mimetype == PROBLEM
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="alliance-portal"'
+    body = response.json
+    assert body["status"] == 401 and body["title"] == "Unauthorized" and "Bearer" in body["detail"]
+    assert body["type"] == "about:blank"
+
+
+@pytest.mark.parametrize("header", ["Bearer not-a-real-token", "Bearer ", "bearer x y", "Basic dXNlcjpwYXNz",
+                                    "Bearer " + "a" * 5000])
+def test_invalid_credentials_are_401_never_500(client, header):
+    response = client.get("/api/v1/me", headers={"Authorization": header})
+    assert response.status_code == 401 and response.mimetype == PROBLEM
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="alliance-portal"')
+
+
+def test_a_token_in_the_query_string_is_not_accepted(client, world):
+    token = client_token(client, world.org("Microsoft"), "reports:read")
+    assert client.get(f"/api/v1/me?access_token={token}").status_code in (401, 422)
+
+
+def test_session_cookies_do_not_authenticate_the_api(client, world):
+    org = world.org("Microsoft")
+    admin = world.person(org, "admin")
+    client.sign_in(admin.email, PASSWORD)
+    assert client.get("/").status_code == 200  # signed in on the web
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    token = client_token(client, org, "reports:read")
+    ok = client.get("/api/v1/me", headers=bearer(token))
+    assert ok.status_code == 200 and "Set-Cookie" not in ok.headers
+    assert ok.json["user"] is None  # the browser's user did not leak into the token's request
+
+
+def test_revoked_client_tokens_stop_working(client, world):
+    org = world.org("Microsoft")
+    api_client, secret = register(org, "reports:read")
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(api_client.client_id, secret)).json["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    from portal.oauth.services import revoke_client
+    revoke_client(api_client)
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    again = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(api_client.client_id, secret))
+    assert again.status_code in (400, 401) and again.json["error"] == "invalid_client"
+
+
+def test_insufficient_scope_is_403_naming_the_scope(client, platforms):
+    alibaba, _ = platforms
+    token = client_token(client, alibaba, "reports:read")
+    response = client.get("/api/v1/marketplaces", headers=bearer(token))
+    assert response.status_code == 403 and response.mimetype == PROBLEM
+    assert response.json["error"] == "insufficient_scope" and response.json["scope"] == "notices:read"
+    assert "notices:read" in response.json["detail"]
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    assert 'scope="notices:read"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_demoted_users_token_loses_write_scopes(app, world):
+    from portal.accounts import services
+    from portal.accounts.models import Membership
+    from portal.api.auth import require_token
+    org = world.org("Microsoft")
+    world.person(org, "admin")
+    analyst = world.person(org, "analyst")
+    api_client, _ = register(org, "marks:read marks:write")
+    with app.app_context():
+        Token.create(org=org, client=api_client, user=analyst, grant_type="authorization_code", family="f",
+                     access_token_hash=services.token_digest("user-token"), scope="marks:read marks:write",
+                     expires_in=3600)
+    services.change_role(Membership.get(Membership.user == analyst.id), "viewer")
+    with app.test_request_context("/api/v1/me", headers=bearer("user-token")):
+        token = require_token.acquire_token(None)
+        assert token.granted_scopes == ["marks:read"]
+
+
+# --- tenancy ------------------------------------------------------------------------------------------
+
+def bearer_rules(app):
+    return [rule for rule in app.url_map.iter_rules()
+            if rule.endpoint != "static" and access_rule_of(app.view_functions[rule.endpoint]).level == "bearer"]
+
+
+def api_objects_of(org):
+    """One object of `org` for each kind of API URL parameter (new parameters must be added here)."""
+    return {"marketplace_id": Marketplace.for_org(org).order_by(Marketplace.id).first().id}
+
+
+def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms):
+    alibaba, other = platforms
+    token = client_token(client, alibaba, " ".join(
+        ["marks:read", "notices:read", "notices:write", "intel:read", "intel:write", "reports:read"]))
+    theirs, ours = api_objects_of(other), api_objects_of(alibaba)
+    checked = 0
+    for rule in bearer_rules(app):
+        if not rule.arguments:
+            continue
+        assert set(rule.arguments) <= set(theirs), f"{rule.rule}: parameter not covered by api_objects_of"
+        with app.test_request_context():
+            from flask import url_for
+            foreign, own = url_for(rule.endpoint, **theirs), url_for(rule.endpoint, **ours)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(foreign, method=method, headers=bearer(token), json={})
+            assert response.status_code == 404, f"{method} {foreign}: {response.status_code}"
+            assert response.mimetype == PROBLEM and "Shopmart" not in response.get_data(as_text=True)
+            assert client.open(own, method=method, headers=bearer(token)).status_code == 200
+            checked += 1
+    assert checked >= 1
+
+
+def test_marketplaces_list_only_the_tokens_org(client, platforms):
+    alibaba, other = platforms
+    token = client_token(client, alibaba, "notices:read")
+    body = client.get("/api/v1/marketplaces", headers=bearer(token)).json
+    assert [m["name"] for m in body["items"]] == ["Taobao", "Tmall", "AliExpress"]
+    assert {m["platform"] for m in body["items"]} == {"alibaba"} and body["next_cursor"] is None
+
+
+def test_every_api_route_is_declared_with_its_scope_in_the_openapi_document(app, client):
+    spec = client.get("/api/openapi.json").json
+    assert spec["openapi"] == "3.1.0"
+    for rule in bearer_rules(app):
+        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = spec["paths"][path][method.lower()]
+            scope = access_rule_of(app.view_functions[rule.endpoint]).scope
+            assert operation["security"] == [{"oauth2": [scope] if scope else []}], path
+            assert "401" in operation["responses"] and "429" in operation["responses"]
+            assert ("403" in operation["responses"]) == bool(scope)
+    responses = spec["components"]["responses"]
+    assert list(responses["UNAUTHORIZED"]["content"]) == [PROBLEM]
+    assert spec["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
+
+
+def test_docs_page_is_served_without_any_cdn(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "GET /api/v1/me" in text and "GET /api/v1/marketplaces/{marketplace_id}" in text
+    assert "notices:read" in text
+    assert "cdn" not in text.lower() and "https://" not in text
+
+
+# --- pagination ---------------------------------------------------------------------------------------
+
+def test_cursor_pagination_walks_every_item_once(client, world):
+    org = world.org("Alibaba", kind="platform")
+    for n in range(7):
+        world.marketplace(org, f"Market {n}")
+    token = client_token(client, org, "notices:read")
+    seen, cursor, pages = [], None, 0
+    while True:
+        url = "/api/v1/marketplaces?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        body = client.get(url, headers=bearer(token)).json
+        seen += [m["name"] for m in body["items"]]
+        pages += 1
+        if pages == 1:
+            world.marketplace(org, "Added while paging")  # lands after the cursor: seen once, at the end
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert seen == [f"Market {n}" for n in range(7)] + ["Added while paging"]
+
+
+@pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=501", "limit"), ("limit=abc", "limit"),
+                                          ("cursor=not-a-cursor", "cursor"), ("limt=10", "limt"),
+                                          ("cursor=-1", "cursor"), ("cursor=1e99", "cursor"),
+                                          ("cursor=" + "9" * 20, "cursor")])
+def test_bad_list_parameters_are_422_with_field_errors(client, world, query, field):
+    org = world.org("Alibaba", kind="platform")
+    token = client_token(client, org, "notices:read")
+    response = client.get(f"/api/v1/marketplaces?{query}", headers=bearer(token))
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert [e["field"] for e in response.json["errors"]] == [field]
+    assert all(e["message"] for e in response.json["errors"])
+
+
+def test_limit_500_is_allowed(client, world):
+    org = world.org("Alibaba", kind="platform")
+    token = client_token(client, org, "notices:read")
+    assert client.get("/api/v1/marketplaces?limit=500", headers=bearer(token)).status_code == 200
+
+
+# --- errors -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/marketplaces/99999999999999999999999",
+                                  "/api/v1/marketplaces/0"])
+def test_unknown_paths_and_ids_are_problem_404(client, world, path):
+    token = client_token(client, world.org("Alibaba", kind="platform"), "notices:read")
+    response = client.get(path, headers=bearer(token))
+    assert response.status_code == 404 and response.mimetype == PROBLEM
+    assert response.json["status"] == 404
+
+
+def test_wrong_method_is_problem_405(client):
+    response = client.delete("/api/v1/me")
+    assert response.status_code == 405 and response.mimetype == PROBLEM
+
+
+def test_unknown_json_fields_are_rejected_with_field_errors():
+    """The parser every ApiBlueprint uses refuses unknown JSON fields. Shown on a one-route app so the
+    rule is tested before the first write endpoint exists (marks, in the next issue)."""
+    app = Flask("unknown-fields")
+    app.config.update(API_TITLE="t", API_VERSION="v1", OPENAPI_VERSION="3.1.0")
+    errors.init_app(app)
+    api = PortalApi(app)
+    blp = ApiBlueprint("things", "things", url_prefix="/api/v1/things")
+
+    class ThingSchema(Schema):
+        word = fields.String(required=True)
+
+    @blp.route("", methods=["POST"])
+    @blp.arguments(ThingSchema)
+    @blp.response(201, ThingSchema)
+    def create(thing):
+        return thing
+
+    api.register_blueprint(blp)
+    test_client = app.test_client()
+    assert test_client.post("/api/v1/things", json={"word": "Swarovski"}).status_code == 201
+    response = test_client.post("/api/v1/things", json={"word": "x", "wrod": "typo"})
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert response.json["errors"] == [{"field": "wrod", "message": "Unknown field."}]
+    missing = test_client.post("/api/v1/things", data="not json", content_type="application/json")
+    assert missing.status_code in (400, 422) and missing.mimetype == PROBLEM
+
+
+# --- rate limits --------------------------------------------------------------------------------------
+
+def test_rate_limit_is_per_client_with_retry_after(app, client, world, monkeypatch):
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    org = world.org("Microsoft")
+    first, second = client_token(client, org, "reports:read"), client_token(client, org, "reports:read")
+    statuses = [client.get("/api/v1/me", headers=bearer(first)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    limited = client.get("/api/v1/me", headers=bearer(first))
+    assert limited.status_code == 429 and limited.mimetype == PROBLEM
+    assert int(limited.headers["Retry-After"]) > 0
+    assert client.get("/api/v1/me", headers=bearer(second)).status_code == 200  # another client's budget
+
+
+def test_me_describes_the_token(client, world):
+    org = world.org("Swarovski", timezone="Europe/Vienna")
+    token = client_token(client, org, "marks:read reports:read", requested="reports:read")
+    body = client.get("/api/v1/me", headers=bearer(token)).json
+    assert body["org"] == {"id": org.id, "slug": "swarovski", "name": "Swarovski", "kind": "brand",
+                           "timezone": "Europe/Vienna"}
+    assert body["scopes"] == ["reports:read"] and body["user"] is None
+    assert body["expires_at"].endswith("+00:00")
+    assert json.loads(json.dumps(body)) == body

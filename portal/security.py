@@ -1,22 +1,43 @@
 """Response headers every page and API answer carries. No inline script anywhere, so the CSP can forbid it."""
-from flask import abort, request
+from urllib.parse import urlsplit
 
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "form-action 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-])
+from flask import abort, g, request
+
+def content_security_policy(form_targets=()):
+    """The policy; `form_targets` are extra places a form may lead to (browsers apply form-action to the
+    redirects after a submit too, so the consent page must allow the app's verified redirect URI)."""
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        " ".join(["form-action 'self'", *form_targets]),
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ])
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+
+
+def allow_form_target(uri):
+    """Let this response's forms lead to `uri` (a redirect URI already checked against the client)."""
+    g.form_targets = [*g.get("form_targets", []), csp_source(uri)]
+
+
+def csp_source(uri):
+    # A CSP source cannot carry a query or fragment, and ; or , would end the directive.
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".replace(";", "%3B").replace(",", "%2C")
 
 
 def add_security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    targets = g.get("form_targets")
+    response.headers.setdefault("Content-Security-Policy",
+                                content_security_policy(targets) if targets else CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")

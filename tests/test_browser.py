@@ -205,3 +205,48 @@ def test_audit_trail_page_for_admins(open_page, world):
     page.get_by_role("button", name="Filter").click()
     assert page.locator("tbody tr").count() == 1
     assert_accessible_basics(page)
+
+
+def test_admin_registers_a_client_and_a_vendor_app_is_authorized(open_page, world, live_server):
+    """The issue's "done when": a client made in the UI gets a token by script; a vendor app completes
+    the authorization code + PKCE flow through the consent page in the browser."""
+    import requests
+    from authlib.integrations.requests_client import OAuth2Session
+
+    from tests.oauth_helpers import CALLBACK, authorize_url, pkce_session, register
+
+    org = world.org("Microsoft")
+    world.person(org, "admin", email="admin@microsoft.example")
+    page = open_page()
+    sign_in(page, "admin@microsoft.example")
+    page.get_by_role("link", name="API clients").click()
+    assert_accessible_basics(page)
+    page.get_by_label("Name").fill("Weekly report pull")
+    page.get_by_label(re.compile("^reports:read")).check()
+    page.get_by_role("button", name="Register client").click()
+    client_id = page.get_by_role("textbox", name="Client id").input_value()
+    secret = page.get_by_role("textbox", name="Client secret").input_value()
+    assert_accessible_basics(page)
+
+    script = OAuth2Session(client_id, secret)
+    script.fetch_token(f"{live_server}/oauth/token", grant_type="client_credentials")
+    me = script.get(f"{live_server}/api/v1/me").json()
+    assert me["org"]["slug"] == "microsoft" and me["scopes"] == ["reports:read"]
+    page.goto("/settings/api-clients")
+    assert page.get_by_role("cell", name="Never").count() == 0  # the last use shows
+
+    vendor, vendor_secret = register(org, "marks:read notices:read", redirect_uris=[CALLBACK], name="Vendor app")
+    session = pkce_session(vendor, vendor_secret)
+    url, state, verifier = authorize_url(live_server, session)
+    page.route(f"{CALLBACK}**", lambda route: route.fulfill(status=200, body="callback reached"))
+    page.goto(url)
+    assert page.get_by_role("heading", name="Authorize “Vendor app”?").is_visible()
+    assert page.get_by_text("notices:read").is_visible()
+    assert_accessible_basics(page)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(re.compile(r"^http://127\.0\.0\.1:9/callback\?"))
+    token = session.fetch_token(f"{live_server}/oauth/token", authorization_response=page.url,
+                                code_verifier=verifier)
+    assert token["scope"] == "marks:read notices:read" and f"state={state}" in page.url
+    assert session.get(f"{live_server}/api/v1/me").json()["user"]["email"] == "admin@microsoft.example"
+    assert requests.get(f"{live_server}/api/v1/me").status_code == 401

@@ -16,6 +16,7 @@ from portal.oauth.forms import ClientForm, ConsentForm
 from portal.oauth.models import OAuthClient
 from portal.oauth.scopes import SCOPES, scopes_for_kind, scopes_for_role, split_scope
 from portal.oauth.server import authorization_server
+from portal.security import allow_form_target
 from portal.tenancy import current_org
 
 bp = Blueprint("oauth", __name__)
@@ -83,6 +84,7 @@ def authorize():
     except OAuth2Error as error:
         return authorization_error(error)
     client = grant.client
+    allow_form_target(grant.redirect_uri)  # the approve/deny submit ends in a redirect to the app
     options = consent_options(grant.request.scope)
     form = ConsentForm()
     chosen = choose_option(options, form.org_id.data if request.method == "POST" else None)

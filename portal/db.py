@@ -76,6 +76,37 @@ def is_postgresql():
     return isinstance(db.obj, PostgresqlDatabase)
 
 
+class PreparedSelect:
+    """A SELECT on a hot path (the bearer-token check of every API request), compiled to SQL once.
+
+    Peewee builds the SQL text anew on every execution, which costs more than running the query
+    itself. `build(*placeholders)` returns the peewee query; its SQL is generated on first use (per
+    database, so quoting and parameter style fit) and then run with new parameters. `first(*params)`
+    returns the first row as a tuple of Python values (each column's `python_value` applied), or None.
+    """
+
+    def __init__(self, build, arity=1):
+        self.build = build
+        self.arity = arity
+        self._compiled = {}
+
+    def _compile(self):
+        key = type(db.obj)
+        if key not in self._compiled:
+            query = self.build(*[f"__param_{n}__" for n in range(self.arity)])
+            sql, params = query.sql()
+            assert params == [f"__param_{n}__" for n in range(self.arity)], "parameters must appear in order"
+            self._compiled[key] = (sql, [column.python_value for column in query._returning])
+        return self._compiled[key]
+
+    def first(self, *params):
+        sql, converters = self._compile()
+        row = db.execute_sql(sql, params).fetchone()
+        if row is None:
+            return None
+        return tuple(convert(value) for convert, value in zip(converters, row))
+
+
 def connect_for_request():
     if request.endpoint != "static":  # stylesheets and scripts never touch the database
         db.connect(reuse_if_open=True)

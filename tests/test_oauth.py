@@ -407,3 +407,49 @@ def test_metadata_document_validates(live_server):
     assert "marks:write" in data["scopes_supported"] and len(data["scopes_supported"]) == 7
     for key in ("authorization_endpoint", "token_endpoint", "revocation_endpoint", "introspection_endpoint"):
         assert data[key].startswith(live_server + "/oauth/")
+
+
+# --- single use under concurrency ---------------------------------------------------------------------
+
+def race(count, call):
+    """Run `call` from `count` threads released at the same moment; returns their results."""
+    import threading
+    barrier, results = threading.Barrier(count), []
+
+    def worker():
+        barrier.wait()
+        results.append(call())
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_code_exchanged_at_once_by_four_requests_gives_one_token(live_server, brand):
+    org, admin = brand
+    client, secret = register(org, "marks:read", redirect_uris=[CALLBACK])
+    browser = browser_session(live_server, admin.email)
+    url, _, verifier = authorize_url(live_server, pkce_session(client, secret))
+    _, params = redirect_params(consent(browser, url)[1])
+    data = {"grant_type": "authorization_code", "code": params["code"], "redirect_uri": CALLBACK,
+            "code_verifier": verifier}
+    statuses = race(4, lambda: requests.post(f"{live_server}/oauth/token", auth=(client.client_id, secret),
+                                             data=data).status_code)
+    assert sorted(statuses) == [200, 400, 400, 400]
+    # The losers count as reuse, so the one token issued is revoked as well (RFC 6749 4.1.2).
+    assert Token.select().count() == 1 and Token.get().revoked_at is not None
+
+
+def test_a_refresh_token_used_at_once_by_four_requests_rotates_once(live_server, brand):
+    org, admin = brand
+    client, secret = register(org, "marks:read", redirect_uris=[CALLBACK])
+    browser = browser_session(live_server, admin.email)
+    _, token = user_token(live_server, browser, client, secret)
+    data = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
+    statuses = race(4, lambda: requests.post(f"{live_server}/oauth/token", auth=(client.client_id, secret),
+                                             data=data).status_code)
+    assert sorted(statuses) == [200, 400, 400, 400]
+    assert Token.select().count() == 2  # the original and exactly one rotation

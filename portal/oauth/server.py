@@ -24,7 +24,7 @@ from flask import current_app
 from portal import audit
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.services import token_digest
-from portal.db import db
+from portal.db import PreparedSelect, db
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.oauth.scopes import SCOPES, scopes_for_role
 from portal.timeutil import utcnow
@@ -250,10 +250,27 @@ def _epoch(moment):
 # --- the API side: checking bearer tokens -------------------------------------------------------------
 
 class PortalBearerTokenValidator(BearerTokenValidator):
+    # Every API request runs this lookup: one prepared query, only the columns the checks and /me need.
+    LOOKUP = PreparedSelect(lambda digest: (
+        Token.select(Token.id, Token.org, Token.client, Token.user, Token.scope, Token.issued_at,
+                     Token.expires_in, Token.revoked_at, OAuthClient.client_id, OAuthClient.name,
+                     OAuthClient.revoked_at, OAuthClient.last_used_at, Organization.slug, Organization.name,
+                     Organization.kind, Organization.timezone)
+        .join(OAuthClient).switch(Token).join(Organization, on=(Token.org == Organization.id))
+        .where(Token.access_token_hash == digest)))
+
     def authenticate_token(self, token_string):
-        return (Token.select(Token, OAuthClient, Organization)
-                .join(OAuthClient).switch(Token).join(Organization, on=(Token.org == Organization.id))
-                .where(Token.access_token_hash == token_digest(token_string)).first())
+        row = self.LOOKUP.first(token_digest(token_string))
+        if row is None:
+            return None
+        (token_id, org_id, client_pk, user_id, scope, issued_at, expires_in, revoked_at, client_id,
+         client_name, client_revoked_at, client_last_used_at, slug, name, kind, timezone) = row
+        token = Token(id=token_id, user=user_id, scope=scope, issued_at=issued_at, expires_in=expires_in,
+                      revoked_at=revoked_at)
+        token.org = Organization(id=org_id, slug=slug, name=name, kind=kind, timezone=timezone)
+        token.client = OAuthClient(id=client_pk, org=org_id, client_id=client_id, name=client_name,
+                                   revoked_at=client_revoked_at, last_used_at=client_last_used_at)
+        return token
 
     def validate_token(self, token, scopes, request):
         if token is None or token.is_expired() or token.is_revoked() or not token.client.is_active:

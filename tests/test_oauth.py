@@ -1,6 +1,8 @@
 """The authorization server, driven by a real OAuth client library (Authlib's OAuth2Session) against the
 app on a real WSGI server on loopback: every grant, rotation, reuse detection, revocation, introspection,
 and the ways a client or attacker gets it wrong."""
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -453,3 +455,21 @@ def test_a_refresh_token_used_at_once_by_four_requests_rotates_once(live_server,
                                              data=data).status_code)
     assert sorted(statuses) == [200, 400, 400, 400]
     assert Token.select().count() == 2  # the original and exactly one rotation
+
+
+def test_signing_in_from_the_authorize_link_comes_back_to_the_consent_page(live_server, brand):
+    org, admin = brand
+    client, secret = register(org, "marks:read", redirect_uris=[CALLBACK])
+    url, _, _ = authorize_url(live_server, pkce_session(client, secret))
+    browser = requests.Session()
+    first = browser.get(url, allow_redirects=False)
+    assert first.status_code == 302 and "/login?next=" in first.headers["Location"]
+    login = browser.get(live_server + first.headers["Location"])
+    from tests.conftest import CSRF_PATTERN
+    next_value = re.search(r'name="next" type="hidden" value="([^"]+)"', login.text).group(1)
+    answer = browser.post(f"{live_server}/login", allow_redirects=False, data={
+        "csrf_token": CSRF_PATTERN.search(login.text).group(1), "email": admin.email,
+        "password": "correct horse battery staple", "next": html.unescape(next_value)})
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/oauth/authorize?")
+    consent_page = browser.get(live_server + answer.headers["Location"])
+    assert consent_page.status_code == 200 and "Authorize" in consent_page.text

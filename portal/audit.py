@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from flask import has_request_context
+from flask import g, has_request_context
 from flask_login import current_user
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
 
@@ -89,8 +89,14 @@ def acting_as(label):
 
 
 def current_actor():
-    if has_request_context() and current_user and current_user.is_authenticated:
-        return current_user._get_current_object(), current_user.email
+    if has_request_context():
+        api_token = g.get("api_token")
+        if api_token is not None:  # an API call acts as the token's user, or as its client
+            user = api_token.acting_user
+            return user, user.email if user else f"client:{api_token.client.client_id}"
+        # Token and client endpoints never look at the session cookie (it may belong to someone else).
+        if g.get("browser_session", True) and current_user.is_authenticated:
+            return current_user._get_current_object(), current_user.email
     return None, _system_actor.get()
 
 

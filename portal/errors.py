@@ -48,9 +48,13 @@ class NotFound(HTTPNotFound):
     description = "No such page or object in your organization."
 
 
+# Paths only programs call: their errors are problem+json whatever the Accept header says.
+MACHINE_PATHS = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/.well-known/")
+
+
 def wants_problem_json():
     """API paths, operational endpoints and clients that ask for JSON get problem+json, not a page."""
-    return (request.path.startswith("/api/") or request.blueprint == "ops"
+    return (request.path.startswith(MACHINE_PATHS) or request.blueprint == "ops"
             or request.accept_mimetypes.best in ("application/json", "application/problem+json"))
 
 

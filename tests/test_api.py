@@ -64,7 +64,7 @@ def test_invalid_credentials_are_401_never_500(client, header):
 
 def test_a_token_in_the_query_string_is_not_accepted(client, world):
     token = client_token(client, world.org("Microsoft"), "reports:read")
-    assert client.get(f"/api/v1/me?access_token={token}").status_code in (401, 422)
+    assert client.get(f"/api/v1/me?access_token={token}").status_code == 401
 
 
 def test_session_cookies_do_not_authenticate_the_api(client, world):
@@ -75,9 +75,16 @@ def test_session_cookies_do_not_authenticate_the_api(client, world):
     response = client.get("/api/v1/me")
     assert response.status_code == 401
     token = client_token(client, org, "reports:read")
+    # The session is never even loaded: loading it would record the browser as seen just now.
+    from datetime import timedelta
+    from portal.accounts.models import UserSession
+    from portal.timeutil import utcnow
+    earlier = utcnow() - timedelta(minutes=5)
+    UserSession.update(last_seen_at=earlier).execute()
     ok = client.get("/api/v1/me", headers=bearer(token))
     assert ok.status_code == 200 and "Set-Cookie" not in ok.headers
     assert ok.json["user"] is None  # the browser's user did not leak into the token's request
+    assert UserSession.get().last_seen_at == earlier
 
 
 def test_revoked_client_tokens_stop_working(client, world):
@@ -240,6 +247,32 @@ def test_unknown_paths_and_ids_are_problem_404(client, world, path):
     response = client.get(path, headers=bearer(token))
     assert response.status_code == 404 and response.mimetype == PROBLEM
     assert response.json["status"] == 404
+
+
+@pytest.mark.parametrize("query, field", [("x=1", "x"), ("limit=10", "limit"), ("access_token=abc", "access_token")])
+def test_me_refuses_query_parameters_it_does_not_take(client, world, query, field):
+    token = client_token(client, world.org("Microsoft"), "reports:read")
+    response = client.get(f"/api/v1/me?{query}", headers=bearer(token))
+    assert response.status_code == 422 and response.json["errors"] == [{"field": field, "message": "Unknown field."}]
+
+
+def test_a_parameter_given_twice_is_refused(client, world):
+    token = client_token(client, world.org("Alibaba", kind="platform"), "notices:read")
+    response = client.get("/api/v1/marketplaces?limit=1&limit=2", headers=bearer(token))
+    assert response.status_code == 422
+    assert response.json["errors"] == [{"field": "limit", "message": "Give this parameter once."}]
+
+
+def test_a_platform_token_never_holds_marks_write(app, client, world):
+    """Scopes are cut to the org's kind when used, whatever a token row says."""
+    from portal.accounts.services import token_digest
+    org = world.org("Alibaba", kind="platform")
+    brand_client, _ = register(world.org("Microsoft"), "marks:read marks:write")
+    with app.app_context():
+        Token.create(org=org, client=brand_client, grant_type="client_credentials", family="f",
+                     access_token_hash=token_digest("odd-token"), scope="marks:read marks:write",
+                     expires_in=3600)
+    assert client.get("/api/v1/me", headers=bearer("odd-token")).json["scopes"] == ["marks:read"]
 
 
 def test_wrong_method_is_problem_405(client):

@@ -71,7 +71,10 @@ def test_a_vendor_app_with_redirect_uris_gets_the_user_grants(admin_client):
     ({"scope": ["reports:read", "admin:all"]}, "Unknown scope: admin:all"),
     ({"redirect_uris": "http://vendor.example/cb"}, "use https"),
     ({"redirect_uris": "https://vendor.example/cb#frag"}, "fragment"),
-    ({"redirect_uris": "not a url"}, "not an absolute URL"),
+    ({"redirect_uris": "not-a-url"}, "not an absolute URL"),
+    ({"redirect_uris": "https://[abc/cb"}, "not an absolute URL"),
+    ({"redirect_uris": "https://vendor.example:99999/cb"}, "not an absolute URL"),
+    ({"redirect_uris": "https://a.example/cb\thttp://evil.example/steal"}, "spaces or control characters"),
     ({"client_type": "public"}, "needs at least one redirect URI"),
     ({"client_type": "superuser"}, "Not a valid choice"),
 ])
@@ -163,6 +166,14 @@ def test_cli_public_client(runner, world):
                      "marks:read", "--public", "--redirect-uri", "https://vendor.example/cb")
     assert code == 0 and data["client_secret"] is None
     assert data["redirect_uris"] == ["https://vendor.example/cb"]
+
+
+def test_cli_refuses_a_second_uri_smuggled_in_with_a_newline(runner, world):
+    world.org("Microsoft")
+    code, data = run(runner, "client", "create", "--org", "microsoft", "--name", "X", "--scope", "marks:read",
+                     "--redirect-uri", "https://a.example/cb\nhttp://evil.example/steal")
+    assert code == 1 and "control characters" in data["errors"]["redirect_uris"][0]
+    assert OAuthClient.select().count() == 0
 
 
 def test_cli_refuses_bad_input_with_json(runner, world):

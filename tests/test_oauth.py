@@ -392,6 +392,9 @@ def test_expired_access_token_is_inactive_and_refused(live_server, brand):
     Token.update(expires_in=0).execute()
     response = session.get(f"{live_server}/api/v1/me")
     assert response.status_code == 401 and "WWW-Authenticate" in response.headers
+    inspector = OAuth2Session(client.client_id, secret)
+    assert inspector.introspect_token(f"{live_server}/oauth/introspect",
+                                      token=token["access_token"]).json() == {"active": False}
 
 
 # --- metadata -----------------------------------------------------------------------------------------
@@ -455,6 +458,8 @@ def test_a_refresh_token_used_at_once_by_four_requests_rotates_once(live_server,
                                              data=data).status_code)
     assert sorted(statuses) == [200, 400, 400, 400]
     assert Token.select().count() == 2  # the original and exactly one rotation
+    # The losers count as reuse: the whole family, the new rotation included, is revoked.
+    assert Token.select().where(Token.revoked_at.is_null()).count() == 0
 
 
 def test_signing_in_from_the_authorize_link_comes_back_to_the_consent_page(live_server, brand):
@@ -473,3 +478,114 @@ def test_signing_in_from_the_authorize_link_comes_back_to_the_consent_page(live_
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/oauth/authorize?")
     consent_page = browser.get(live_server + answer.headers["Location"])
     assert consent_page.status_code == 200 and "Authorize" in consent_page.text
+
+
+# --- found in review: each of these once answered wrongly ---------------------------------------------
+
+def test_a_blank_scope_on_refresh_is_refused_and_cannot_widen_the_grant(live_server, world):
+    """A refresh with scope=" " once issued an empty-scope token that the next refresh widened to every
+    scope of the client, even ones the org's kind forbids."""
+    brand_org, platform = world.org("Microsoft"), world.org("Alibaba", kind="platform")
+    admin = world.person(platform, "admin")
+    client, secret = register(brand_org, "marks:read marks:write reports:read", redirect_uris=[CALLBACK])
+    browser = browser_session(live_server, admin.email)
+    session, token = user_token(live_server, browser, client, secret, scope="marks:read")
+    response = requests.post(f"{live_server}/oauth/token", auth=(client.client_id, secret), data={
+        "grant_type": "refresh_token", "refresh_token": token["refresh_token"], "scope": " "})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
+    # Refused before the refresh token was claimed: it still works, and keeps its scope.
+    renewed = session.refresh_token(f"{live_server}/oauth/token", refresh_token=token["refresh_token"])
+    assert renewed["scope"] == "marks:read"
+    assert session.get(f"{live_server}/api/v1/me").json()["scopes"] == ["marks:read"]
+
+
+def test_blank_scope_with_client_credentials_is_invalid_scope(live_server, brand):
+    org, _ = brand
+    client, secret = register(org, "reports:read")
+    response = requests.post(f"{live_server}/oauth/token", auth=(client.client_id, secret),
+                             data={"grant_type": "client_credentials", "scope": "   "})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
+
+
+@pytest.mark.parametrize("header", ["Basic //46/w==", "Basic é", "Basic !!!", "Basic " + "QQ" * 3000,
+                                    "Basic dXNlcm5vY29sb24="])
+@pytest.mark.parametrize("endpoint", ["token", "revoke", "introspect"])
+def test_malformed_basic_authentication_is_invalid_client_not_500(live_server, header, endpoint):
+    response = requests.post(f"{live_server}/oauth/{endpoint}", headers={"Authorization": header},
+                             data={"grant_type": "client_credentials", "token": "x"})
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_nul_in_a_client_id_is_an_oauth_error(live_server):
+    response = requests.post(f"{live_server}/oauth/token", data={"grant_type": "client_credentials",
+                                                                 "client_id": "abc\x00def", "client_secret": "x"})
+    assert response.status_code in (400, 401)
+    assert response.headers["Content-Type"].startswith(("application/json", "application/problem+json"))
+
+
+def test_plain_http_off_loopback_is_refused_cleanly(app, brand):
+    org, _ = brand
+    client, secret = register(org, "reports:read")
+    test_client = app.test_client()
+    for endpoint in ("token", "revoke", "introspect"):
+        response = test_client.post(f"/oauth/{endpoint}", base_url="http://portal.example",
+                                    data={"grant_type": "client_credentials", "token": "x"},
+                                    auth=(client.client_id, secret))
+        assert response.status_code == 400 and response.json["error"] == "insecure_transport"
+    assert Token.select().count() == 0
+
+
+def test_unknown_token_type_hint_is_ignored(live_server, brand):
+    org, _ = brand
+    client, secret = register(org, "reports:read")
+    session, token = machine_session(live_server, client, secret)
+    inspector = OAuth2Session(client.client_id, secret)
+    info = inspector.introspect_token(f"{live_server}/oauth/introspect", token=token["access_token"],
+                                      token_type_hint="id_token").json()
+    assert info["active"] is True
+    response = session.revoke_token(f"{live_server}/oauth/revoke", token=token["access_token"],
+                                    token_type_hint="bogus")
+    assert response.status_code == 200
+    assert session.get(f"{live_server}/api/v1/me").status_code == 401
+
+
+def test_introspection_reports_what_the_token_may_do_now(live_server, world):
+    from portal.accounts import services
+    from portal.accounts.models import Membership
+    org = world.org("Microsoft")
+    world.person(org, "admin")
+    analyst = world.person(org, "analyst")
+    client, secret = register(org, "marks:read marks:write", redirect_uris=[CALLBACK])
+    browser = browser_session(live_server, analyst.email)
+    _, token = user_token(live_server, browser, client, secret)
+    inspector = OAuth2Session(client.client_id, secret)
+    url = f"{live_server}/oauth/introspect"
+    assert inspector.introspect_token(url, token=token["access_token"]).json()["scope"] == "marks:read marks:write"
+    services.change_role(Membership.get(Membership.user == analyst.id), "viewer")
+    info = inspector.introspect_token(url, token=token["access_token"]).json()
+    assert info["active"] is True and info["scope"] == "marks:read" and info["username"] == analyst.email
+    # A refresh token is active by its own lifetime, not its access token's.
+    Token.update(expires_in=0).execute()
+    assert inspector.introspect_token(url, token=token["access_token"]).json() == {"active": False}
+    refresh_info = inspector.introspect_token(url, token=token["refresh_token"]).json()
+    assert refresh_info["active"] is True and refresh_info["token_type"] == "refresh_token"
+
+
+def test_a_session_cookie_sent_to_the_token_endpoint_is_ignored(live_server, world):
+    """The code-reuse audit event once named whoever's browser cookie came along as its actor."""
+    org = world.org("Microsoft")
+    admin = world.person(org, "admin")
+    other = world.person(org, "analyst")
+    client, secret = register(org, "marks:read", redirect_uris=[CALLBACK])
+    browser = browser_session(live_server, admin.email)
+    url, _, verifier = authorize_url(live_server, pkce_session(client, secret))
+    _, params = redirect_params(consent(browser, url)[1])
+    cookie_jar = browser_session(live_server, other.email).cookies
+    data = {"grant_type": "authorization_code", "code": params["code"], "redirect_uri": CALLBACK,
+            "code_verifier": verifier}
+    for _ in range(2):
+        requests.post(f"{live_server}/oauth/token", auth=(client.client_id, secret), data=data, cookies=cookie_jar)
+    event = AuditEvent.get(AuditEvent.action == "oauth.token.code_reused")
+    assert event.actor_id is None and event.actor_label == "oauth"
+    assert client.client_id in event.change

@@ -129,7 +129,8 @@ def load_org_context():
     picks another org or, with none left, is signed out by the access rules.
     """
     g.org = g.membership = g.fallback_org = None
-    if request.endpoint == "static" or not uses_browser_session() or not current_user.is_authenticated:
+    g.browser_session = uses_browser_session()
+    if request.endpoint == "static" or not g.browser_session or not current_user.is_authenticated:
         return
     session_row = g.user_session
     membership = None

@@ -9,7 +9,7 @@ from functools import wraps
 import flask_smorest
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from flask import abort, current_app, g
+from flask import abort, current_app, g, request
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
@@ -61,6 +61,18 @@ def authenticate(scope):
     return token
 
 
+def refuse_odd_query_parameters(takes_query):
+    """Query parameters the view does not declare, or given twice, are a 422 naming them: the argument
+    parser refuses unknown ones only on views that declare a query schema, and keeps the first of two."""
+    unknown = [] if takes_query else list(request.args)
+    repeated = [key for key in request.args if len(request.args.getlist(key)) > 1]
+    if unknown or repeated:
+        errors = {key: "Unknown field." for key in unknown}
+        errors.update({key: "Give this parameter once." for key in repeated if key not in errors})
+        abort(problem_response(422, "Unprocessable Entity", "The request has invalid fields; nothing was "
+                                                            "changed.", errors))
+
+
 def client_rate_key():
     return f"client:{g.api_token.client.client_id}"
 
@@ -82,10 +94,13 @@ class ApiBlueprint(flask_smorest.Blueprint):
         """
         def decorate(view):
             limited = limiter.shared_limit(api_rate_limit, scope="api", key_func=client_rate_key)(view)
+            takes_query = any(parameter["in"] == "query" for parameter in
+                              getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []))
 
             @wraps(view)
             def guarded(*args, **kwargs):
                 authenticate(scope)
+                refuse_odd_query_parameters(takes_query)
                 return limited(*args, **kwargs)
 
             declare_bearer(guarded, scope)

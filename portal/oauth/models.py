@@ -62,12 +62,12 @@ class OAuthClient(TenantModel):
         return uris[0] if len(uris) == 1 else None
 
     def get_allowed_scope(self, scope):
-        """The scope to grant: all of the client's scopes when none is asked for; None (invalid_scope)
-        when the request names a scope this client was not given."""
-        if not scope:
+        """The scope to grant: all of the client's scopes when the request has no `scope` parameter;
+        None (invalid_scope) when it names a scope this client was not given, or is blank."""
+        if scope is None:
             return " ".join(self.scope_list)
         requested = split_scope(scope)
-        if not set(requested) <= set(self.scope_list):
+        if not requested or not set(requested) <= set(self.scope_list):
             return None
         return " ".join(requested)
 

@@ -7,13 +7,14 @@ detection. No implicit or password grant is registered, so both answer `unsuppor
 Single use of codes and refresh tokens is enforced with a conditional UPDATE inside the token endpoint's
 transaction: of two concurrent requests with the same code, exactly one claims it.
 """
+import re
 import uuid
 from calendar import timegm
 from datetime import timedelta
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -26,17 +27,19 @@ from portal.accounts.models import Membership, Organization, User
 from portal.accounts.services import token_digest
 from portal.db import PreparedSelect, db
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
-from portal.oauth.scopes import SCOPES, scopes_for_role
+from portal.oauth.scopes import SCOPES, scopes_for_kind, scopes_for_role, split_scope
 from portal.timeutil import utcnow
 
 SECRET_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 ANY_AUTH_METHOD = SECRET_AUTH_METHODS + ["none"]
 # RFC 6749 recommends at most 10 minutes; a code is exchanged within seconds by a working client.
 MAX_CODE_SECONDS = 600
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def query_client(client_id):
-    if not isinstance(client_id, str) or not client_id:
+    # Client ids are URL-safe base64; anything else (NUL, 2 KB of junk) is simply unknown.
+    if not isinstance(client_id, str) or not CLIENT_ID_PATTERN.match(client_id):
         return None
     return (OAuthClient.select(OAuthClient, Organization).join(Organization)
             .where(OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_null()).first())
@@ -74,13 +77,26 @@ def touch_client(client, now=None):
         client.last_used_at = now
 
 
-def revoke_family(family, reason, org_id):
+def revoke_family(family, reason, org_id, client):
     """Revoke every token of one grant (all rotations of a refresh token, or all tokens from one code)."""
     revoked = (Token.update(revoked_at=utcnow())
                .where(Token.family == family, Token.revoked_at.is_null()).execute())
     audit.record(f"oauth.token.{reason}", org_id, object_type="TokenFamily", object_id=family,
-                 change={"revoked_tokens": revoked})
+                 change={"revoked_tokens": revoked, "client_id": client.client_id})
     return revoked
+
+
+def effective_scopes(token, org_kind):
+    """What a token may do now: its scopes, cut to what the org's kind allows and, for a user's token,
+    to what the user's current role allows. None when the user's access has gone. The API check and
+    introspection both answer from this."""
+    scopes = [s for s in token.scope_list if s in scopes_for_kind(org_kind)]
+    if token.user_id is None:
+        return scopes, None
+    membership = acting_member(token.user_id, token.org_id)
+    if membership is None:
+        return None, None
+    return scopes_for_role(scopes, membership.role), membership
 
 
 def acting_member(user_id, org_id):
@@ -146,7 +162,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                    .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_null()).execute())
         if not claimed:
             # RFC 6749 4.1.2: a code used twice was probably stolen; revoke what it gave.
-            revoke_family(code.family, "code_reused", code.org_id)
+            revoke_family(code.family, "code_reused", code.org_id, self.request.client)
             raise InvalidGrantError("This code was already used; the tokens issued with it are revoked.")
         if acting_member(code.user_id, code.org_id) is None:
             raise InvalidGrantError("The user no longer has access to this organization.")
@@ -172,6 +188,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def validate_token_request(self):
         super().validate_token_request()  # client authentication and client binding first
+        requested = self.request.payload.scope
+        if requested is not None and not split_scope(requested):
+            # Authlib would accept " " as a subset of anything and issue a token with no scope, which
+            # the next refresh would widen to the client's defaults: refuse it before claiming.
+            raise InvalidScopeError("The scope may be omitted (to keep it) but not blank.")
         old = self.request.refresh_token
         claimed = 0
         if old.refresh_used_at is None:
@@ -179,7 +200,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                        .where(Token.id == old.id, Token.refresh_used_at.is_null(), Token.revoked_at.is_null())
                        .execute())
         if not claimed:
-            revoke_family(old.family, "refresh_reused", old.org_id)
+            revoke_family(old.family, "refresh_reused", old.org_id, self.request.client)
             raise InvalidGrantError("This refresh token was already used; every token of this grant "
                                     "is now revoked. Ask the user to authorize the app again.")
         if old.user_id is not None and acting_member(old.user_id, old.org_id) is None:
@@ -193,19 +214,27 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 def query_token_by_hint(token_string, token_type_hint):
+    """The token row for an access or refresh token string; `matched` says which of the two it is.
+    The hint only orders nothing here: both are looked up, as RFC 7009 2.1 asks when a hint misses."""
     digest = token_digest(token_string or "")
-    access = Token.access_token_hash == digest
-    refresh = Token.refresh_token_hash == digest
-    if token_type_hint == "access_token":
-        condition = access
-    elif token_type_hint == "refresh_token":
-        condition = refresh
-    else:
-        condition = access | refresh
-    return Token.select().where(condition).first()
+    row = (Token.select(Token, OAuthClient, Organization).join(OAuthClient).switch(Token)
+           .join(Organization, on=(Token.org == Organization.id))
+           .where((Token.access_token_hash == digest) | (Token.refresh_token_hash == digest)).first())
+    if row is not None:
+        row.matched = "access_token" if row.access_token_hash == digest else "refresh_token"
+    return row
 
 
-class TokenRevocation(RevocationEndpoint):
+class HintTolerantParams:
+    """An unknown token_type_hint is ignored (RFC 7662 2.1; RFC 7009 2.1 says to search all types),
+    instead of Authlib's unsupported_token_type answered as a 401."""
+
+    def check_params(self, request, client):
+        if not request.form.get("token"):
+            raise InvalidRequestError("Missing 'token'.")
+
+
+class TokenRevocation(HintTolerantParams, RevocationEndpoint):
     CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
 
     def query_token(self, token_string, token_type_hint):
@@ -218,7 +247,7 @@ class TokenRevocation(RevocationEndpoint):
                                                 Token.revoked_at.is_null()).execute()
 
 
-class TokenIntrospection(IntrospectionEndpoint):
+class TokenIntrospection(HintTolerantParams, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = SECRET_AUTH_METHODS  # resource servers are confidential clients
 
     def query_token(self, token_string, token_type_hint):
@@ -228,18 +257,25 @@ class TokenIntrospection(IntrospectionEndpoint):
         # A client may introspect tokens of its own org only; others learn nothing ("active": false).
         return token.org_id == client.org_id
 
-    def introspect_token(self, token):
-        if token.user_id is not None and acting_member(token.user_id, token.org_id) is None:
+    def create_introspection_payload(self, token):
+        if token is None or token.is_revoked() or not token.client.is_active:
             return {"active": False}
-        client = OAuthClient.get_by_id(token.client_id)
-        if not client.is_active:
+        if token.matched == "refresh_token":
+            if not token.is_refresh_usable():
+                return {"active": False}
+            expires_at = token.refresh_expires_at
+        else:
+            if token.is_expired():
+                return {"active": False}
+            expires_at = token.expires_at
+        scopes, membership = effective_scopes(token, token.org.kind)
+        if scopes is None:
             return {"active": False}
-        org = Organization.get_by_id(token.org_id)
-        payload = {"active": True, "client_id": client.client_id, "scope": token.scope,
-                   "token_type": "Bearer", "exp": _epoch(token.expires_at), "iat": _epoch(token.issued_at),
-                   "org": org.slug}
-        if token.user_id is not None:
-            payload["username"] = User.get_by_id(token.user_id).email
+        payload = {"active": True, "client_id": token.client.client_id, "scope": " ".join(scopes),
+                   "token_type": "Bearer" if token.matched == "access_token" else "refresh_token",
+                   "exp": _epoch(expires_at), "iat": _epoch(token.issued_at), "org": token.org.slug}
+        if membership is not None:
+            payload["username"] = membership.user.email
         return payload
 
 
@@ -275,16 +311,12 @@ class PortalBearerTokenValidator(BearerTokenValidator):
     def validate_token(self, token, scopes, request):
         if token is None or token.is_expired() or token.is_revoked() or not token.client.is_active:
             raise InvalidTokenError(realm=self.realm)
-        granted = token.scope_list
-        if token.user_id is not None:
-            membership = acting_member(token.user_id, token.org_id)
-            if membership is None:
-                raise InvalidTokenError(realm=self.realm)
-            granted = scopes_for_role(granted, membership.role)  # a demoted user's token loses writes
-            token.acting_user, token.acting_role = membership.user, membership.role
-        else:
-            token.acting_user = token.acting_role = None
+        granted, membership = effective_scopes(token, token.org.kind)
+        if granted is None:
+            raise InvalidTokenError(realm=self.realm)
         token.granted_scopes = granted
+        token.acting_user = membership.user if membership else None
+        token.acting_role = membership.role if membership else None
         missing = [scope for scope in (scopes or []) if scope not in granted]
         if missing:
             error = InsufficientScopeError(description=f"This request needs the scope {missing[0]}.")

@@ -34,12 +34,20 @@ def clean_scope(org, scope):
 def clean_redirect_uri(uri):
     """An absolute https URI, or http on the loopback interface for native and test apps (RFC 8252 7.3)."""
     uri = (uri or "").strip()
-    parts = urlsplit(uri)
-    if len(uri) > 2000 or not parts.scheme or not parts.hostname:
+    # urlsplit drops tabs and newlines silently: "https://a/cb\nhttp://evil/" would pass as one https URI.
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in uri):
+        raise ValidationError({"redirect_uris": f"{uri!r}: a redirect URI cannot contain spaces or control "
+                                                "characters."})
+    try:
+        parts = urlsplit(uri)
+        hostname, _ = parts.hostname, parts.port  # both raise ValueError on a malformed authority
+    except ValueError:
+        parts = hostname = None
+    if len(uri) > 2000 or not hostname or not parts.scheme:
         raise ValidationError({"redirect_uris": f"{uri!r} is not an absolute URL."})
     if parts.fragment or "#" in uri:
         raise ValidationError({"redirect_uris": f"{uri!r}: a redirect URI may not have a #fragment."})
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+    if parts.scheme == "http" and hostname not in LOOPBACK_HOSTS:
         raise ValidationError({"redirect_uris": f"{uri!r}: use https (http only on 127.0.0.1 or localhost)."})
     if parts.scheme not in ("https", "http"):
         raise ValidationError({"redirect_uris": f"{uri!r}: use an https URL."})
@@ -47,8 +55,8 @@ def clean_redirect_uri(uri):
 
 
 def clean_redirect_uris(uris):
-    if isinstance(uris, str):
-        uris = uris.split()
+    if isinstance(uris, str):  # the form's text area: one per line
+        uris = [line for line in uris.splitlines() if line.strip()]
     cleaned = []
     for uri in uris or []:
         uri = clean_redirect_uri(uri)

@@ -1,6 +1,9 @@
 """OAuth endpoints (authorize with its consent page, token, revoke, introspect, metadata) and the org
 admin's page for managing API clients."""
+import base64
+
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -11,6 +14,7 @@ from portal.db import db
 from portal.errors import ServiceError
 from portal.extensions import csrf
 from portal import audit
+from portal.audit import acting_as
 from portal.oauth import services
 from portal.oauth.forms import ClientForm, ConsentForm
 from portal.oauth.models import OAuthClient
@@ -48,31 +52,60 @@ def metadata():
 
 
 # The endpoints below are called by OAuth clients, which authenticate with their own credentials: no
-# CSRF token, no cookies. Each runs in one transaction, so that claiming a code or a refresh token and
-# issuing the new token commit together (or not at all).
+# CSRF token, no cookies. Token and revoke run in one transaction, so that claiming a code or a refresh
+# token and issuing the new token commit together (or not at all).
 
 @bp.route("/oauth/token", methods=["POST"])
 @csrf.exempt
 @oauth_client
 def token():
-    with db.atomic():
-        return authorization_server.create_token_response()
+    return client_endpoint_response(authorization_server.create_token_response)
 
 
 @bp.route("/oauth/revoke", methods=["POST"])
 @csrf.exempt
 @oauth_client
 def revoke():
-    with db.atomic():
-        return authorization_server.create_endpoint_response("revocation")
+    return client_endpoint_response(lambda: authorization_server.create_endpoint_response("revocation"))
 
 
 @bp.route("/oauth/introspect", methods=["POST"])
 @csrf.exempt
 @oauth_client
 def introspect():
-    with db.atomic():
-        return authorization_server.create_endpoint_response("introspection")
+    return client_endpoint_response(lambda: authorization_server.create_endpoint_response("introspection"),
+                                    writes=False)
+
+
+def client_endpoint_response(create, writes=True):
+    refused = malformed_basic_authorization()
+    if refused is not None:
+        return refused
+    try:
+        with acting_as("oauth"):  # audit events of these endpoints name the client in their change
+            if not writes:
+                return create()
+            with db.atomic():
+                return create()
+    except OAuth2Error as error:  # raised before Authlib's own handling, e.g. plain HTTP off loopback
+        return authorization_server.handle_error_response(None, error)
+
+
+def malformed_basic_authorization():
+    """Authlib lets a Basic header that is not base64 of UTF-8 "id:secret" escape as a 500; answer it
+    as the invalid_client it is."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):
+        decoded = ""
+    if ":" in decoded:
+        return None
+    error = InvalidClientError(description="The Authorization header is not valid HTTP Basic "
+                                           "(base64 of client_id:client_secret).", status_code=401)
+    return authorization_server.handle_error_response(None, error)
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])

@@ -85,6 +85,9 @@ def settings_from_env():
         "OAUTH_ACCESS_TOKEN_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600),
         "OAUTH_REFRESH_TOKEN_DAYS": env_int("OAUTH_REFRESH_TOKEN_DAYS", 30),
         "OAUTH_CODE_SECONDS": env_int("OAUTH_CODE_SECONDS", 300),
+        # The portal's public base URL (https://portal.example.org); the OAuth metadata names it as the
+        # issuer. Unset: taken from each request, which is right only behind a proxy that sets Host.
+        "OAUTH_ISSUER": (os.environ.get("OAUTH_ISSUER") or "").rstrip("/") or None,
         # Per OAuth client, across all API endpoints (Flask-Limiter syntax; Redis-backed with REDIS_URL).
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -57,3 +57,11 @@ def end_expired_sessions():
     """Close login sessions past their idle or absolute limit, so the sessions table says who is signed in."""
     from portal.accounts.sessions import end_expired_sessions as end_expired
     return end_expired()
+
+
+@huey.periodic_task(crontab(minute="17", hour="3"))
+@in_app_context
+def purge_expired_oauth_credentials():
+    """Daily: delete authorization codes and tokens past their lifetimes (they are dead, not evidence)."""
+    from portal.oauth.services import purge_expired_credentials
+    return purge_expired_credentials()

@@ -589,3 +589,30 @@ def test_a_session_cookie_sent_to_the_token_endpoint_is_ignored(live_server, wor
     event = AuditEvent.get(AuditEvent.action == "oauth.token.code_reused")
     assert event.actor_id is None and event.actor_label == "oauth"
     assert client.client_id in event.change
+
+
+def test_metadata_names_the_configured_issuer(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "OAUTH_ISSUER", "https://portal.example.org")
+    data = client.get("/.well-known/oauth-authorization-server", headers={"Host": "evil.example"}).json
+    AuthorizationServerMetadata(data).validate()
+    assert data["issuer"] == "https://portal.example.org"
+    assert data["token_endpoint"] == "https://portal.example.org/oauth/token"
+
+
+def test_dead_codes_and_tokens_are_purged_and_live_ones_kept(app, live_server, brand):
+    from portal.oauth.services import purge_expired_credentials
+    from portal.tasks import purge_expired_oauth_credentials
+    from portal.timeutil import utcnow
+    org, admin = brand
+    client, secret = register(org, "marks:read", redirect_uris=[CALLBACK])
+    machine, machine_secret = register(org, "marks:read", name="Machine")
+    browser = browser_session(live_server, admin.email)
+    user_token(live_server, browser, client, secret)            # a code (used) and a token with refresh
+    machine_session(live_server, machine, machine_secret)       # a token without refresh
+    with app.app_context():
+        assert purge_expired_credentials() == {"codes": 0, "tokens": 0}
+        later = utcnow() + timedelta(days=3)
+        assert purge_expired_credentials(later) == {"codes": 1, "tokens": 1}  # the refresh token lives on
+        assert Token.select().count() == 1 and Token.get().refresh_token_hash is not None
+        assert purge_expired_oauth_credentials.call_local() == {"codes": 0, "tokens": 0}  # the task itself
+        assert purge_expired_credentials(later + timedelta(days=40)) == {"codes": 0, "tokens": 1}

@@ -1,6 +1,9 @@
 """Registering and managing OAuth clients: the rules the admin pages and the CLI share."""
 import secrets
+from datetime import timedelta
 from urllib.parse import urlsplit
+
+from flask import current_app
 
 from portal import audit
 from portal.accounts.services import clean_name, token_digest
@@ -131,6 +134,21 @@ def revoke_client(client):
                                                     AuthorizationCode.used_at.is_null()).execute()
         audit.record("oauth.client.revoked", client.org_id, client,
                      {"client_id": client.client_id, "revoked_tokens": tokens})
+
+
+def purge_expired_credentials(now=None):
+    """Delete codes and tokens nobody can use any more. A day's grace keeps a just-expired row for
+    reuse detection; a used refresh token stays until its own expiry for the same reason."""
+    now = now or utcnow()
+    grace = timedelta(days=1)
+    longest_access = timedelta(seconds=current_app.config["OAUTH_ACCESS_TOKEN_SECONDS"])
+    with db.atomic():
+        codes = AuthorizationCode.delete().where(AuthorizationCode.expires_at < now - grace).execute()
+        tokens = (Token.delete()
+                  .where(((Token.refresh_token_hash.is_null() | (Token.refresh_expires_at < now - grace))
+                          & (Token.issued_at < now - longest_access - grace)))
+                  .execute())
+    return {"codes": codes, "tokens": tokens}
 
 
 def clients_of(org):

@@ -4,7 +4,7 @@ import base64
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.access import member, oauth_client, public, signed_in
@@ -32,13 +32,13 @@ bp = Blueprint("oauth", __name__)
 @public
 def metadata():
     """RFC 8414 metadata: where everything is and what this server supports."""
-    issuer = request.url_root.rstrip("/")
+    issuer = current_app.config["OAUTH_ISSUER"] or request.url_root.rstrip("/")
     return jsonify({
         "issuer": issuer,
-        "authorization_endpoint": url_for("oauth.authorize", _external=True),
-        "token_endpoint": url_for("oauth.token", _external=True),
-        "revocation_endpoint": url_for("oauth.revoke", _external=True),
-        "introspection_endpoint": url_for("oauth.introspect", _external=True),
+        "authorization_endpoint": issuer + url_for("oauth.authorize"),
+        "token_endpoint": issuer + url_for("oauth.token"),
+        "revocation_endpoint": issuer + url_for("oauth.revoke"),
+        "introspection_endpoint": issuer + url_for("oauth.introspect"),
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -47,7 +47,7 @@ def metadata():
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "service_documentation": url_for("api_docs.docs", _external=True),
+        "service_documentation": issuer + url_for("api_docs.docs"),
     })
 
 

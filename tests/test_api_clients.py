@@ -182,6 +182,8 @@ def test_cli_refuses_bad_input_with_json(runner, world):
     assert code == 1 and "cannot give the scope marks:write" in data["errors"]["scope"][0]
     code, data = run(runner, "client", "create", "--org", "nowhere", "--name", "X", "--scope", "marks:read")
     assert code == 1 and "nowhere" in data["error"]
+    code, data = run(runner, "client", "create", "--org", "alibaba", "--name", "N" * 121, "--scope", "marks:read")
+    assert code == 1 and "at most 120" in data["errors"]["name"][0]
     code, data = run(runner, "client", "create", "--org", "alibaba", "--name", "X", "--scope", "marks:read",
                      "--public")
     assert code == 1 and "redirect URI" in data["errors"]["redirect_uris"][0]

@@ -15,6 +15,7 @@ from portal.tenancy import lock_org
 from portal.timeutil import utcnow
 
 MAX_REDIRECT_URIS = 10
+MAX_NAME_LENGTH = 120  # the column's size
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 MACHINE_GRANTS = ["client_credentials"]
 USER_GRANTS = ["authorization_code", "refresh_token"]
@@ -79,6 +80,8 @@ def create_client(org, name, scope, public=False, redirect_uris=(), created_by=N
     gets only the user grants and must have a redirect URI.
     """
     name = clean_name(name)
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError({"name": f"Use at most {MAX_NAME_LENGTH} characters."})
     scopes = clean_scope(org, scope)
     uris = clean_redirect_uris(redirect_uris)
     if public and not uris:

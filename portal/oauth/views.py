@@ -1,6 +1,7 @@
 """OAuth endpoints (authorize with its consent page, token, revoke, introspect, metadata) and the org
 admin's page for managing API clients."""
 import base64
+from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError
@@ -150,8 +151,9 @@ def choose_option(options, org_id):
     """The org the user picked on the form; on first view, the current org, else the first one."""
     if org_id is not None:
         return next((o for o in options if str(o["org"].id) == org_id), None)
-    current = next((o for o in options if current_org and o["org"].id == current_org.id), None)
-    return current or (options[0] if options else None)
+    usable = [o for o in options if o["granted"]]
+    current = next((o for o in usable if current_org and o["org"].id == current_org.id), None)
+    return current or (usable[0] if usable else None)
 
 
 def approve(grant, chosen):
@@ -160,7 +162,8 @@ def approve(grant, chosen):
     grant.request.granted_scope = " ".join(chosen["granted"])
     with db.atomic():
         response = authorization_server.create_authorization_response(grant=grant, grant_user=current_user)
-        if response.status_code == 302 and "code=" in response.headers.get("Location", ""):
+        answer = parse_qs(urlsplit(response.headers.get("Location", "")).query)
+        if "code" in answer and "error" not in answer:
             audit.record("oauth.app.authorized", org, object_type="OAuthClient", object_id=grant.client.id,
                          change={"client_id": grant.client.client_id, "app": grant.client.name,
                                  "scope": grant.request.granted_scope})

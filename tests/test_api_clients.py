@@ -188,3 +188,27 @@ def test_cli_refuses_bad_input_with_json(runner, world):
                      "--public")
     assert code == 1 and "redirect URI" in data["errors"]["redirect_uris"][0]
     assert OAuthClient.select().count() == 0
+
+
+def test_an_orgs_admin_sees_and_revokes_apps_acting_for_its_members(live_server, make_client, world):
+    """An app registered by another org, authorized by one of our members for our org, is listed on our
+    page and can be revoked by our admin; the registering org does not see it as ours."""
+    from tests.oauth_helpers import CALLBACK, browser_session, register, user_token
+    vendor_org, brand = world.org("Vendor Co"), world.org("Swarovski")
+    world.person(brand, "admin", email="admin@swarovski.example")
+    analyst = world.person(brand, "analyst", email="analyst@swarovski.example")
+    app_client, secret = register(vendor_org, "marks:read", redirect_uris=[CALLBACK], name="Vendor app")
+    session, _ = user_token(live_server, browser_session(live_server, analyst.email), app_client, secret)
+    assert session.get(f"{live_server}/api/v1/me").status_code == 200
+
+    admin = make_client()
+    admin.sign_in("admin@swarovski.example")
+    page = page_text(admin.get("/settings/api-clients"))
+    assert "Vendor app" in page and "analyst@swarovski.example" in page and "registered elsewhere" in page
+    family = Token.get().family
+    assert admin.post_form(f"/settings/api-clients/grants/{family}/revoke").status_code == 302
+    assert session.get(f"{live_server}/api/v1/me").status_code == 401
+    assert "analyst@swarovski.example" not in page_text(admin.get("/settings/api-clients"))
+    event = AuditEvent.get(AuditEvent.action == "oauth.grant.revoked")
+    assert event.org_id == brand.id and "Vendor app" in event.change
+    assert admin.post_form("/settings/api-clients/grants/no-such-grant/revoke").status_code == 404

@@ -3,15 +3,19 @@
 Each route of `app.url_map` must declare an access rule, and each URL parameter must appear in
 `objects_of` below, so a new route or object type cannot ship without being covered here.
 """
+from datetime import timedelta
+
 import pytest
 
 from portal.access import access_rule_of
 from portal.accounts import services
 from portal.accounts.models import Invitation, Membership, User
+from portal.accounts.services import token_digest
 from portal.audit import AuditEvent
-from portal.oauth.models import OAuthClient
+from portal.oauth.models import OAuthClient, Token
 from portal.oauth.services import create_client
 from portal.tenancy import tenant_models
+from portal.timeutil import utcnow
 from tests.conftest import page_text
 
 # Routes a signed-in user may POST to whatever their role: they only touch the user's own session or
@@ -67,7 +71,11 @@ def two_orgs(world):
             people[(org.slug, role)] = world.person(org, role)
         world.person(org, "analyst", email=f"second@{org.slug}.example")
         services.invite_member(org, f"newcomer@{org.slug}.example", "analyst")
-        create_client(org, f"{org.name} reporting", "reports:read")
+        client, _ = create_client(org, f"{org.name} reporting", "reports:read", redirect_uris=["https://a.example/cb"])
+        Token.create(org=org, client=client, user=people[(org.slug, "analyst")], grant_type="authorization_code",
+                     family=f"grant-of-{org.slug}", access_token_hash=token_digest(f"t-{org.slug}"),
+                     refresh_token_hash=token_digest(f"r-{org.slug}"), scope="reports:read", expires_in=3600,
+                     refresh_expires_at=utcnow() + timedelta(days=30))
     return a, b, people
 
 
@@ -75,7 +83,7 @@ def objects_of(org):
     """One object of `org` for each kind of URL parameter."""
     member = Membership.for_org(org).join(User).where(User.email.startswith("second@")).get()
     return {"membership_id": member.id, "invitation_id": Invitation.for_org(org).get().id,
-            "client_pk": OAuthClient.for_org(org).get().id}
+            "client_pk": OAuthClient.for_org(org).get().id, "family": f"grant-of-{org.slug}"}
 
 
 def test_every_route_declares_an_access_rule(app):
@@ -111,6 +119,7 @@ def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
     assert Membership.for_org(b).where(Membership.active == False).count() == 0  # noqa: E712
     assert sum(1 for i in Invitation.for_org(b) if i.is_pending) == 1
     assert OAuthClient.for_org(b).where(OAuthClient.revoked_at.is_null()).count() == 1
+    assert Token.for_org(b).where(Token.revoked_at.is_null()).count() == 1
 
 
 def test_own_objects_work_on_the_same_routes(app, make_client, two_orgs):
@@ -152,7 +161,7 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
             checked.append(rule.endpoint)
     assert {"accounts.invite", "accounts.change_role", "accounts.set_active",
             "accounts.revoke_invitation", "oauth.create_client", "oauth.rotate_secret",
-            "oauth.revoke_client"} <= set(checked)
+            "oauth.revoke_client", "oauth.revoke_grant"} <= set(checked)
     after = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
     assert after == before
     assert sum(1 for i in Invitation.for_org(a) if i.is_pending) == 1

@@ -8,7 +8,8 @@ from flask import current_app
 from portal import audit
 from portal.accounts.services import clean_name, token_digest
 from portal.db import db
-from portal.errors import ValidationError
+from portal.accounts.models import User
+from portal.errors import NotFound, ValidationError
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.oauth.scopes import scopes_for_kind, split_scope, unknown_scopes
 from portal.tenancy import lock_org
@@ -152,6 +153,32 @@ def purge_expired_credentials(now=None):
                           & (Token.issued_at < now - longest_access - grace)))
                   .execute())
     return {"codes": codes, "tokens": tokens}
+
+
+def active_grants(org):
+    """Apps acting for members of `org` (authorization code grants, whichever org registered the app):
+    the live token of each grant, with its client and user. An org's admins see and revoke them here."""
+    now = utcnow()
+    longest_access = timedelta(seconds=current_app.config["OAUTH_ACCESS_TOKEN_SECONDS"])
+    return list(Token.for_org(org).select(Token, OAuthClient, User).join(OAuthClient).switch(Token).join(User)
+                .where(Token.revoked_at.is_null(), Token.user.is_null(False),
+                       (Token.refresh_expires_at > now) | (Token.issued_at > now - longest_access))
+                .order_by(Token.issued_at.desc()))
+
+
+def revoke_grant(org, family):
+    """End one app's access for one member of `org`: every token of the grant, at once."""
+    with db.atomic():
+        tokens = Token.for_org(org).where(Token.family == family, Token.user.is_null(False))
+        first = tokens.select(Token, OAuthClient).join(OAuthClient).first()
+        if first is None:
+            raise NotFound()
+        revoked = (Token.update(revoked_at=utcnow())
+                   .where(Token.org == org, Token.family == family, Token.revoked_at.is_null()).execute())
+        audit.record("oauth.grant.revoked", org, object_type="TokenFamily", object_id=family,
+                     change={"client_id": first.client.client_id, "app": first.client.name,
+                             "user_id": first.user_id, "revoked_tokens": revoked})
+    return revoked
 
 
 def clients_of(org):

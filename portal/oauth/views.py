@@ -191,7 +191,8 @@ def render_clients(form=None, new_secret=None, status=200):
         form = ClientForm(formdata=None)
     form.set_scope_choices(scopes_for_kind(current_org.kind))
     return render_template("oauth/clients.html", clients=list(services.clients_of(current_org)), form=form,
-                           confirm_form=ConfirmForm(), new_secret=new_secret,
+                           grants=services.active_grants(current_org), confirm_form=ConfirmForm(),
+                           new_secret=new_secret,
                            token_url=url_for("oauth.token", _external=True)), status
 
 
@@ -240,4 +241,15 @@ def revoke_client(client_pk):
         flash(error.message, "error")
         return render_clients(status=error.status)
     flash(f"“{client.name}” is revoked; its tokens stopped working.", "success")
+    return redirect(url_for("oauth.clients"))
+
+
+@bp.route("/settings/api-clients/grants/<family>/revoke", methods=["POST"])
+@member("admin")
+def revoke_grant(family):
+    """End one app's access for one member, whichever org registered the app."""
+    if not ConfirmForm().validate_on_submit():
+        return render_clients(status=400)
+    services.revoke_grant(current_org, family[:36])
+    flash("The app's access was revoked; its tokens stopped working.", "success")
     return redirect(url_for("oauth.clients"))

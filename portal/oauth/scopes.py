@@ -32,10 +32,6 @@ def split_scope(scope):
     return known + unknown
 
 
-def join_scope(scopes):
-    return " ".join(split_scope(scopes))
-
-
 def unknown_scopes(scopes):
     return [s for s in split_scope(scopes) if s not in SCOPES]
 

@@ -14,7 +14,7 @@
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, g, redirect, request, url_for
+from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
 from portal.accounts.services import role_allows
@@ -79,3 +79,11 @@ def member(role="viewer", org_kind=None):
 
 def access_rule_of(view):
     return getattr(view, "access_rule", None)
+
+
+def is_token_request():
+    """True for API calls and the OAuth client endpoints: they authenticate by token or client
+    credentials only, so a session cookie sent along is never read, and their errors are problem+json."""
+    view = current_app.view_functions.get(request.endpoint)
+    rule = access_rule_of(view) if view is not None else None
+    return rule is not None and rule.level in ("bearer", "oauth_client")

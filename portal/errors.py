@@ -48,13 +48,12 @@ class NotFound(HTTPNotFound):
     description = "No such page or object in your organization."
 
 
-# Paths only programs call: their errors are problem+json whatever the Accept header says.
-MACHINE_PATHS = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/.well-known/")
-
-
 def wants_problem_json():
-    """API paths, operational endpoints and clients that ask for JSON get problem+json, not a page."""
-    return (request.path.startswith(MACHINE_PATHS) or request.blueprint == "ops"
+    """API paths (known or not), token and client endpoints, operational endpoints and clients that ask
+    for JSON get problem+json, not a page."""
+    from portal.access import is_token_request  # access imports the services, which import this module
+
+    return (request.path.startswith("/api/") or request.blueprint == "ops" or is_token_request()
             or request.accept_mimetypes.best in ("application/json", "application/problem+json"))
 
 

@@ -11,7 +11,7 @@ from flask import current_app, g, request
 from flask_login import current_user, logout_user
 
 from portal import audit
-from portal.access import access_rule_of
+from portal.access import is_token_request
 from portal.accounts.models import Membership, Organization, User, UserSession
 from portal.accounts.services import active_memberships, token_digest
 from portal.db import db
@@ -114,14 +114,6 @@ def choose_org(org_id):
     return membership
 
 
-def uses_browser_session():
-    """API calls and the OAuth client endpoints authenticate by token or client credentials only: a
-    session cookie sent along is ignored, never read (and so never lends its user to the request)."""
-    view = current_app.view_functions.get(request.endpoint)
-    rule = access_rule_of(view) if view is not None else None
-    return rule is None or rule.level not in ("bearer", "oauth_client")
-
-
 def load_org_context():
     """Before each request: put the session's org and the user's membership in it into `g`.
 
@@ -129,7 +121,7 @@ def load_org_context():
     picks another org or, with none left, is signed out by the access rules.
     """
     g.org = g.membership = g.fallback_org = None
-    g.browser_session = uses_browser_session()
+    g.browser_session = not is_token_request()  # a cookie sent to the API never lends it its user
     if request.endpoint == "static" or not g.browser_session or not current_user.is_authenticated:
         return
     session_row = g.user_session

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic as basic_authentication
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenError
@@ -225,20 +226,21 @@ def query_token_by_hint(token_string, token_type_hint):
     return row
 
 
-class HintTolerantParams:
-    """An unknown token_type_hint is ignored (RFC 7662 2.1; RFC 7009 2.1 says to search all types),
-    instead of Authlib's unsupported_token_type answered as a 401."""
+class TokenLookup:
+    """What revocation and introspection share: finding the token, whatever its type. An unknown
+    token_type_hint is ignored (RFC 7662 2.1; RFC 7009 2.1 says to search all types), instead of
+    Authlib's unsupported_token_type answered as a 401."""
 
     def check_params(self, request, client):
         if not request.form.get("token"):
             raise InvalidRequestError("Missing 'token'.")
 
-
-class TokenRevocation(HintTolerantParams, RevocationEndpoint):
-    CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
-
     def query_token(self, token_string, token_type_hint):
         return query_token_by_hint(token_string, token_type_hint)
+
+
+class TokenRevocation(TokenLookup, RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ANY_AUTH_METHOD
 
     def revoke_token(self, token, request):
         # Revoking either token of a grant ends the whole grant (RFC 7009 section 2.1 allows it, and a
@@ -247,11 +249,8 @@ class TokenRevocation(HintTolerantParams, RevocationEndpoint):
                                                 Token.revoked_at.is_null()).execute()
 
 
-class TokenIntrospection(HintTolerantParams, IntrospectionEndpoint):
+class TokenIntrospection(TokenLookup, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = SECRET_AUTH_METHODS  # resource servers are confidential clients
-
-    def query_token(self, token_string, token_type_hint):
-        return query_token_by_hint(token_string, token_type_hint)
 
     def check_permission(self, token, client, request):
         # A client may introspect tokens of its own org only; others learn nothing ("active": false).
@@ -324,8 +323,18 @@ class PortalBearerTokenValidator(BearerTokenValidator):
             raise error
 
 
+def authenticate_client_secret_basic(query_client, request):
+    """Authlib's client_secret_basic, except that a header which is not base64 of UTF-8 counts as no
+    credentials (answered invalid_client) instead of escaping as a 500 from every client endpoint."""
+    try:
+        return basic_authentication(query_client, request)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+
+
 def create_authorization_server():
     server = AuthorizationServer(query_client=query_client, save_token=save_token)
+    server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)

@@ -160,6 +160,16 @@ def world(app):
     return World()
 
 
+@pytest.fixture
+def admin(make_client, world):
+    """A test client signed in as the admin of a new brand, Microsoft; returns (client, org)."""
+    org = world.org("Microsoft")
+    user = world.person(org, "admin")
+    client = make_client()
+    client.sign_in(user.email)
+    return client, org
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Lets fixtures see whether the test failed (the browser tests save screenshots then)."""

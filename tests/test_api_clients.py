@@ -13,15 +13,6 @@ SECRET_PATTERN = re.compile(r'id="new-client-secret" type="text" readonly value=
 CLIENT_ID_PATTERN = re.compile(r'id="new-client-id" type="text" readonly value="([^"]+)"')
 
 
-@pytest.fixture
-def admin_client(make_client, world):
-    org = world.org("Microsoft")
-    admin = world.person(org, "admin")
-    client = make_client()
-    client.sign_in(admin.email)
-    return client, org
-
-
 def create(client, **fields):
     data = {"name": "Weekly report pull", "client_type": "confidential", "scope": ["reports:read"],
             "redirect_uris": ""}
@@ -34,8 +25,8 @@ def token_status(client, client_id, secret):
                        auth=(client_id, secret)).status_code
 
 
-def test_admin_creates_a_client_and_sees_the_secret_once(admin_client):
-    client, org = admin_client
+def test_admin_creates_a_client_and_sees_the_secret_once(admin):
+    client, org = admin
     response = create(client, scope=["reports:read", "marks:read"])
     assert response.status_code == 201
     text = response.get_data(as_text=True)
@@ -54,8 +45,8 @@ def test_admin_creates_a_client_and_sees_the_secret_once(admin_client):
     assert event.org_id == org.id and secret not in event.change
 
 
-def test_a_vendor_app_with_redirect_uris_gets_the_user_grants(admin_client):
-    client, org = admin_client
+def test_a_vendor_app_with_redirect_uris_gets_the_user_grants(admin):
+    client, org = admin
     response = create(client, name="Vendor app", client_type="public", scope=["marks:read"],
                       redirect_uris="https://vendor.example/cb\nhttp://127.0.0.1:8765/cb")
     assert response.status_code == 201 and not SECRET_PATTERN.search(response.get_data(as_text=True))
@@ -78,8 +69,8 @@ def test_a_vendor_app_with_redirect_uris_gets_the_user_grants(admin_client):
     ({"client_type": "public"}, "needs at least one redirect URI"),
     ({"client_type": "superuser"}, "Not a valid choice"),
 ])
-def test_bad_input_is_explained_and_creates_nothing(admin_client, fields, message):
-    client, _ = admin_client
+def test_bad_input_is_explained_and_creates_nothing(admin, fields, message):
+    client, _ = admin
     response = create(client, **fields)
     assert response.status_code == 422
     assert message in page_text(response)
@@ -97,8 +88,8 @@ def test_a_platform_cannot_give_marks_write(make_client, world):
     assert OAuthClient.select().count() == 0
 
 
-def test_rotating_the_secret_replaces_it_at_once(admin_client):
-    client, org = admin_client
+def test_rotating_the_secret_replaces_it_at_once(admin):
+    client, org = admin
     text = create(client).get_data(as_text=True)
     old, client_id = SECRET_PATTERN.search(text).group(1), CLIENT_ID_PATTERN.search(text).group(1)
     stored = OAuthClient.get(OAuthClient.client_id == client_id)
@@ -111,8 +102,8 @@ def test_rotating_the_secret_replaces_it_at_once(admin_client):
     assert AuditEvent.select().where(AuditEvent.action == "oauth.client.secret_rotated").count() == 1
 
 
-def test_revoking_ends_the_client_and_its_tokens(admin_client):
-    client, org = admin_client
+def test_revoking_ends_the_client_and_its_tokens(admin):
+    client, org = admin
     text = create(client).get_data(as_text=True)
     secret, client_id = SECRET_PATTERN.search(text).group(1), CLIENT_ID_PATTERN.search(text).group(1)
     token = client.post("/oauth/token", data={"grant_type": "client_credentials"},

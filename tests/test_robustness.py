@@ -11,15 +11,6 @@ from portal.errors import NotFound, ServiceError
 from tests.conftest import PASSWORD, page_text
 
 
-@pytest.fixture
-def admin(make_client, world):
-    org = world.org("Microsoft")
-    user = world.person(org, "admin")
-    client = make_client()
-    client.sign_in(user.email)
-    return client, org
-
-
 @pytest.mark.parametrize("path", [
     "/team/99999999999999999999999/role", "/team/9223372036854775808/deactivate",
     "/team/invitations/99999999999999999999999/revoke", "/team/0/role",

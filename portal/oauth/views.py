@@ -169,8 +169,7 @@ def render_clients(form=None, new_secret=None, status=200):
         form = ClientForm(formdata=None)
     form.set_scope_choices(scopes_for_kind(current_org.kind))
     return render_template("oauth/clients.html", clients=list(services.clients_of(current_org)), form=form,
-                           grants=services.active_grants(current_org), confirm_form=ConfirmForm(),
-                           new_secret=new_secret,
+                           grants=services.active_grants(current_org), new_secret=new_secret,
                            token_url=url_for("oauth.token", _external=True)), status
 
 
@@ -195,31 +194,32 @@ def create_client():
 @bp.route("/settings/api-clients/<int:client_pk>/rotate", methods=["POST"])
 @member("admin")
 def rotate_secret(client_pk):
-    client = OAuthClient.get_for_org(client_pk, current_org)
-    if not ConfirmForm().validate_on_submit():
-        return render_clients(status=400)
-    try:
-        secret = services.rotate_secret(client)
-    except ServiceError as error:
-        flash(error.message, "error")
-        return render_clients(status=error.status)
-    flash(f"New secret for “{client.name}”. The old one no longer works.", "success")
-    return render_clients(new_secret={"client": client, "secret": secret})
+    def shown_once(client, secret):
+        flash(f"New secret for “{client.name}”. The old one no longer works.", "success")
+        return render_clients(new_secret={"client": client, "secret": secret})
+    return client_change(client_pk, services.rotate_secret, shown_once)
 
 
 @bp.route("/settings/api-clients/<int:client_pk>/revoke", methods=["POST"])
 @member("admin")
 def revoke_client(client_pk):
+    def back_to_list(client, _):
+        flash(f"“{client.name}” is revoked; its tokens stopped working.", "success")
+        return redirect(url_for("oauth.clients"))
+    return client_change(client_pk, services.revoke_client, back_to_list)
+
+
+def client_change(client_pk, change, answer):
+    """One admin action on one of the org's clients; a refusal re-renders the page with the reason."""
     client = OAuthClient.get_for_org(client_pk, current_org)
     if not ConfirmForm().validate_on_submit():
         return render_clients(status=400)
     try:
-        services.revoke_client(client)
+        result = change(client)
     except ServiceError as error:
         flash(error.message, "error")
         return render_clients(status=error.status)
-    flash(f"“{client.name}” is revoked; its tokens stopped working.", "success")
-    return redirect(url_for("oauth.clients"))
+    return answer(client, result)
 
 
 @bp.route("/settings/api-clients/grants/<family>/revoke", methods=["POST"])

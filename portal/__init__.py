@@ -21,6 +21,9 @@ def create_app(overrides=None):
     settings = settings_from_env()
     settings.update(overrides or {})
     app.config.update(settings)
+    # Werkzeug refuses a request body past this before any view reads it (a 413 with a clear message).
+    app.config.setdefault("MAX_CONTENT_LENGTH", max(app.config["MARKS_IMPORT_MAX_BYTES"],
+                                                    app.config["MARK_PROOF_MAX_BYTES"]) + 1024 * 1024)
     app.instance_path = app.config["INSTANCE_PATH"]
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,10 +59,11 @@ def _register_accounts(app):
 def _register_blueprints(app):
     from portal.accounts.views import bp as accounts_bp
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.marks.views import bp as marks_bp
     from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
 
-    for blueprint in (accounts_bp, dashboard_bp, oauth_bp, ops_bp):
+    for blueprint in (accounts_bp, dashboard_bp, marks_bp, oauth_bp, ops_bp):
         app.register_blueprint(blueprint)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+MB = 1024 * 1024
 
 
 def env_bool(name, default=False):
@@ -91,4 +92,13 @@ def settings_from_env():
         # Per OAuth client, across all API endpoints (Flask-Limiter syntax; Redis-backed with REDIS_URL).
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Marks registry: proof files (registration certificates) and bulk imports.
+        "MARK_PROOF_MAX_BYTES": env_int("MARK_PROOF_MAX_BYTES", 10 * MB),
+        "MARKS_IMPORT_MAX_BYTES": env_int("MARKS_IMPORT_MAX_BYTES", 50 * MB),
+        "MARKS_IMPORT_MAX_ROWS": env_int("MARKS_IMPORT_MAX_ROWS", 500_000),
+        "MARKS_IMPORT_BATCH_ROWS": env_int("MARKS_IMPORT_BATCH_ROWS", 1000),
+        # Files up to this size are imported during the upload request; larger ones on the worker.
+        "MARKS_IMPORT_INLINE_BYTES": env_int("MARKS_IMPORT_INLINE_BYTES", 256 * 1024),
+        # An XLSX is a zip: refuse one that would unpack to more than this (a zip bomb) before opening it.
+        "MARKS_IMPORT_MAX_UNPACKED_BYTES": env_int("MARKS_IMPORT_MAX_UNPACKED_BYTES", 1024 * MB),
     }

@@ -6,11 +6,11 @@ Nothing a user sends may produce a 500.
 """
 import logging
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,13 @@ def handle_database_unavailable(error):
                    template="errors/503.html")
 
 
+def handle_too_large(error):
+    from portal.uploads import human_size
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return refusal(413, "Upload too large", f"The upload is larger than the limit of {human_size(limit)}. "
+                                            "Nothing was kept.")
+
+
 def handle_service_error(error):
     """Safety net for a refusal no view turned into a form message: a 4xx page with the reason."""
     return refusal(error.status, "Request refused", error.message, error.errors)
@@ -160,6 +167,7 @@ def handle_unexpected(error):
 
 def init_app(app):
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(RequestEntityTooLarge, handle_too_large)
     app.register_error_handler(CSRFError, handle_csrf_failure)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(InterfaceError, handle_database_unavailable)

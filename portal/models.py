@@ -1,7 +1,9 @@
 """Every model of the portal, in one list: the schema tests compare it with what migrations build."""
 from portal.accounts.models import Invitation, Marketplace, Membership, Organization, User, UserSession
 from portal.audit import AuditEvent, AuditHead
+from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
+from portal.partnerships.models import Partnership
 
 ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSession, AuditEvent, AuditHead,
-              OAuthClient, AuthorizationCode, Token]
+              OAuthClient, AuthorizationCode, Token, Partnership, Mark, ImportJob, ImportRowError, ImportOutcomes]

@@ -65,3 +65,36 @@ def purge_expired_oauth_credentials():
     """Daily: delete authorization codes and tokens past their lifetimes (they are dead, not evidence)."""
     from portal.oauth.services import purge_expired_credentials
     return purge_expired_credentials()
+
+
+@huey.task()
+@in_app_context
+def run_mark_import(job_id):
+    """A bulk upload of marks (portal.marks.imports); resumes after the last batch if run again."""
+    from portal.marks.imports import run_import
+    job = run_import(job_id)
+    return job.status if job else None
+
+
+@huey.periodic_task(crontab(minute="5"))
+@in_app_context
+def expire_marks():
+    """Hourly, so each org's midnight is caught in its own time zone: marks past their expiry date expire."""
+    from portal.marks.services import expire_marks as expire
+    return expire()
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+@in_app_context
+def resume_stalled_imports():
+    """Imports whose worker was killed or redeployed continue after their last committed batch."""
+    from portal.marks.imports import resume_stalled_imports as resume
+    return resume()
+
+
+@huey.periodic_task(crontab(minute="41", hour="3"))
+@in_app_context
+def purge_old_import_files():
+    """Daily: uploaded files of dry runs not applied within a day are deleted (their results stay)."""
+    from portal.marks.imports import purge_old_import_files as purge
+    return purge()

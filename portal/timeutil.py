@@ -28,3 +28,8 @@ def to_local(moment, tz_name):
 def format_local(moment, tz_name, fmt="%Y-%m-%d %H:%M %Z"):
     local = to_local(moment, tz_name)
     return local.strftime(fmt) if local else ""
+
+
+def local_today(tz_name):
+    """Today's date in the given zone (a mark expires at the end of its expiry date there)."""
+    return datetime.now(ZoneInfo(tz_name)).date()

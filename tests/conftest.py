@@ -1,6 +1,7 @@
 """Test fixtures: a real database (SQLite file, or the PostgreSQL named by DATABASE_URL), built by the
 migrations, emptied between tests; the app with CSRF on; helpers that sign in like a browser does."""
 import html
+import io
 import os
 import re
 import tempfile
@@ -154,10 +155,31 @@ class World:
         with acting_as("test"):
             return services.create_marketplace(org, name, country=country)
 
+    def __init__(self, app):
+        self.app = app
+
+    def upload(self, org, content, filename="marks.csv", dry_run=False):
+        """Run a marks import of `content` (bytes or text) through the import service, as `test`."""
+        from portal.marks.imports import start_import
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with self.app.app_context(), acting_as("test"):
+            return start_import(org, io.BytesIO(data), filename, dry_run=dry_run)
+
+    def mark(self, org, word="XBOX", office="USPTO", number="2345678", classes="9", **more):
+        from portal.marks.services import create_mark
+        with acting_as("test"):
+            return create_mark(org, dict(word=word, office=office, registration_number=number,
+                                         nice_classes=classes, **more))[0]
+
+    def partnership(self, brand, platform):
+        from portal.partnerships.services import create_partnership
+        with acting_as("test"):
+            return create_partnership(brand, platform)
+
 
 @pytest.fixture
 def world(app):
-    return World()
+    return World(app)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields
 from portal import errors
 from portal.access import access_rule_of
 from portal.accounts.models import Marketplace
+from portal.marks.models import ImportJob, Mark
 from portal.api import PortalApi
 from portal.api.auth import ApiBlueprint
 from portal.oauth.models import Token
@@ -139,29 +140,52 @@ def bearer_rules(app):
 
 def api_objects_of(org):
     """One object of `org` for each kind of API URL parameter (new parameters must be added here)."""
-    return {"marketplace_id": Marketplace.for_org(org).order_by(Marketplace.id).first().id}
+    def first(model):
+        row = model.for_org(org).order_by(model.id).first()
+        return row.id if row else None
+    return {"marketplace_id": first(Marketplace), "mark_id": first(Mark), "import_id": first(ImportJob)}
 
 
-def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms):
+def seed_marks(world, org):
+    world.mark(org, word=org.name.upper())
+    world.upload(org, "word,office,registration_number,nice_classes\nX,USPTO,7654321,9\n", dry_run=True)
+
+
+def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, world):
     alibaba, other = platforms
-    token = client_token(client, alibaba, " ".join(
-        ["marks:read", "notices:read", "notices:write", "intel:read", "intel:write", "reports:read"]))
-    theirs, ours = api_objects_of(other), api_objects_of(alibaba)
+    microsoft, swarovski = world.org("Microsoft"), world.org("Swarovski")
+    for brand in (microsoft, swarovski):
+        seed_marks(world, brand)
+    every_scope = "marks:read marks:write notices:read notices:write intel:read intel:write reports:read"
+    # Marketplaces belong to platforms, marks and imports to brands: each parameter is tried by an org of
+    # the kind that owns such objects, against the same kind of object of another org.
+    sides = {"platform": (client_token(client, alibaba, every_scope.replace("marks:write ", "")),
+                          api_objects_of(alibaba), api_objects_of(other)),
+             "brand": (client_token(client, microsoft, every_scope), api_objects_of(microsoft),
+                       api_objects_of(swarovski))}
     checked = 0
     for rule in bearer_rules(app):
         if not rule.arguments:
             continue
-        assert set(rule.arguments) <= set(theirs), f"{rule.rule}: parameter not covered by api_objects_of"
+        assert set(rule.arguments) <= set(sides["brand"][1]), f"{rule.rule}: parameter not covered by api_objects_of"
+        token, ours, theirs = sides["platform" if "marketplace_id" in rule.arguments else "brand"]
         with app.test_request_context():
             from flask import url_for
-            foreign, own = url_for(rule.endpoint, **theirs), url_for(rule.endpoint, **ours)
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            response = client.open(foreign, method=method, headers=bearer(token), json={})
+            foreign = url_for(rule.endpoint, **{name: theirs[name] for name in rule.arguments})
+            own = url_for(rule.endpoint, **{name: ours[name] for name in rule.arguments})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}, key=lambda m: m == "DELETE"):
+            response = client.open(foreign, method=method, headers=bearer(token), json={"word": "HACKED"})
             assert response.status_code == 404, f"{method} {foreign}: {response.status_code}"
-            assert response.mimetype == PROBLEM and "Shopmart" not in response.get_data(as_text=True)
-            assert client.open(own, method=method, headers=bearer(token)).status_code == 200
+            text = response.get_data(as_text=True)
+            assert response.mimetype == PROBLEM and "Shopmart" not in text and "SWAROVSKI" not in text
+            mine = client.open(own, method=method, headers=bearer(token), json={"word": "RENAMED"})
+            assert mine.status_code in (200, 202, 204), f"{method} {own}: {mine.status_code}"
             checked += 1
-    assert checked >= 1
+    assert checked >= 7
+    # Nothing of Swarovski's changed.
+    from portal.marks.models import ImportJob as Job
+    assert Mark.for_org(swarovski).get().word == "SWAROVSKI"
+    assert [job.dry_run for job in Job.for_org(swarovski)] == [True]
 
 
 def test_marketplaces_list_only_the_tokens_org(client, platforms):

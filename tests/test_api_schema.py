@@ -9,21 +9,33 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from portal.oauth.scopes import SCOPES
 from tests.oauth_helpers import register
 
 
 @pytest.fixture
-def platform_token(app, world):
-    """A platform org with marketplaces, and a token with every scope a platform can hold."""
-    org = world.org("Alibaba", kind="platform")
+def tokens(app, world):
+    """A platform with marketplaces and a partner brand with marks; a token for each, with every scope
+    its kind can hold."""
+    from portal.marks.services import create_mark
+    from portal.partnerships.services import create_partnership
+
+    platform, brand = world.org("Alibaba", kind="platform"), world.org("Swarovski")
     for name in ("Taobao", "Tmall"):
-        world.marketplace(org, name)
-    client, secret = register(org, " ".join(s for s in SCOPES if s != "marks:write"))
-    response = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
-                                      auth=(client.client_id, secret))
-    return response.json["access_token"]
+        world.marketplace(platform, name)
+    create_partnership(brand, platform)
+    for number in ("018000001", "018000002"):
+        create_mark(brand, {"word": "SWAROVSKI", "office": "EUIPO", "registration_number": number,
+                            "nice_classes": "14"})
+    found = {}
+    for org in (platform, brand):
+        client, secret = register(org, " ".join(s for s in SCOPES if org.kind == "brand" or s != "marks:write"))
+        response = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
+                                          auth=(client.client_id, secret))
+        found[org.kind] = response.json["access_token"]
+    return found
 
 
 def operations(app):
@@ -31,20 +43,27 @@ def operations(app):
     return [result.ok() for result in schema.get_all_operations()]
 
 
+@pytest.mark.parametrize("kind", ["brand", "platform"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_api_conforms_to_its_openapi_document(app, platform_token, mode):
+def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
+    token = tokens[kind]
     checked = []
     for operation in operations(app):
         if mode is GenerationMode.NEGATIVE and not operation.path_parameters and not operation.query:
             continue  # nothing to get wrong: Hypothesis would find no negative case to generate
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def exercise(case):
-            case.call_and_validate(headers={"Authorization": f"Bearer {platform_token}"})
+            # Writes are checked by rules the JSON schema cannot express (each office's number format, a
+            # file's content): a schema-valid body may rightly be a 422 there. Reads must accept it all.
+            excluded = [positive_data_acceptance] if case.method in ("POST", "PATCH") else []
+            case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=excluded)
 
         exercise()
         checked.append(operation.label)
-    expected = {"GET /api/v1/marketplaces", "GET /api/v1/marketplaces/{marketplace_id}"}
+    expected = {"GET /api/v1/marketplaces", "GET /api/v1/marketplaces/{marketplace_id}", "GET /api/v1/marks",
+                "GET /api/v1/marks/{mark_id}", "PATCH /api/v1/marks/{mark_id}", "DELETE /api/v1/marks/{mark_id}",
+                "GET /api/v1/marks/imports/{import_id}"}
     if mode is GenerationMode.POSITIVE:
-        expected.add("GET /api/v1/me")
+        expected |= {"GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports"}
     assert expected <= set(checked)

@@ -12,6 +12,8 @@ from authlib.oauth2 import OAuth2Error
 from flask import abort, current_app, g, request
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 
 from portal.access import declare_bearer
 from portal.errors import problem_response
@@ -81,10 +83,22 @@ def api_rate_limit():
     return current_app.config["API_RATE_LIMIT"]
 
 
+class PortalParser(FlaskParser):
+    """webargs' parser with one more location, `multipart`: the form fields and the files of a
+    multipart/form-data body read together (a file upload with its options)."""
+
+    __location_map__ = dict(FlaskParser.__location_map__, multipart="load_multipart")
+
+    def load_multipart(self, req, schema):
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
 class ApiBlueprint(flask_smorest.Blueprint):
     # Unknown fields are refused in every location (JSON body, query string, form): a misspelt
     # `limt=10` or `{"wrod": ...}` is a 422 naming the field, never silently ignored.
-    ARGUMENTS_PARSER = FlaskParser(unknown=RAISE)
+    ARGUMENTS_PARSER = PortalParser(unknown=RAISE)
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = dict(flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+                                                 multipart="multipart/form-data")
 
     def requires(self, scope=None):
         """Protect a view with a bearer token holding `scope` (None: any valid token) and document it.
@@ -105,6 +119,8 @@ class ApiBlueprint(flask_smorest.Blueprint):
 
             declare_bearer(guarded, scope)
             guarded = self.doc(security=[{"oauth2": [scope] if scope else []}])(guarded)
+            guarded = self.alt_response(400, response="BAD_REQUEST",
+                                        description="Malformed request (text with NUL characters)")(guarded)
             guarded = self.alt_response(401, response="UNAUTHORIZED",
                                         description="Token missing, invalid, expired or revoked")(guarded)
             if scope:

@@ -1,5 +1,16 @@
 """Schemas every API area shares: the problem document and the page envelope."""
+from datetime import timezone
+
 from marshmallow import Schema, fields
+
+
+class UtcDateTime(fields.DateTime):
+    """A stored (naive UTC) time, written with its offset: 2026-11-22T16:11:48.861351+00:00."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class FieldErrorSchema(Schema):
@@ -17,6 +28,9 @@ class ProblemSchema(Schema):
     errors = fields.List(fields.Nested(FieldErrorSchema), metadata={"description": "Validation errors"})
     error = fields.String(metadata={"description": "OAuth error code, for 401 and 403"})
     scope = fields.String(metadata={"description": "The scope the request needs (403 insufficient_scope)"})
+    code = fields.String(metadata={"description": "Why an uploaded file was refused, e.g. missing_column"})
+    problems = fields.List(fields.Dict(), metadata={"description": "A refused file's problems: "
+                                                                   "{row, column, code, message, value}"})
 
 
 def page_schema(item_schema, name):

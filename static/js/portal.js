@@ -33,4 +33,32 @@ document.addEventListener("DOMContentLoaded", function () {
       }
     });
   });
+
+  // Import job pages: move the progress bar without reloading; reload once the job has finished so the
+  // page shows its results. Polling stops when the page is left.
+  document.querySelectorAll("[data-poll-url]").forEach(function (panel) {
+    if (panel.getAttribute("data-poll-done") === "true") { return; }
+    var bar = panel.querySelector("progress");
+    var number = function (value) { return value === null ? "counting…" : Number(value).toLocaleString("en"); };
+    var poll = function () {
+      fetch(panel.getAttribute("data-poll-url"), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (job) {
+          if (!job) { return; }
+          panel.querySelectorAll("[data-field]").forEach(function (el) {
+            var name = el.getAttribute("data-field");
+            if (!(name in job)) { return; }
+            el.textContent = (name === "status" || name === "percent") ? job[name] : number(job[name]);
+          });
+          if (bar && job.total_rows) { bar.max = job.total_rows; bar.value = job.processed_rows; }
+          if (job.status === "done" || job.status === "failed") {
+            window.clearInterval(timer);
+            window.location.reload();
+          }
+        })
+        .catch(function () { /* a missed poll is retried on the next tick */ });
+    };
+    var timer = window.setInterval(poll, 1000);
+    poll();
+  });
 });

@@ -1,0 +1,379 @@
+"""The import service: one path for bulk uploads from the web page, the API and the CLI.
+
+1. `start_import` keeps the upload (size cap, SHA-256), checks the format, encoding and header at once,
+   so a file that cannot work is refused before a job exists, and creates the `ImportJob`.
+2. `run_import` (inline for small files, on the huey worker otherwise) counts the rows first: a file over
+   the row limit, or one that stops parsing half-way, fails before anything is written. Then it streams
+   the rows in batches; each batch is one transaction that upserts the valid rows by the natural key
+   (org, office, registration number), records errors and per-row outcomes, one audit event listing
+   every mark it created or changed, and the job's progress. Memory stays flat: only the current batch
+   and one small integer per row (for duplicate detection) are held.
+3. A dry run does all of that except writing marks; it keeps its file so it can be applied as it is.
+
+A job whose worker died is picked up again by `resume_stalled_imports` and continues after its last
+committed batch, with the same counts.
+"""
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from peewee import IntegrityError, fn
+
+from portal import audit, uploads
+from portal.db import db
+from portal.marks import rules
+from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
+from portal.marks.services import status_after_change, stored_values
+from portal.marks.spreadsheets import FileRefused, open_table
+from portal.timeutil import local_today, utcnow
+
+log = logging.getLogger(__name__)
+
+IMPORT_AREA = "imports"
+STALLED_AFTER = timedelta(minutes=10)
+UPDATE_FIELDS = ("word", "nice_classes", "registered_on", "expires_on", "jurisdictions")
+INSERT_FIELDS = ("org", "word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
+                 "jurisdictions", "status", "created_at", "updated_at")
+
+
+def limits():
+    config = current_app.config
+    return {"max_bytes": config["MARKS_IMPORT_MAX_BYTES"], "max_rows": config["MARKS_IMPORT_MAX_ROWS"],
+            "batch_rows": config["MARKS_IMPORT_BATCH_ROWS"], "inline_bytes": config["MARKS_IMPORT_INLINE_BYTES"],
+            "max_unpacked": config["MARKS_IMPORT_MAX_UNPACKED_BYTES"]}
+
+
+def stored_path(job):
+    return uploads.folder(IMPORT_AREA) / job.stored_path
+
+
+# --- starting -----------------------------------------------------------------------------------------
+
+def start_import(org, stream, filename, dry_run=False, user=None, run_inline=None):
+    """Keep and check the uploaded file, create its job and run it (inline when small). Returns the job.
+
+    Raises ValidationError / FileRefused for a file that cannot be imported at all; nothing is kept then.
+    """
+    if org.is_platform:
+        raise FileRefused("not_a_brand", "Only brand organizations import marks.")
+    limit = limits()
+    stored = uploads.save_upload(stream, IMPORT_AREA, limit["max_bytes"], filename)
+    try:
+        table = open_table(stored.path(IMPORT_AREA), stored.original_name, limit["max_unpacked"])
+        with db.atomic():
+            job = ImportJob.create(
+                org=org, created_by=user, created_by_label=audit.current_actor()[1], filename=stored.original_name,
+                file_format=table.file_format, encoding=table.encoding, file_size=stored.size,
+                file_sha256=stored.sha256, stored_path=stored.name, dry_run=dry_run,
+                warnings="\n".join(table.warnings))
+            audit.record("mark_import.started", org, job, change=job_summary(job))
+    except BaseException:
+        uploads.delete(IMPORT_AREA, stored.name)
+        raise
+    schedule(job, inline=stored.size <= limit["inline_bytes"] if run_inline is None else run_inline)
+    return ImportJob.get_by_id(job.id)
+
+
+def apply_dry_run(dry_run_job, user=None):
+    """Import for real the file a finished dry run checked, without uploading it again."""
+    if not dry_run_job.dry_run or dry_run_job.status != "done" or not dry_run_job.stored_path:
+        raise FileRefused("not_applicable", "Only a finished dry run whose file is still kept can be applied; "
+                                            "upload the file again.")
+    with db.atomic():
+        claimed = (ImportJob.update(stored_path="").where((ImportJob.id == dry_run_job.id)
+                                                          & (ImportJob.stored_path == dry_run_job.stored_path))
+                   .execute())
+        if not claimed:
+            raise FileRefused("not_applicable", "This dry run was applied already.")
+        job = ImportJob.create(
+            org=dry_run_job.org, created_by=user, created_by_label=audit.current_actor()[1],
+            filename=dry_run_job.filename, file_format=dry_run_job.file_format, encoding=dry_run_job.encoding,
+            file_size=dry_run_job.file_size, file_sha256=dry_run_job.file_sha256,
+            stored_path=dry_run_job.stored_path, warnings=dry_run_job.warnings, applied_from=dry_run_job)
+        audit.record("mark_import.started", job.org, job, change=job_summary(job))
+    schedule(job, inline=job.file_size <= limits()["inline_bytes"])
+    return ImportJob.get_by_id(job.id)
+
+
+def schedule(job, inline):
+    if inline:
+        run_import(job.id)
+    else:
+        from portal.tasks import run_mark_import
+        run_mark_import(job.id)
+
+
+def job_summary(job):
+    return {"job": job.id, "filename": job.filename, "sha256": job.file_sha256, "dry_run": job.dry_run,
+            "format": job.file_format}
+
+
+def previous_import_of_same_file(job):
+    """The last earlier real import of the same bytes, to say "you imported this file before"."""
+    return (ImportJob.for_org(job.org_id)
+            .where((ImportJob.file_sha256 == job.file_sha256) & (ImportJob.id < job.id)
+                   & (ImportJob.dry_run == False) & (ImportJob.status == "done"))  # noqa: E712
+            .order_by(ImportJob.id.desc()).first())
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+def claim(job_id):
+    """Take the job for this worker: a queued job, or a running one whose worker stopped beating."""
+    now = utcnow()
+    claimed = (ImportJob.update(status="running", heartbeat_at=now,
+                                started_at=fn.COALESCE(ImportJob.started_at, now))
+               .where((ImportJob.id == job_id) & (
+                   (ImportJob.status == "queued")
+                   | ((ImportJob.status == "running") & (ImportJob.heartbeat_at < now - STALLED_AFTER))))
+               .execute())
+    return ImportJob.get_by_id(job_id) if claimed else None
+
+
+def run_import(job_id):
+    """Run (or resume) one job to the end. Never raises for a bad file: the job says what went wrong."""
+    job = claim(job_id)
+    if job is None:
+        return None
+    try:
+        Importer(job).run()
+    except FileRefused as refused:
+        fail(job, refused.message, refused.problems)
+    except Exception:
+        log.exception("import job %s failed", job_id)
+        fail(job, "The import stopped because of an error on our side. The rows before "
+                  f"row {ImportJob.get_by_id(job_id).processed_rows + 2} were handled; run it again to finish.")
+    return ImportJob.get_by_id(job_id)
+
+
+def fail(job, message, problems=()):
+    with db.atomic():
+        if problems:
+            ImportRowError.insert_many([
+                {"org": job.org_id, "job": job.id, "row": row, "column": column, "code": code, "message": text,
+                 "value": rules.reported_value(value)} for row, column, code, text, value in problems]).execute()
+        ImportJob.update(status="failed", failure=message, finished_at=utcnow(),
+                         error_rows=ImportJob.error_rows + len({p[0] for p in problems}),
+                         stored_path="").where(ImportJob.id == job.id).execute()
+        audit.record("mark_import.failed", job.org, job, change={"job": job.id, "failure": message})
+    uploads.delete(IMPORT_AREA, job.stored_path)
+
+
+def finish(job):
+    job = ImportJob.get_by_id(job.id)
+    keep_file = job.dry_run
+    with db.atomic():
+        ImportJob.update(status="done", finished_at=utcnow(),
+                         **({} if keep_file else {"stored_path": ""})).where(ImportJob.id == job.id).execute()
+        audit.record("mark_import.finished", job.org, job, change={
+            "job": job.id, "dry_run": job.dry_run, "rows": job.total_rows, "created": job.created,
+            "updated": job.updated, "unchanged": job.unchanged, "errors": job.error_rows})
+    if not keep_file:
+        uploads.delete(IMPORT_AREA, job.stored_path)
+
+
+class Importer:
+    """Streams one job's rows through validation and the upsert, a batch per transaction."""
+
+    def __init__(self, job):
+        self.job = job
+        self.org = job.org
+        self.today = local_today(self.org.timezone)
+        self.batch_rows = limits()["batch_rows"]
+        # Key hash -> first row with that key, for "duplicate of row N". A 64-bit hash, not the key itself,
+        # keeps memory small on a million rows; two different keys sharing a hash are vanishingly unlikely.
+        self.first_row_of = {}
+
+    def run(self):
+        table = open_table(stored_path(self.job), self.job.filename, limits()["max_unpacked"])
+        if self.job.total_rows is None:
+            self.count_rows(table)
+        batch = []
+        for number, values in table.rows():
+            if number <= self.job.last_row:
+                self.remember(number, values)  # resuming: these rows were committed before
+                continue
+            batch.append((number, values))
+            if len(batch) >= self.batch_rows:
+                self.apply(batch)
+                batch = []
+        if batch:
+            self.apply(batch)
+        finish(self.job)
+
+    def count_rows(self, table):
+        """Read the whole file once before writing: the row limit is checked, and a file that breaks
+        half-way is refused with nothing imported."""
+        total = sum(1 for _, values in table.rows() if values is not None)
+        max_rows = limits()["max_rows"]
+        if total > max_rows:
+            raise FileRefused("too_many_rows", f"The file has {total:,} rows; the limit is {max_rows:,} rows "
+                                               "per file. Split it into smaller files. Nothing was imported.")
+        ImportJob.update(total_rows=total).where(ImportJob.id == self.job.id).execute()
+        self.job.total_rows = total
+
+    def remember(self, number, values):
+        if values is None:
+            return
+        checked = rules.clean_mark(values)
+        if checked.ok:
+            self.first_row_of.setdefault(key_hash(checked.fields), number)
+
+    def apply(self, batch):
+        for attempt in range(3):
+            try:
+                with db.atomic():
+                    return self.apply_batch(batch)
+            except IntegrityError:
+                # Another import of this org inserted one of these keys since we looked (PostgreSQL only:
+                # SQLite transactions are serialised). Look again: those rows are now updates.
+                if attempt == 2:
+                    raise
+                log.info("import %s: batch from row %s raced another writer; retrying", self.job.id, batch[0][0])
+
+    def apply_batch(self, batch):
+        codes, errors, candidates, seen_in_batch = [], [], [], {}
+        for number, values in batch:
+            if values is None:
+                codes.append("-")
+                continue
+            checked = rules.clean_mark(values)
+            for warning in checked.warnings:
+                errors.append(error_row(self.job, number, warning, level="warning"))
+            if not checked.ok:
+                errors.extend(error_row(self.job, number, problem) for problem in checked.problems)
+                codes.append("e")
+                continue
+            digest = key_hash(checked.fields)
+            first = self.first_row_of.get(digest, seen_in_batch.get(digest))
+            if first is not None:
+                fields = checked.fields
+                errors.append(error_row(self.job, number, rules.Problem(
+                    "registration_number", "duplicate_row",
+                    f"Row {first} has the same office and registration number; this row was skipped.",
+                    f"{fields['office']} {fields['registration_number']}")))
+                codes.append("e")
+                continue
+            seen_in_batch[digest] = number
+            candidates.append((number, len(codes), stored_values(checked.fields)))
+            codes.append("?")
+
+        created, updated = self.upsert(candidates, codes)
+        error_count = sum(1 for code in codes if code == "e")
+        if errors:
+            ImportRowError.insert_many(errors).execute()
+        ImportOutcomes.create(org=self.org, job=self.job, first_row=batch[0][0], codes="".join(codes))
+        processed = sum(1 for code in codes if code != "-")
+        unchanged = sum(1 for code in codes if code == "n")
+        ImportJob.update(
+            processed_rows=ImportJob.processed_rows + processed, created=ImportJob.created + len(created),
+            updated=ImportJob.updated + len(updated), unchanged=ImportJob.unchanged + unchanged,
+            error_rows=ImportJob.error_rows + error_count, last_row=batch[-1][0], heartbeat_at=utcnow(),
+        ).where(ImportJob.id == self.job.id).execute()
+        if (created or updated) and not self.job.dry_run:
+            audit.record("marks.imported", self.org, self.job, change={
+                "job": self.job.id, "dry_run": self.job.dry_run, "rows": [batch[0][0], batch[-1][0]],
+                "created": created, "updated": updated})
+        self.job.last_row = batch[-1][0]
+        self.first_row_of.update(seen_in_batch)
+
+    def upsert(self, candidates, codes):
+        """Insert new keys, update changed ones; fill in each candidate's outcome code. Returns what was
+        created ([office, number]) and updated ({id, before, after}) for the audit event."""
+        if not candidates:
+            return [], []
+        numbers = {stored["registration_number"] for _, _, stored in candidates}
+        existing = {(m.office, m.registration_number): m
+                    for m in Mark.for_org(self.org).where(Mark.registration_number.in_(list(numbers)))}
+        now = utcnow()
+        inserts, created, updated = [], [], []
+        for _, position, stored in candidates:
+            mark = existing.get((stored["office"], stored["registration_number"]))
+            if mark is None:
+                status = status_after_change("pending", (), stored["expires_on"], self.today)
+                inserts.append((self.org.id, stored["word"], stored["office"], stored["registration_number"],
+                                stored["nice_classes"], stored["registered_on"], stored["expires_on"],
+                                stored["jurisdictions"], status, now, now))
+                created.append([stored["office"], stored["registration_number"]])
+                codes[position] = "c"
+                continue
+            changed = {name: stored[name] for name in UPDATE_FIELDS if getattr(mark, name) != stored[name]}
+            if not changed:
+                codes[position] = "n"
+                continue
+            status = status_after_change(mark.status, changed, stored["expires_on"], self.today)
+            if status != mark.status:
+                changed["status"] = status
+            updated.append({"id": mark.id, "before": {name: getattr(mark, name) for name in changed},
+                            "after": changed})
+            codes[position] = "u"
+            if not self.job.dry_run:
+                reset = {"reviewed_by": None, "reviewed_by_org": None, "reviewed_at": None, "status_reason": ""} \
+                    if changed.get("status") == "pending" else {}
+                Mark.update(updated_at=now, **changed, **reset).where(Mark.id == mark.id).execute()
+        if inserts and not self.job.dry_run:
+            fields = [getattr(Mark, name) for name in INSERT_FIELDS]
+            Mark.insert_many(inserts, fields=fields).execute()
+        return created, updated
+
+
+def key_hash(fields):
+    return hash((fields["office"], fields["registration_number"]))
+
+
+def error_row(job, number, problem, level="error"):
+    return {"org": job.org_id, "job": job.id, "row": number, "column": problem.column, "code": problem.code,
+            "message": problem.message, "value": problem.value, "level": level}
+
+
+# --- reading results ----------------------------------------------------------------------------------
+
+def row_outcomes(job, first_row=2, count=100):
+    """[(row, outcome)] for spreadsheet rows from `first_row`, blank rows left out."""
+    names = {"c": "create", "u": "update", "n": "unchanged", "e": "error"}
+    batches = (ImportOutcomes.select().where((ImportOutcomes.job == job)
+                                             & (ImportOutcomes.first_row <= first_row + count))
+               .order_by(ImportOutcomes.first_row))
+    found = []
+    for batch in batches:
+        for offset, code in enumerate(batch.codes):
+            row = batch.first_row + offset
+            if row >= first_row and code in names:
+                found.append((row, names[code]))
+    return found[:count]
+
+
+def resume_stalled_imports():
+    """Queue again the jobs whose worker stopped (killed, redeployed): each continues after its last batch."""
+    from portal.tasks import run_mark_import
+    cutoff = utcnow() - STALLED_AFTER
+    stalled = ImportJob.select(ImportJob.id).where(
+        ((ImportJob.status == "running") & (ImportJob.heartbeat_at < cutoff))
+        | ((ImportJob.status == "queued") & (ImportJob.created_at < cutoff)))
+    ids = [job.id for job in stalled]
+    for job_id in ids:
+        run_mark_import(job_id)
+    return ids
+
+
+def purge_old_import_files(older_than=timedelta(days=1)):
+    """Dry runs keep their file so they can be applied; after a day the file goes (the results stay)."""
+    cutoff = utcnow() - older_than
+    old = list(ImportJob.select().where((ImportJob.stored_path != "") & (ImportJob.finished_at < cutoff)))
+    for job in old:
+        ImportJob.update(stored_path="").where(ImportJob.id == job.id).execute()
+        uploads.delete(IMPORT_AREA, job.stored_path)
+    return len(old)
+
+
+def job_status(job):
+    """A job as the progress poll and the API show it."""
+    return {
+        "id": job.id, "status": job.status, "dry_run": job.dry_run, "filename": job.filename,
+        "format": job.file_format, "encoding": job.encoding or None, "sha256": job.file_sha256,
+        "total_rows": job.total_rows, "processed_rows": job.processed_rows, "percent": job.percent,
+        "created": job.created, "updated": job.updated, "unchanged": job.unchanged, "errors": job.error_rows,
+        "warnings": job.warning_list, "failure": job.failure or None, "changed_nothing": job.changed_nothing,
+        "created_at": job.created_at, "finished_at": job.finished_at,
+        "applied_from": job.applied_from_id,
+    }

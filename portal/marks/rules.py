@@ -1,0 +1,220 @@
+"""The one validation of a mark's fields, used by the form, the API and every row of a bulk import.
+
+`clean_mark(values)` takes what a person typed or a spreadsheet cell held (text, numbers, dates, or lists
+from JSON) and returns a `Checked` result: the normalised fields, the problems (each with a column, a
+stable code, a message and the offending value) and warnings that do not stop the mark being saved.
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from portal.marks import offices
+
+COLUMNS = ("word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
+           "jurisdictions")
+REQUIRED_COLUMNS = ("word", "office", "registration_number", "nice_classes")
+COLUMN_HELP = {
+    "word": "The mark as registered, for example LOUIS VUITTON. Required, up to 200 characters.",
+    "office": "The office that registered it: USPTO, EUIPO, CNIPA, UKIPO, JPO, KIPO, WIPO (Madrid) or "
+              "another office's code (accepted with a warning). Required.",
+    "registration_number": "As the office writes it; spaces, dashes, commas and leading zeros are "
+                           "normalised. Required.",
+    "nice_classes": "Nice classes 1 to 45, separated by ; or , (for example 9;25;42). Required.",
+    "registered_on": "Registration date, ISO format YYYY-MM-DD. Optional.",
+    "expires_on": "Expiry (next renewal) date, YYYY-MM-DD. Optional; a mark past it becomes expired.",
+    "jurisdictions": "Country codes (ISO 3166, EU for the whole Union) separated by ; or ,. Implied by a "
+                     "national or EU office; required for WIPO (the designations).",
+}
+MAX_WORD = 200
+MAX_REPORTED_VALUE = 200
+LIST_SEPARATORS = re.compile(r"[;,\s]+")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+EARLIEST_YEAR, LATEST_YEAR = 1800, 2200
+
+
+@dataclass
+class Problem:
+    column: str
+    code: str
+    message: str
+    value: str = ""
+
+
+@dataclass
+class Checked:
+    fields: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def problem(self, column, code, message, value=""):
+        self.problems.append(Problem(column, code, message, reported_value(value)))
+
+    def as_errors(self):
+        """{column: [messages]}, the shape of ValidationError."""
+        errors = {}
+        for problem in self.problems:
+            errors.setdefault(problem.column, []).append(problem.message)
+        return errors
+
+
+def reported_value(value):
+    """A cell as the error report shows it: text, cut short when very long."""
+    text = "" if value is None else str(value)
+    if len(text) > MAX_REPORTED_VALUE:
+        return f"{text[:MAX_REPORTED_VALUE]}… ({len(text)} characters)"
+    return text
+
+
+def as_text(value):
+    """A cell as text: spreadsheet numbers lose the ".0" a float gives them (1234567.0 -> "1234567")."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def split_list(value):
+    """"9; 25,42" or [9, 25] or 9 -> ["9", "25", "42"]."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [as_text(v) for v in value if as_text(v)]
+    return [part for part in LIST_SEPARATORS.split(as_text(value)) if part]
+
+
+def clean_mark(values):
+    """Check and normalise one mark. `values` maps column names to raw values (missing = empty)."""
+    checked = Checked()
+    _clean_word(checked, values.get("word"))
+    code = _clean_office(checked, values.get("office"))
+    _clean_number(checked, code, values.get("registration_number"))
+    _clean_classes(checked, values.get("nice_classes"))
+    registered = _clean_date(checked, "registered_on", values.get("registered_on"))
+    expires = _clean_date(checked, "expires_on", values.get("expires_on"))
+    if registered and expires and expires <= registered:
+        checked.problem("expires_on", "date_order", "The expiry date must be after the registration date.",
+                        expires.isoformat())
+    _clean_jurisdictions(checked, code, values.get("jurisdictions"))
+    return checked
+
+
+def _clean_word(checked, value):
+    word = " ".join(as_text(value).split())
+    if not word:
+        checked.problem("word", "required", "Enter the mark's word (its text as registered).")
+    elif len(word) > MAX_WORD:
+        checked.problem("word", "too_long", f"Use at most {MAX_WORD} characters.", value)
+    elif CONTROL_CHARACTERS.search(word):
+        checked.problem("word", "bad_text", "Remove the control characters from this text.", value)
+    else:
+        checked.fields["word"] = word
+
+
+def _clean_office(checked, value):
+    raw = as_text(value)
+    code = offices.office_code(raw)
+    if not code:
+        checked.problem("office", "required", "Enter the office, for example USPTO, EUIPO or WIPO.")
+        return None
+    if offices.is_known_office(code):
+        checked.fields["office"] = code
+        return code
+    if not offices.UNKNOWN_OFFICE_PATTERN.match(code):
+        checked.problem("office", "bad_office", "An office is a short code of letters, for example USPTO.", raw)
+        return None
+    checked.fields["office"] = code
+    checked.warnings.append(Problem("office", "unknown_office",
+                                    f"{code} is not an office the portal knows: its registration number "
+                                    "format was not checked.", code))
+    return code
+
+
+def _clean_number(checked, code, value):
+    raw = as_text(value)
+    if not raw:
+        checked.problem("registration_number", "required", "Enter the registration number.")
+        return
+    if len(raw) > 64:
+        checked.problem("registration_number", "too_long", "A registration number is at most 32 characters.",
+                        raw)
+        return
+    if code is None:
+        return  # the office is missing or malformed: the number cannot be checked against it
+    number, error = offices.normalise_number(code, raw)
+    if error:
+        checked.problem("registration_number", "bad_number", error, raw)
+    else:
+        checked.fields["registration_number"] = number
+
+
+def _clean_classes(checked, value):
+    parts = split_list(value)
+    if not parts:
+        checked.problem("nice_classes", "required", "Give at least one Nice class (1 to 45).")
+        return
+    classes = set()
+    for part in parts:
+        number = part[:-2] if part.endswith(".0") else part
+        if not number.isdigit():
+            checked.problem("nice_classes", "bad_class", f"{reported_value(part)} is not a class number; "
+                                                         "classes are whole numbers 1 to 45.", value)
+            return
+        if not 1 <= int(number) <= 45:
+            checked.problem("nice_classes", "class_out_of_range",
+                            f"Class {int(number)} does not exist: Nice classes are 1 to 45.", value)
+            return
+        classes.add(int(number))
+    checked.fields["nice_classes"] = sorted(classes)
+
+
+def _clean_date(checked, column, value):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        checked.fields[column] = None
+        return None
+    if isinstance(value, datetime):
+        parsed = value.date()
+    elif isinstance(value, date):
+        parsed = value
+    else:
+        text = as_text(value)
+        try:
+            parsed = date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text).date()
+        except ValueError:
+            checked.problem(column, "bad_date", "Use an ISO date: YYYY-MM-DD, for example 2031-05-31.", value)
+            return None
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        checked.problem(column, "bad_date", f"Give a year between {EARLIEST_YEAR} and {LATEST_YEAR}.", value)
+        return None
+    checked.fields[column] = parsed
+    return parsed
+
+
+def _clean_jurisdictions(checked, code, value):
+    given = [part.upper() for part in split_list(value)]
+    unknown = [part for part in given if not offices.is_country_code(part)]
+    if unknown:
+        checked.problem("jurisdictions", "bad_jurisdiction",
+                        f"Not a country code: {', '.join(reported_value(u) for u in unknown[:5])}. Use ISO "
+                        "3166 two-letter codes (EU for the European Union).", value)
+        return
+    implied = offices.implied_jurisdictions(code) if code else ()
+    if implied:
+        outside = sorted(offices.covered_countries(given) - offices.covered_countries(implied))
+        if outside:
+            checked.problem("jurisdictions", "jurisdiction_mismatch",
+                            f"A {code} registration covers {', '.join(implied)} only, not {', '.join(outside)}. "
+                            "Register those countries through their office or WIPO.", value)
+            return
+        checked.fields["jurisdictions"] = list(implied)
+    elif code == "WIPO" and not given:
+        checked.problem("jurisdictions", "designations_required",
+                        "A WIPO (Madrid) registration lists its designated countries, for example CN;JP;KR.")
+    else:
+        checked.fields["jurisdictions"] = sorted(set(given))

@@ -1,0 +1,285 @@
+"""Reading an uploaded trademark list: CSV or XLSX, told apart by content, rows streamed one at a time.
+
+`open_table(path, filename)` checks what can be checked cheaply before any work starts (format,
+encoding, the header row) and raises `FileRefused` with a clear message otherwise. The `Table` it returns
+yields `(row_number, values)` for every row below the header, row numbers as a spreadsheet shows them
+(the header is row 1), so a person can find each reported row in their file.
+
+CSV: UTF-8 (with or without BOM) and UTF-16 (with BOM, or without one when the NUL bytes give it away)
+are read as such; a file that is not valid UTF-8 is read as Windows-1252 (Excel's "CSV" on Western
+Windows) when every byte is defined there, with a warning; anything else is refused. The delimiter (comma,
+semicolon as Excel writes in much of Europe, or tab) is the one that makes the most known header names.
+"""
+import codecs
+import csv
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from portal.errors import ValidationError
+from portal.marks.rules import COLUMNS, REQUIRED_COLUMNS
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # Excel 97-2003 .xls
+SAMPLE_BYTES = 64 * 1024
+MAX_CELL = 1024 * 1024
+csv.field_size_limit(MAX_CELL)
+BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+HEADER_ALIASES = {
+    "word": ("word", "mark", "trademark", "wordmark", "markword", "marktext"),
+    "office": ("office", "ipoffice", "trademarkoffice", "registry"),
+    "registration_number": ("registrationnumber", "registrationno", "regnumber", "regno", "number"),
+    "nice_classes": ("niceclasses", "niceclass", "classes", "class"),
+    "registered_on": ("registeredon", "registrationdate", "registered", "dateofregistration"),
+    "expires_on": ("expireson", "expirydate", "expirationdate", "expires", "renewaldate", "expiry"),
+    "jurisdictions": ("jurisdictions", "jurisdiction", "countries", "designations", "territories"),
+}
+HEADER_NAMES = {alias: column for column, aliases in HEADER_ALIASES.items() for alias in aliases}
+
+
+class FileRefused(ValidationError):
+    """The whole file cannot be imported; `code` says why (the corpus tests and API clients rely on it)."""
+
+    def __init__(self, code, message, problems=()):
+        super().__init__({"file": [message]})
+        self.text = message
+        self.code = code
+        self.problems = list(problems)  # [(row, column, code, message, value)]
+
+
+def header_key(text):
+    """"Registration Number", "registration_number", " REGISTRATION-NUMBER " -> "registrationnumber"."""
+    return re.sub(r"[^0-9a-z]", "", str(text or "").lower())
+
+
+@dataclass
+class Header:
+    columns: dict  # cell index -> column name
+    width: int
+    warnings: list = field(default_factory=list)
+
+
+def read_header(cells):
+    """Map header cells to columns; refuse a header missing required columns or naming one twice."""
+    columns, seen, warnings, problems = {}, {}, [], []
+    for index, cell in enumerate(cells):
+        text = "" if cell is None else str(cell).strip().lstrip("\ufeff")
+        if not text:
+            continue
+        column = HEADER_NAMES.get(header_key(text))
+        if column is None:
+            warnings.append(f"The column “{text[:60]}” is not one the import reads; it was ignored.")
+        elif column in seen:
+            problems.append((1, column, "duplicate_column",
+                             f"Two columns mean {column}: “{seen[column]}” and “{text[:60]}”. Keep one.", text))
+        else:
+            columns[index], seen[column] = column, text
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    for column in missing:
+        problems.append((1, column, "missing_column", f"The header has no {column} column.", ""))
+    if problems:
+        named = ", ".join(p[1] for p in problems)
+        raise FileRefused(problems[0][2], f"The header row is not usable ({named}). The columns are: "
+                                          f"{', '.join(COLUMNS)}; download the template to start from.",
+                          problems)
+    return Header(columns, len(cells), warnings)
+
+
+def is_blank(cells):
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+class Table:
+    file_format = ""
+    encoding = ""
+
+    def __init__(self, path):
+        self.path = path
+        self.warnings = []
+        self.header = None
+
+    def records(self):
+        """Every row of the file as a list of cells, the header included."""
+        raise NotImplementedError
+
+    def open(self):
+        """Read the header (the first non-blank row) and check that data rows follow."""
+        header_row, has_data = None, False
+        for number, cells in enumerate(self.records(), start=1):
+            if is_blank(cells):
+                continue
+            if self.header is None:
+                self.header = read_header(cells)
+                header_row = number
+                continue
+            has_data = True
+            break
+        if self.header is None:
+            raise FileRefused("empty_file", "The file is empty: there is no header row and no data.")
+        if not has_data:
+            raise FileRefused("no_rows", "The file has a header row but no data rows below it.")
+        self.header_row = header_row
+        self.warnings.extend(self.header.warnings)
+        return self
+
+    def rows(self):
+        """(row_number, {column: value}) for every row below the header; None for a blank row."""
+        columns = self.header.columns.items()
+        for number, cells in enumerate(self.records(), start=1):
+            if number <= self.header_row:
+                continue
+            if is_blank(cells):
+                yield number, None
+                continue
+            width = len(cells)
+            yield number, {column: cells[index] if index < width else None for index, column in columns}
+
+
+class CsvTable(Table):
+    file_format = "csv"
+
+    def __init__(self, path, encoding, delimiter):
+        super().__init__(path)
+        self.encoding = encoding
+        self.delimiter = delimiter
+
+    def records(self):
+        read = 0
+        with open(self.path, encoding=self.encoding, newline="") as handle:
+            try:
+                for read, cells in enumerate(csv.reader(handle, delimiter=self.delimiter), start=1):
+                    yield cells
+            except csv.Error as error:
+                raise FileRefused("bad_csv", f"Row {read + 1} of the CSV cannot be read ({error}). "
+                                             "Nothing was imported.") from None
+            except UnicodeDecodeError:
+                raise FileRefused("wrong_encoding", ENCODING_MESSAGE) from None
+
+
+class XlsxTable(Table):
+    file_format = "xlsx"
+
+    def __init__(self, path, max_uncompressed):
+        super().__init__(path)
+        self.max_uncompressed = max_uncompressed
+        self.check_zip()
+
+    def check_zip(self):
+        """Refuse a zip bomb before openpyxl inflates anything: the unpacked size is in the zip's directory."""
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError):
+            raise FileRefused("bad_xlsx", "This is not a readable XLSX workbook. Save it again from your "
+                                          "spreadsheet program as .xlsx or as CSV.") from None
+        if unpacked > self.max_uncompressed:
+            raise FileRefused("xlsx_too_large", "This workbook unpacks to more than "
+                                                f"{self.max_uncompressed // (1024 * 1024)} MB; split it or save "
+                                                "it as CSV.")
+        if "xl/workbook.xml" not in names:
+            raise FileRefused("bad_xlsx", "This zip file is not an XLSX workbook. Upload a .xlsx or .csv file.")
+
+    def records(self):
+        import openpyxl
+        try:
+            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many types for a damaged workbook
+            raise FileRefused("bad_xlsx", "This XLSX workbook is damaged and cannot be read. Save it again "
+                                          "from your spreadsheet program.") from None
+        try:
+            sheets = workbook.sheetnames
+            if len(sheets) > 1 and not any("sheets" in w for w in self.warnings):
+                self.warnings.append(f"The workbook has {len(sheets)} sheets; only the first, “{sheets[0]}”, "
+                                     "was read.")
+            sheet = workbook.worksheets[0]
+            sheet.reset_dimensions()  # some programs write a wrong size; read what is there
+            for cells in sheet.iter_rows(min_row=1, values_only=True):
+                yield list(cells)
+        finally:
+            workbook.close()
+
+
+ENCODING_MESSAGE = ("The file's text encoding was not recognised: save it as “CSV UTF-8” (or UTF-16, or "
+                    "Windows-1252) and upload it again. Nothing was imported.")
+
+
+def detect_encoding(path):
+    """The encoding to read a CSV with, and a warning when it is a guess. Refuses binary files."""
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", None
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", None
+    if b"\x00" in sample:
+        return utf16_without_bom(sample), "The file has no byte order mark; it was read as UTF-16."
+    if decodes(path, "utf-8"):
+        encoding, warning = "utf-8", None
+    elif decodes(path, "cp1252"):
+        encoding, warning = "cp1252", "The file is not UTF-8; it was read as Windows-1252."
+    else:
+        raise FileRefused("wrong_encoding", ENCODING_MESSAGE)
+    if BINARY_CONTROLS.search(sample.decode(encoding, errors="replace")):
+        raise_binary()
+    return encoding, warning
+
+
+def utf16_without_bom(sample):
+    """UTF-16 text of mostly Latin letters has a NUL in every other byte; anything else with NULs is binary."""
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    raise_binary()
+
+
+def raise_binary():
+    raise FileRefused("not_text", "This file is not a CSV or XLSX spreadsheet (it looks like binary data). "
+                                  "Upload the trademark list as .csv or .xlsx.")
+
+
+def decodes(path, encoding):
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def choose_delimiter(path, encoding):
+    with open(path, encoding=encoding, newline="") as handle:
+        first_line = handle.readline()
+    best, best_known = ",", -1
+    for delimiter in (",", ";", "\t"):
+        cells = next(csv.reader([first_line], delimiter=delimiter), [])
+        known = sum(1 for cell in cells if header_key(cell.lstrip("\ufeff")) in HEADER_NAMES)
+        if known > best_known:
+            best, best_known = delimiter, known
+    return best
+
+
+def open_table(path, filename="", max_uncompressed=1024 ** 3):
+    """The table in the file at `path`, its header checked; FileRefused when it cannot be imported."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        raise FileRefused("empty_file", "The file is empty: there is no header row and no data.")
+    if head.startswith(ZIP_MAGIC):
+        return XlsxTable(path, max_uncompressed).open()
+    if head.startswith(OLE_MAGIC):
+        raise FileRefused("xls_not_supported", "Excel 97-2003 workbooks (.xls) are not read. Save the file as "
+                                               ".xlsx or as CSV UTF-8.")
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        raise FileRefused("bad_xlsx", "This file is named .xlsx but is not an XLSX workbook.")
+    encoding, warning = detect_encoding(path)
+    table = CsvTable(path, encoding, choose_delimiter(path, encoding))
+    if warning:
+        table.warnings.append(warning)
+    return table.open()

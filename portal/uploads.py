@@ -1,0 +1,88 @@
+"""Uploaded files: streamed to disk under a generated name, size-capped and hashed (SHA-256) on the way.
+
+Nothing a user names is ever used as a path: files live in `instance/uploads/<area>/<random hex>`, and
+the name they came with is kept only for display. A file over its cap is refused before it is kept.
+"""
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+from portal.errors import ValidationError
+
+CHUNK = 1024 * 1024
+# Leading bytes of the file types the portal accepts as evidence; the name's extension is not trusted.
+SIGNATURES = {
+    b"%PDF-": "application/pdf",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+}
+
+
+@dataclass
+class StoredFile:
+    name: str  # generated, relative to the area's folder
+    original_name: str
+    size: int
+    sha256: str
+    head: bytes  # the first bytes, to tell the type by content
+
+    def path(self, area):
+        return folder(area) / self.name
+
+
+def folder(area):
+    path = Path(current_app.config["INSTANCE_PATH"]) / "uploads" / area
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def human_size(size):
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}".replace(".0 ", " ")
+        size /= 1024
+
+
+def display_name(filename):
+    """The uploaded name as shown to people: no folders, no control characters, not too long."""
+    name = os.path.basename((filename or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[-200:] or "upload"
+
+
+def save_upload(stream, area, max_bytes, filename="", field="file"):
+    """Copy `stream` into `area`, hashing as it goes; refuse (and delete) it once past `max_bytes`."""
+    digest, size, head = hashlib.sha256(), 0, b""
+    name = secrets.token_hex(16)
+    target = folder(area) / name
+    try:
+        with open(target, "xb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ValidationError({field: f"The file is larger than the limit of {human_size(max_bytes)}. "
+                                                  "Nothing was kept."})
+                if len(head) < 64:
+                    head += chunk[:64 - len(head)]
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return StoredFile(name, display_name(filename), size, digest.hexdigest(), head)
+
+
+def content_type(head):
+    for signature, mimetype in SIGNATURES.items():
+        if head.startswith(signature):
+            return mimetype
+    return None
+
+
+def delete(area, name):
+    if name:
+        (folder(area) / name).unlink(missing_ok=True)

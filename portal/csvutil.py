@@ -2,7 +2,9 @@
 import csv
 import io
 
-from flask import Response, stream_with_context
+from flask import Response
+
+from portal.db import db
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -28,9 +30,14 @@ def csv_lines(header, rows):
 
 
 def csv_response(filename, header, rows):
-    """A streamed CSV download (UTF-8 with a BOM, so Excel shows accents right)."""
+    """A streamed CSV download (UTF-8 with a BOM, so Excel shows accents right).
+
+    `rows` may be a lazy query: it runs while the response streams, after the request's own connection
+    was handed back, so the stream holds a connection of its own.
+    """
     def generate():
-        yield "\ufeff"
-        yield from csv_lines(header, rows)
-    return Response(stream_with_context(generate()), mimetype="text/csv",
+        with db.connection_context():
+            yield "\ufeff"
+            yield from csv_lines(header, rows)
+    return Response(generate(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -12,7 +12,7 @@ from flask_smorest.fields import Upload
 from portal.accounts.models import Organization
 from portal.api.auth import ApiBlueprint, current_token
 from portal.api.pagination import PageArgs, paginate
-from portal.api.schemas import UtcDateTime, page_schema
+from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
 from portal.errors import problem_response
 from portal.marks import imports, services
 from portal.marks.models import STATUSES, ImportJob, ImportRowError, Mark
@@ -94,12 +94,12 @@ class MarkInputSchema(MarkFieldsSchema):
 
 
 class MarkListArgs(PageArgs):
-    q = fields.String(validate=validate.Length(max=200), metadata={"description": "Part of the word or number"})
-    office = fields.String(validate=validate.Length(max=16))
+    q = fields.String(validate=[validate.Length(max=200), NO_NUL], metadata={"description": "Part of the word or number"})
+    office = fields.String(validate=[validate.Length(max=16), NO_NUL])
     nice_class = fields.Integer(validate=validate.Range(min=1, max=45))
     status = fields.String(validate=validate.OneOf(STATUSES))
     expiring = fields.Boolean(metadata={"description": f"Only marks expiring within {services.EXPIRING_DAYS} days"})
-    owner = fields.String(validate=validate.Length(max=64),
+    owner = fields.String(validate=[validate.Length(max=64), NO_NUL],
                           metadata={"description": "Platforms: only this partner brand's marks (its slug)"})
 
 

@@ -183,9 +183,13 @@ class XlsxTable(Table):
 
     def records(self):
         import openpyxl
+        # An open file, not the path: uploads are stored under generated names without an extension,
+        # and openpyxl refuses a path that does not end in .xlsx.
+        handle = open(self.path, "rb")
         try:
-            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         except Exception:  # openpyxl raises many types for a damaged workbook
+            handle.close()
             raise FileRefused("bad_xlsx", "This XLSX workbook is damaged and cannot be read. Save it again "
                                           "from your spreadsheet program.") from None
         try:
@@ -199,6 +203,7 @@ class XlsxTable(Table):
                 yield list(cells)
         finally:
             workbook.close()
+            handle.close()
 
 
 ENCODING_MESSAGE = ("The file's text encoding was not recognised: save it as “CSV UTF-8” (or UTF-16, or "

@@ -263,9 +263,10 @@ def import_progress(job_id):
 @member("viewer", org_kind="brand")
 def import_errors(job_id):
     job = ImportJob.get_for_org(job_id, current_org)
-    rows = ([e.row, e.column, e.code, e.message, e.value, e.level]
-            for e in job.row_errors.order_by(ImportRowError.row, ImportRowError.id).iterator())
-    return csv_response(f"import-{job.id}-errors.csv", ["row", "column", "code", "message", "value", "level"], rows)
+    def rows():  # a generator function, so the query runs while the response streams
+        for error in job.row_errors.order_by(ImportRowError.row, ImportRowError.id).iterator():
+            yield [error.row, error.column, error.code, error.message, error.value, error.level]
+    return csv_response(f"import-{job.id}-errors.csv", ["row", "column", "code", "message", "value", "level"], rows())
 
 
 @bp.route("/imports/<int:job_id>/apply", methods=["POST"])

@@ -44,6 +44,8 @@ org_cli = AppGroup("org", help="Organizations (brands and platforms).")
 marketplace_cli = AppGroup("marketplace", help="Marketplaces run by platform organizations.")
 user_cli = AppGroup("user", help="Users and their memberships.")
 client_cli = AppGroup("client", help="OAuth clients (API integrations).")
+partnership_cli = AppGroup("partnership", help="Partnerships between brands and platforms.")
+marks_cli = AppGroup("marks", help="The marks registry.")
 
 
 @db_cli.command("upgrade")
@@ -126,6 +128,44 @@ def client_create(org_slug, name, scope, public, redirect_uris):
     emit(dict(client.as_dict(), client_secret=secret))
 
 
+@partnership_cli.command("create")
+@click.option("--brand", "brand_slug", required=True)
+@click.option("--platform", "platform_slug", required=True)
+@json_command
+def partnership_create(brand_slug, platform_slug):
+    """An active partnership: the platform's analysts then see and verify the brand's marks."""
+    from portal.partnerships.services import create_partnership
+
+    brand, platform = services.get_organization(brand_slug), services.get_organization(platform_slug)
+    emit(create_partnership(brand, platform).as_dict())
+
+
+@marks_cli.command("import")
+@click.option("--org", "org_slug", required=True, help="Slug of the brand.")
+@click.option("--dry-run", is_flag=True, help="Only report what would happen.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@json_command
+def marks_import(org_slug, dry_run, path):
+    """Import a CSV or XLSX trademark list (the same service as the upload page), here and now."""
+    from portal.marks.imports import job_status, start_import
+
+    org = services.get_organization(org_slug)
+    with open(path, "rb") as handle:
+        job = start_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True)
+    emit(dict(job_status(job), error_rows=[e.as_dict() for e in job.row_errors.limit(100)]))
+    if job.status == "failed":
+        sys.exit(1)
+
+
+@marks_cli.command("expire")
+@json_command
+def marks_expire():
+    """Mark every mark past its expiry date expired now (the worker does this hourly)."""
+    from portal.marks.services import expire_marks
+
+    emit({"expired": expire_marks()})
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
@@ -137,5 +177,6 @@ def demo():
 
 
 def register_commands(app):
-    for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, client_cli, demo):
+    for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, client_cli, partnership_cli, marks_cli,
+                    demo):
         app.cli.add_command(command)

@@ -34,6 +34,32 @@ def saved_logins():
     return json.loads(path.read_text()) if path.exists() else None
 
 
+# A few registrations per brand (illustrative numbers, not the real registers').
+DEMO_MARKS = {
+    "microsoft": [("MICROSOFT", "USPTO", "1200236", "9;42", "1982-05-25", "2032-05-25", ""),
+                  ("XBOX", "EUIPO", "1934318", "9;28;41", "2002-03-06", "2030-11-01", ""),
+                  ("WINDOWS", "CNIPA", "1011588", "9", "1997-05-28", "2027-05-27", "")],
+    "louis-vuitton": [("LOUIS VUITTON", "EUIPO", "15123456", "18;25", "2016-02-03", "2026-02-03", ""),
+                      ("LV", "WIPO", "1234567", "18;25;35", "2014-07-10", "2034-07-10", "CN;JP;KR"),
+                      ("LOUIS VUITTON", "CNIPA", "8123456", "18", "2011-04-14", "2031-04-13", "")],
+    "swarovski": [("SWAROVSKI", "EUIPO", "18123456", "14;21", "2019-03-14", "2029-03-14", ""),
+                  ("SWAROVSKI", "UKIPO", "3123456", "14", "2015-08-21", "2025-08-21", "")],
+}
+
+
+def seed_marks(orgs):
+    """Each brand's marks, and partnerships with Alibaba so its analysts have a verification queue."""
+    from portal.marks.services import create_mark
+    from portal.partnerships.services import create_partnership
+
+    fields = ("word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
+              "jurisdictions")
+    for slug, marks in DEMO_MARKS.items():
+        create_partnership(orgs[slug], orgs[PLATFORM[0]])
+        for values in marks:
+            create_mark(orgs[slug], dict(zip(fields, values)))
+
+
 def seed_demo():
     if Organization.select().exists():
         return {"seeded": False, "reason": "the database already has organizations",
@@ -58,6 +84,7 @@ def seed_demo():
         email, roles = COUNSEL
         for org_slug, role in roles:
             member(orgs[org_slug], email, role, name="Outside counsel")
+        seed_marks(orgs)
 
     result = {"password": password, "logins": logins}
     path = logins_file()

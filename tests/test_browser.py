@@ -250,3 +250,94 @@ def test_admin_registers_a_client_and_a_vendor_app_is_authorized(open_page, worl
     assert token["scope"] == "marks:read notices:read" and f"state={state}" in page.url
     assert session.get(f"{live_server}/api/v1/me").json()["user"]["email"] == "admin@microsoft.example"
     assert requests.get(f"{live_server}/api/v1/me").status_code == 401
+
+
+MARKS_CSV = "word,office,registration_number,nice_classes,registered_on,expires_on,jurisdictions\n"
+
+
+def test_brand_uploads_marks_watches_progress_and_downloads_the_report(open_page, world, app, monkeypatch, tmp_path):
+    """The marks issue's "done when" in a browser: template download, an upload that runs on a worker while
+    the progress bar moves without reloading, the error report, a fixed file uploaded again."""
+    import threading
+    import time
+
+    from portal import tasks
+    from portal.marks import imports
+    from portal.marks.models import Mark
+
+    org = world.org("Swarovski")
+    world.person(org, "admin", email="admin@swarovski.example")
+    # Big enough for the worker path: the upload request only queues the job. The "worker" is a thread
+    # that starts after a pause (huey runs tasks inline in tests), so the page sees the job before it ends.
+    monkeypatch.setitem(app.config, "MARKS_IMPORT_INLINE_BYTES", 100)
+    monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 200)
+
+    def worker(job_id):
+        def run():
+            time.sleep(1.5)
+            with app.app_context():
+                imports.run_import(job_id)
+        threading.Thread(target=run, daemon=True).start()
+    monkeypatch.setattr(tasks, "run_mark_import", worker)
+
+    lines = [f"CRYSTAL {n},USPTO,{4000000 + n},14;25,2015-01-01,2035-01-01," for n in range(3000)]
+    lines[10] = "CRYSTAL BAD,USPTO,ABC,0,,,"
+    path = tmp_path / "swarovski-marks.csv"
+    path.write_text(MARKS_CSV + "\n".join(lines) + "\n")
+
+    page = open_page()
+    sign_in(page, "admin@swarovski.example")
+    page.get_by_role("link", name="Marks", exact=True).click()
+    assert_accessible_basics(page)
+    page.get_by_role("link", name="Upload a list").click()
+    assert_accessible_basics(page)
+    with page.expect_download() as template:
+        page.get_by_role("link", name="XLSX").click()
+    assert template.value.suggested_filename == "marks-template.xlsx"
+    page.get_by_label("Trademark list (.csv or .xlsx)").set_input_files(str(path))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(re.compile(r"/marks/imports/\d+$"))
+    assert page.locator("[data-poll-done]").get_attribute("data-poll-done") == "false"
+    assert_accessible_basics(page)
+    # portal.js polls the job and moves the bar; when the job is done it reloads with the results.
+    page.wait_for_selector("text=Download the error report (CSV)", timeout=30000)
+    assert page.locator("progress").get_attribute("value") == "3000"
+    assert page.locator("[data-field=created]").inner_text() == "2,999"
+    assert page.get_by_role("cell", name="12", exact=True).first.is_visible()
+    with page.expect_download() as report:
+        page.get_by_role("link", name="Download the error report (CSV)").click()
+    report_text = Path(report.value.path()).read_text(encoding="utf-8-sig")
+    assert report_text.splitlines()[1].startswith("12,registration_number,bad_number")
+
+    # Fixed and uploaded again (small now: it finishes inline): one created, the rest unchanged.
+    monkeypatch.setitem(app.config, "MARKS_IMPORT_INLINE_BYTES", 10_000_000)
+    lines[10] = "CRYSTAL FIXED,USPTO,4999999,14,,,"
+    path.write_text(MARKS_CSV + "\n".join(lines) + "\n")
+    page.goto("/marks/imports")
+    page.get_by_label("Trademark list (.csv or .xlsx)").set_input_files(str(path))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(re.compile(r"/marks/imports/\d+$"))
+    assert page.locator("[data-field=created]").inner_text() == "1"
+    assert page.locator("[data-field=unchanged]").inner_text() == "2,999"
+    assert Mark.for_org(org).count() == 3000
+
+
+def test_platform_analyst_verifies_from_the_queue(open_page, world):
+    from portal.marks.models import Mark
+
+    brand, platform = world.org("Louis Vuitton"), world.org("Alibaba", kind="platform")
+    world.partnership(brand, platform)
+    world.person(platform, "analyst", email="analyst@alibaba.example")
+    good = world.mark(brand, word="LOUIS VUITTON", office="EUIPO", number="15123456", classes="18;25")
+    bad = world.mark(brand, word="LV TRAINER", office="USPTO", number="7654321", classes="25")
+    page = open_page()
+    sign_in(page, "analyst@alibaba.example")
+    page.get_by_role("link", name="Verification").click()
+    assert_accessible_basics(page)
+    page.get_by_role("button", name="Verify LOUIS VUITTON 015123456").click()
+    page.wait_for_selector("text=LOUIS VUITTON (EUIPO 015123456) is now verified.")
+    page.get_by_label("Reason for LV TRAINER 7654321").fill("Not in the USPTO register under this number.")
+    page.get_by_role("button", name="Reject LV TRAINER 7654321").click()
+    page.wait_for_selector("text=Nothing to verify")
+    assert Mark.get_by_id(good.id).status == "verified"
+    assert Mark.get_by_id(bad.id).status_reason == "Not in the USPTO register under this number."

@@ -111,7 +111,31 @@ def test_demo_seeds_the_alliance_once(runner, make_client):
     client = make_client()
     assert client.sign_in("admin@alibaba.example", data["password"]).headers["Location"] == "/"
     assert "Taobao" in client.get("/").get_data(as_text=True)
+    # Alibaba partners with the three brands: their marks wait in its verification queue (one expired).
+    queue = client.get("/marks/verification").get_data(as_text=True)
+    assert "LOUIS VUITTON" in queue and "SWAROVSKI" in queue and "XBOX" in queue
+    from portal.marks.models import Mark
+    assert Mark.select().count() == 8 and Mark.select().where(Mark.status == "expired").count() >= 1
 
     code, again = run(runner, "demo")
     assert code == 0 and again["seeded"] is False and again["password"] == data["password"]
     assert Organization.select().count() == 4
+
+
+def test_partnership_and_marks_import_commands(runner, tmp_path):
+    run(runner, "org", "create", "--name", "Swarovski", "--kind", "brand")
+    run(runner, "org", "create", "--name", "Alibaba", "--kind", "platform")
+    code, data = run(runner, "partnership", "create", "--brand", "swarovski", "--platform", "alibaba")
+    assert code == 0 and data["status"] == "active"
+    code, refused = run(runner, "partnership", "create", "--brand", "alibaba", "--platform", "swarovski")
+    assert code == 1 and "brand organization and a platform" in refused["error"]
+    path = tmp_path / "marks.csv"
+    path.write_text("word,office,registration_number,nice_classes\nSWAROVSKI,EUIPO,18123456,14\nX,USPTO,ABC,9\n")
+    code, job = run(runner, "marks", "import", "--org", "swarovski", str(path))
+    assert code == 0 and (job["status"], job["created"], job["errors"]) == ("done", 1, 1)
+    assert job["error_rows"][0]["code"] == "bad_number" and job["error_rows"][0]["row"] == 3
+    path.write_text("")
+    code, empty = run(runner, "marks", "import", "--org", "swarovski", str(path))
+    assert code == 1 and "empty" in empty["error"]
+    code, expired = run(runner, "marks", "expire")
+    assert code == 0 and expired == {"expired": 0}

@@ -97,6 +97,9 @@ def text_files():
     write("utf8_bom.csv", b"\xef\xbb\xbf" + lines(HEADER, *words).encode("utf-8"))
     write("utf16_le_bom.csv", lines(HEADER, *words, end="\r\n").encode("utf-16"))  # BOM + little-endian
     write("utf16_be_bom.csv", b"\xfe\xff" + lines(HEADER, *words, end="\r\n").encode("utf-16-be"))
+    # Broken half-way: the first rows read fine (so a job starts), a lone surrogate near the end does not.
+    body = lines(HEADER, *(f"MARK{n},USPTO,{6000000 + n},9" for n in range(600)), end="\r\n").encode("utf-16-le")
+    write("utf16_broken_halfway.csv", b"\xff\xfe" + body + b"\x00\xd8A\x00,\x00\r\x00\n\x00")
     write("utf16_le_no_bom.csv", lines(HEADER, "HERMÈS,EUIPO,1234,3", "XBOX,USPTO,2345678,9",
                                        end="\r\n").encode("utf-16-le"))
     write("windows1252.csv", lines(HEADER, "HERMÈS,EUIPO,1234,3;14;18", "CITROËN,EUIPO,5678,12",

@@ -59,6 +59,7 @@ def test_office_aliases_and_list_separators():
     ({"nice_classes": "0"}, "nice_classes", "class_out_of_range"),
     ({"nice_classes": "46"}, "nice_classes", "class_out_of_range"),
     ({"nice_classes": "nine"}, "nice_classes", "bad_class"),
+    ({"nice_classes": "9;²"}, "nice_classes", "bad_class"),
     ({"nice_classes": ""}, "nice_classes", "required"),
     ({"word": ""}, "word", "required"),
     ({"word": "x" * 201}, "word", "too_long"),

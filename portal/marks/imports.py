@@ -138,7 +138,7 @@ def run_import(job_id):
     try:
         Importer(job).run()
     except FileRefused as refused:
-        fail(job, refused.message, refused.problems)
+        fail(job, refused.text, refused.problems)
     except Exception:
         log.exception("import job %s failed", job_id)
         fail(job, "The import stopped because of an error on our side. The rows before "

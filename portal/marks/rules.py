@@ -162,7 +162,7 @@ def _clean_classes(checked, value):
     classes = set()
     for part in parts:
         number = part[:-2] if part.endswith(".0") else part
-        if not number.isdigit():
+        if not number.isdecimal():  # not isdigit(): "²" and "①" are digits that int() refuses
             checked.problem("nice_classes", "bad_class", f"{reported_value(part)} is not a class number; "
                                                          "classes are whole numbers 1 to 45.", value)
             return

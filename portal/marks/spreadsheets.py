@@ -260,7 +260,8 @@ def decodes(path, encoding):
 
 def choose_delimiter(path, encoding):
     with open(path, encoding=encoding, newline="") as handle:
-        first_line = handle.readline()
+        # The header is the first line with any text (leading blank or all-delimiter lines are skipped).
+        first_line = next((line for line in handle if any(ch.isalnum() for ch in line)), "")
     best, best_known = ",", -1
     for delimiter in (",", ";", "\t"):
         cells = next(csv.reader([first_line], delimiter=delimiter), [])

@@ -84,6 +84,9 @@ def text_files():
         "PLAIN,=cmd|' /C calc'!A0,2000006,9",
         "-MINUS,USPTO,+2000007,9",
     ))
+    write("unicode_digit_classes.csv", lines(  # str.isdigit() is true for these, int() refuses them
+        HEADER, "GOODCLASS,USPTO,7000001,9", "SQUARED,USPTO,7000002,²", "CIRCLED,USPTO,7000003,9;①",
+        "FULLWIDTH,USPTO,7000004,２５"))
     write("long_word.csv", lines(HEADER, "W" * 10_000 + ",USPTO,3000001,9", "SHORT,USPTO,3000002,9"))
     write("nul_in_text.csv", lines(HEADER, "XB\x00OX,USPTO,2345678,9"))
 

@@ -20,9 +20,10 @@ a child process started before this one has built anything: it creates the app, 
 a streamed 1,000,000-row file and reports its peak RSS (`ru_maxrss`, and `VmHWM`, which Linux does not
 carry over from the parent across exec).
 
-Default database: a fresh SQLite file in a temporary folder, built by the migrations. With
---database-url (or DATABASE_URL) naming PostgreSQL, the database's name must contain "bench" or "test":
-its tables are emptied first. Targets: service within 3x the raw insert; peak RSS under 300 MB.
+Default database: a fresh SQLite file in a temporary folder, built by the migrations. With --database-url
+naming PostgreSQL, the database's name must contain "bench" or "test": it is migrated and its tables are
+emptied first (DATABASE_URL is not read: it often names the test database, which tests may be using).
+Targets: service within 3x the raw insert; peak RSS under 300 MB. Exits non-zero only for wrong results.
 """
 import argparse
 import csv
@@ -349,22 +350,24 @@ def run_benchmark(workdir, rows, url, profile):
         print("\nprofile of the first import (figures above are slowed by the profiler):")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    figures["profiled"] = profile
     return figures
 
 
-def report(figures, memory, rss_target_rows):
+def report(figures, memory):
     rows = figures["rows"]
     raw_rate, service_rate = rows / figures["raw_seconds"], rows / figures["service_seconds"]
     again_rate = rows / figures["again_seconds"]
     ratio = figures["service_seconds"] / figures["raw_seconds"]
     verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
+    judged = (lambda ok: "not judged (profiled)") if figures["profiled"] else verdict  # noqa: E731
     print(f"\ndatabase: {figures['database']}   rows: {rows:,} ({figures['file_mb']:.1f} MB CSV)   "
           f"batch: {figures['batch_rows']} rows   cpus: {os.cpu_count()}")
     table = [
         ("raw Mark.insert_many (tuples ready)", f"{figures['raw_seconds']:7.2f} s", f"{raw_rate:9,.0f} rows/s"),
         ("import service, new marks", f"{figures['service_seconds']:7.2f} s", f"{service_rate:9,.0f} rows/s"),
         ("ratio service / raw", f"{ratio:7.2f} x",
-         f"target <= {RATIO_TARGET:g} x: {verdict(ratio <= RATIO_TARGET)}"),
+         f"target <= {RATIO_TARGET:g} x: {judged(ratio <= RATIO_TARGET)}"),
         ("same file again, all unchanged", f"{figures['again_seconds']:7.2f} s", f"{again_rate:9,.0f} rows/s"),
     ]
     passed = ratio <= RATIO_TARGET
@@ -382,13 +385,16 @@ def report(figures, memory, rss_target_rows):
         passed = passed and peak_mb < RSS_TARGET_MB
     print("\n".join(f"  {name:<38} {value:>10}   {note}" for name, value, note in table))
     print("  checked: every import done, all rows created (then all unchanged), 0 errors, same rows as the raw insert")
-    print(f"  targets: {'all met' if passed else 'NOT met'}" + ("" if memory else " (memory part skipped)"))
+    if figures["profiled"]:
+        print("  targets: not judged, the first import ran under cProfile (its time is inflated)")
+    else:
+        print(f"  targets: {'all met' if passed else 'NOT met'}" + ("" if memory else " (memory part skipped)"))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the timed file (default 100,000)")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or None,
+    parser.add_argument("--database-url", default=None,
                         help="postgresql://.../portal_bench (name must contain bench or test); "
                              "default: a fresh SQLite file")
     parser.add_argument("--rss-rows", type=int, default=1_000_000, help="rows of the memory run (default 1,000,000)")
@@ -409,7 +415,7 @@ def main():
         figures = run_benchmark(workdir, args.rows, args.database_url, args.profile)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    report(figures, memory, args.rss_rows)
+    report(figures, memory)
 
 
 if __name__ == "__main__":

@@ -215,3 +215,15 @@ def test_viewer_sees_jobs_but_cannot_upload(make_client, world):
     assert "marks.csv" in page_text(viewer.get("/marks/imports")) and viewer.get(f"/marks/imports/{job.id}").status_code == 200
     assert upload(viewer, HEADER + rows(1, 5)).status_code == 403
     assert ImportJob.for_org(org).count() == 1
+
+
+def test_a_chinese_legacy_encoding_is_refused_not_misread_as_windows_1252(world):
+    """华为 in GB18030 uses only bytes Windows-1252 defines: decoding it so would import mojibake."""
+    org = world.org("Huawei")
+    content = (HEADER + "华为,CNIPA,12345678,9,,,\n腾讯,CNIPA,22345678,9;42,,,\n").encode("gb18030")
+    with pytest.raises(imports.FileRefused) as refused:
+        world.upload(org, content)
+    assert refused.value.code == "wrong_encoding" and "multi-byte" in refused.value.text
+    western = (HEADER + "HERMÈS,INPI,4123456,18,,,\nCITROËN,INPI,4123457,12,,,\n").encode("cp1252")
+    job = world.upload(org, western)
+    assert job.encoding == "cp1252" and sorted(m.word for m in Mark.for_org(org)) == ["CITROËN", "HERMÈS"]

@@ -222,6 +222,8 @@ def detect_encoding(path):
         return utf16_without_bom(sample), "The file has no byte order mark; it was read as UTF-16."
     if decodes(path, "utf-8"):
         encoding, warning = "utf-8", None
+    elif looks_multibyte(sample):
+        raise FileRefused("wrong_encoding", MULTIBYTE_MESSAGE)
     elif decodes(path, "cp1252"):
         encoding, warning = "cp1252", "The file is not UTF-8; it was read as Windows-1252."
     else:
@@ -229,6 +231,23 @@ def detect_encoding(path):
     if BINARY_CONTROLS.search(sample.decode(encoding, errors="replace")):
         raise_binary()
     return encoding, warning
+
+
+MULTIBYTE_MESSAGE = ("This file seems to use a multi-byte encoding (such as GBK/GB18030, Big5 or Shift-JIS), "
+                     "which the portal does not read: save it as “CSV UTF-8” and upload it again. Nothing was "
+                     "imported.")
+
+
+def looks_multibyte(sample):
+    """Chinese, Japanese or Korean text in a legacy encoding: nearly every non-ASCII byte sits next to
+    another one (two bytes per character). Western Windows-1252 text has isolated accented letters."""
+    high = [byte >= 0x80 for byte in sample]
+    count = sum(high)
+    if count < 4:
+        return False
+    paired = sum(1 for i, is_high in enumerate(high) if is_high and (
+        (i > 0 and high[i - 1]) or (i + 1 < len(high) and high[i + 1])))
+    return paired / count > 0.8
 
 
 def utf16_without_bom(sample):

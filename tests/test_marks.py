@@ -296,3 +296,18 @@ def test_platform_viewer_cannot_verify(alliance, world, make_client):
     for decision in ("verify", "reject"):
         assert viewer.post_form(f"/marks/{mark.id}/{decision}", {"reason": "x"}).status_code == 403
     assert Mark.get_by_id(mark.id).status == "pending"
+
+
+def test_dashboards_count_marks(alliance, world, make_client):
+    lv, _, alibaba, _, people = alliance
+    world.mark(lv, number="1000001")
+    world.mark(lv, number="1000002", expires_on=date.today() + timedelta(days=10))
+    world.mark(lv, number="1000003", expires_on=date.today() - timedelta(days=10))
+    brand = make_client()
+    brand.sign_in(people["louis-vuitton"]["viewer"].email)
+    text = page_text(brand.get("/"))
+    assert 'href="/marks?status=pending">2</a>' in text and 'href="/marks?status=expired">1</a>' in text
+    assert 'href="/marks?expiring=1">1</a>' in text
+    platform = make_client()
+    platform.sign_in(people["alibaba"]["analyst"].email)
+    assert "Verify 2 pending marks" in page_text(platform.get("/"))

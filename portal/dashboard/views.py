@@ -4,6 +4,7 @@ from flask import Blueprint, render_template
 from portal.access import member
 from portal.accounts.models import Invitation, Marketplace, Membership
 from portal.audit import AuditEvent
+from portal.marks.services import summary as marks_summary
 from portal.tenancy import current_membership, current_org
 
 bp = Blueprint("dashboard", __name__)
@@ -24,4 +25,4 @@ def index():
         marketplaces = list(Marketplace.for_org(current_org).order_by(Marketplace.name))
     return render_template(f"dashboard/{current_org.kind}.html", team_size=team_size,
                            pending_invitations=pending_invitations, recent_events=recent_events,
-                           marketplaces=marketplaces)
+                           marketplaces=marketplaces, marks=marks_summary(current_org))

@@ -74,6 +74,14 @@ def search(org, q="", office="", nice_class=None, status="", expiring=False, own
     return query
 
 
+def summary(org):
+    """Counts for the dashboard: marks by status, and how many expire within 90 days."""
+    counts = dict.fromkeys(("pending", "verified", "rejected", "expired"), 0)
+    for row in visible_marks(org).select(Mark.status, fn.COUNT(Mark.id).alias("n")).group_by(Mark.status).dicts():
+        counts[row["status"]] = row["n"]
+    return {"by_status": counts, "total": sum(counts.values()), "expiring": search(org, expiring=True).count()}
+
+
 def offices_in_use(org):
     return [row.office for row in visible_marks(org).select(Mark.office).distinct().order_by(Mark.office)]
 

@@ -40,4 +40,5 @@ def csv_response(filename, header, rows):
             yield "\ufeff"
             yield from csv_lines(header, rows)
     return Response(generate(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "private, no-store"})

@@ -41,13 +41,16 @@ def lock_org(org):
     """Serialise, within the current transaction, every writer that checks an org-wide rule (the last
     admin, one pending invitation per email) before changing that org.
 
-    PostgreSQL: a row lock on the org. SQLite: nothing to do, every transaction already holds the
-    database's write lock from its first statement (BEGIN IMMEDIATE, see portal.db).
+    PostgreSQL: a row lock on the org, FOR NO KEY UPDATE: it excludes the other lockers but not the
+    KEY SHARE lock that inserting any row referencing the org takes. (FOR UPDATE would: a transaction
+    holding the audit head and inserting its event for this org would then wait for us while we wait for
+    the audit head, a deadlock.) SQLite: nothing to do, every transaction already holds the database's
+    write lock from its first statement (BEGIN IMMEDIATE, see portal.db).
     """
     if not db.in_transaction():
         raise RuntimeError("lock_org only means something inside a transaction")
     if is_postgresql():
-        db.execute_sql("SELECT id FROM organization WHERE id = %s FOR UPDATE", (getattr(org, "id", org),))
+        db.execute_sql("SELECT id FROM organization WHERE id = %s FOR NO KEY UPDATE", (getattr(org, "id", org),))
 
 
 def tenant_models():

@@ -32,7 +32,8 @@ def test_registration_numbers_are_normalised_per_office(office, raw, expected):
 
 @pytest.mark.parametrize("office, raw", [("USPTO", "ABC123"), ("USPTO", "123456789"), ("EUIPO", "1234567890"),
                                          ("EUIPO", "000000000"), ("UKIPO", "123456789012"), ("JPO", "12345678"),
-                                         ("KIPO", "1234567"), ("WIPO", "12345678")])
+                                         ("KIPO", "1234567"), ("KIPO", "4012345678"), ("KIPO", "40-2020-0012345"),
+                                         ("WIPO", "12345678")])
 def test_malformed_numbers_are_refused_with_the_expected_shape(office, raw):
     number, error = normalise_number(office, raw)
     assert error and office in error and "expected something like" in error
@@ -311,3 +312,13 @@ def test_dashboards_count_marks(alliance, world, make_client):
     platform = make_client()
     platform.sign_in(people["alibaba"]["analyst"].email)
     assert "Verify 2 pending marks" in page_text(platform.get("/"))
+
+
+def test_changing_the_office_on_the_edit_form_takes_the_new_offices_countries(admin, world):
+    client, org = admin
+    mark = world.mark(org, office="USPTO", number="1000001")
+    response = client.post_form(f"/marks/{mark.id}/edit", {
+        "word": mark.word, "office": "EUIPO", "registration_number": "18123456", "nice_classes": "9",
+        "jurisdictions": "US"})  # what the form showed: the old office's implied country
+    assert response.status_code == 302, page_text(response)
+    assert Mark.get_by_id(mark.id).jurisdiction_list == ["EU"]

@@ -23,7 +23,7 @@ import pytest
 from portal import uploads
 from portal.marks.imports import IMPORT_AREA, row_outcomes
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
-from portal.marks.spreadsheets import ENCODING_MESSAGE, FileRefused
+from portal.marks.spreadsheets import FileRefused
 from tests.conftest import page_text
 
 DATA = Path(__file__).resolve().parent / "data" / "marks"
@@ -167,8 +167,11 @@ CASES = {
         fields={"2345678": {"registered_on": date(2015, 3, 10), "expires_on": date(2035, 3, 10)},
                 "018123456": {"registered_on": date(2001, 1, 2), "expires_on": None}}),
 
-    # --- the job starts, then the file breaks: nothing written ---
-    "utf16_broken_halfway.csv": Failed(failure=ENCODING_MESSAGE, encoding="utf-16"),
+    # --- UTF-16 that breaks half-way: the whole file is decoded before a job exists, so it is refused ---
+    "utf16_broken_halfway.csv": WRONG_ENCODING,
+    # --- the job starts, then the counting pass finds the file broken: nothing written ---
+    "nul_after_64k.csv": Failed(failure="Row 3002 holds a NUL character: the file is not plain text. Save it again "
+                                        "as CSV UTF-8. Nothing was imported."),
 }
 
 # Product bugs: (test, file) -> why the test fails. The tests keep asserting the right behaviour.

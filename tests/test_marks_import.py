@@ -49,7 +49,8 @@ def test_upsert_updates_changed_rows_only_and_resets_verification(world):
     mark = Mark.get_by_id(verified.id)
     assert mark.classes == [9, 25, 28] and mark.status == "pending" and mark.reviewed_by_org is None
     event = AuditEvent.for_org(org).where(AuditEvent.action == "marks.imported").order_by(AuditEvent.seq.desc()).first()
-    assert event.change_data["created"] == [["USPTO", "3000010"]]
+    assert event.change_data["created"] == [["USPTO", "3000010", "MARK 10", ";9;25;", "2015-01-01", "2035-01-01",
+                                             ";US;", "pending"]]
     assert event.change_data["updated"][0]["after"] == {"nice_classes": ";9;25;28;", "status": "pending"}
     assert verify_chain().ok
 
@@ -227,3 +228,76 @@ def test_a_chinese_legacy_encoding_is_refused_not_misread_as_windows_1252(world)
     western = (HEADER + "HERMÈS,INPI,4123456,18,,,\nCITROËN,INPI,4123457,12,,,\n").encode("cp1252")
     job = world.upload(org, western)
     assert job.encoding == "cp1252" and sorted(m.word for m in Mark.for_org(org)) == ["CITROËN", "HERMÈS"]
+
+
+def test_two_imports_of_one_org_at_once_both_finish(app, world):
+    """Overlapping keys in opposite orders: without the org lock PostgreSQL deadlocks one of them."""
+    import threading
+
+    from portal.audit import acting_as
+    org = world.org("Microsoft")
+    world.upload(org, HEADER + rows(600))
+    forward = HEADER + rows(600, word="FORWARD")
+    backward = HEADER + "".join(reversed(rows(600, word="BACKWARD").splitlines(keepends=True)))
+    app.config["MARKS_IMPORT_BATCH_ROWS"] = 50
+    results, errors = {}, []
+
+    def run(name, content):
+        try:
+            with app.app_context(), acting_as("test"):
+                results[name] = imports.start_import(org, io.BytesIO(content.encode()), f"{name}.csv",
+                                                     run_inline=True)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+    try:
+        threads = [threading.Thread(target=run, args=(n, c)) for n, c in (("f", forward), ("b", backward))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        app.config["MARKS_IMPORT_BATCH_ROWS"] = 1000
+    assert errors == []
+    assert {name: (job.status, job.updated, job.error_rows) for name, job in results.items()} == \
+        {"f": ("done", 600, 0), "b": ("done", 600, 0)}
+    assert Mark.for_org(org).count() == 600
+    assert {m.word.split()[0] for m in Mark.for_org(org)} <= {"FORWARD", "BACKWARD"}
+    assert verify_chain().ok
+
+
+def test_damaged_xlsx_and_odd_query_strings_are_not_500(admin, world):
+    client, org = admin
+    import zipfile
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["word", "office", "registration_number", "nice_classes"])
+    for n in range(50):
+        workbook.active.append([f"W{n}", "USPTO", 1000000 + n, 9])
+    good = io.BytesIO()
+    workbook.save(good)
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]  # the sheet's XML cut in half
+            target.writestr(item, data)
+    # The header reads fine, so a job starts; the counting pass meets the damage before anything is written.
+    response = upload(client, damaged.getvalue(), name="cut.xlsx")
+    assert response.status_code == 302
+    failed = ImportJob.for_org(org).get()
+    assert failed.status == "failed" and "damaged" in failed.failure and Mark.for_org(org).count() == 0
+    assert "damaged" in page_text(client.get(response.headers["Location"]))
+    job = world.upload(org, HEADER + rows(2))
+    assert client.get(f"/marks/imports/{job.id}?from_row=99999999999999999999").status_code == 200
+
+
+def test_an_exported_list_uploads_again_unchanged(admin, world):
+    client, org = admin
+    world.mark(org, word="@HOME", number="1000001")
+    world.mark(org, word="-MINUS", number="1000002", classes="9;42")
+    exported = client.get("/marks/export.csv").data
+    assert b"'@HOME" in exported
+    job = world.upload(org, exported)
+    assert (job.unchanged, job.updated, job.created, job.error_rows) == (2, 0, 0, 0)
+    assert job.warning_list == ["The column “status” is not one the import reads; it was ignored.",
+                                "The column “owner” is not one the import reads; it was ignored."]

@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from peewee import IntegrityError, fn
+from peewee import IntegrityError, InterfaceError, OperationalError, fn
 
 from portal import audit, uploads
 from portal.db import db
@@ -25,6 +25,7 @@ from portal.marks import rules
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from portal.marks.services import status_after_change, stored_values
 from portal.marks.spreadsheets import FileRefused, open_table
+from portal.tenancy import lock_org
 from portal.timeutil import local_today, utcnow
 
 log = logging.getLogger(__name__)
@@ -139,10 +140,16 @@ def run_import(job_id):
         Importer(job).run()
     except FileRefused as refused:
         fail(job, refused.text, refused.problems)
+    except (OperationalError, InterfaceError):
+        # The database went away or stayed locked: the job stays `running` and resume_stalled_imports
+        # continues it after its last committed batch once the database is back.
+        log.exception("import job %s interrupted by the database; it will resume", job_id)
     except Exception:
         log.exception("import job %s failed", job_id)
-        fail(job, "The import stopped because of an error on our side. The rows before "
-                  f"row {ImportJob.get_by_id(job_id).processed_rows + 2} were handled; run it again to finish.")
+        last_row = ImportJob.get_by_id(job_id).last_row
+        fail(job, "The import stopped because of an error on our side. "
+                  + (f"Rows up to row {last_row} were applied. " if last_row else "Nothing was applied. ")
+                  + "Upload the file again to finish: rows already applied will show as unchanged.")
     return ImportJob.get_by_id(job_id)
 
 
@@ -173,7 +180,10 @@ def finish(job):
 
 
 class Importer:
-    """Streams one job's rows through validation and the upsert, a batch per transaction."""
+    """Streams one job's rows through validation and the upsert, a batch per transaction.
+
+    The audit event of a batch lists each created mark as [office, number, word, classes, registered on,
+    expires on, jurisdictions, status] and each update as {id, before, after}."""
 
     def __init__(self, job):
         self.job = job
@@ -209,7 +219,7 @@ class Importer:
         if total > max_rows:
             raise FileRefused("too_many_rows", f"The file has {total:,} rows; the limit is {max_rows:,} rows "
                                                "per file. Split it into smaller files. Nothing was imported.")
-        ImportJob.update(total_rows=total).where(ImportJob.id == self.job.id).execute()
+        ImportJob.update(total_rows=total, heartbeat_at=utcnow()).where(ImportJob.id == self.job.id).execute()
         self.job.total_rows = total
 
     def remember(self, number, values):
@@ -223,10 +233,14 @@ class Importer:
         for attempt in range(3):
             try:
                 with db.atomic():
+                    # Every writer of this org's marks takes the org's lock first (a row lock on PostgreSQL;
+                    # SQLite's write lock already serialises), so two imports of one org, or an import and
+                    # an edit on the web, take turns instead of deadlocking or overwriting each other.
+                    lock_org(self.org)
                     return self.apply_batch(batch)
             except IntegrityError:
-                # Another import of this org inserted one of these keys since we looked (PostgreSQL only:
-                # SQLite transactions are serialised). Look again: those rows are now updates.
+                # A key inserted since we looked (only a writer that skipped the lock could do that).
+                # Look again: those rows are now updates.
                 if attempt == 2:
                     raise
                 log.info("import %s: batch from row %s raced another writer; retrying", self.job.id, batch[0][0])
@@ -294,7 +308,9 @@ class Importer:
                 inserts.append((self.org.id, stored["word"], stored["office"], stored["registration_number"],
                                 stored["nice_classes"], stored["registered_on"], stored["expires_on"],
                                 stored["jurisdictions"], status, now, now))
-                created.append([stored["office"], stored["registration_number"]])
+                created.append([stored["office"], stored["registration_number"], stored["word"],
+                                stored["nice_classes"], stored["registered_on"], stored["expires_on"],
+                                stored["jurisdictions"], status])
                 codes[position] = "c"
                 continue
             changed = {name: stored[name] for name in UPDATE_FIELDS if getattr(mark, name) != stored[name]}
@@ -360,10 +376,14 @@ def purge_old_import_files(older_than=timedelta(days=1)):
     """Dry runs keep their file so they can be applied; after a day the file goes (the results stay)."""
     cutoff = utcnow() - older_than
     old = list(ImportJob.select().where((ImportJob.stored_path != "") & (ImportJob.finished_at < cutoff)))
+    purged = 0
     for job in old:
-        ImportJob.update(stored_path="").where(ImportJob.id == job.id).execute()
-        uploads.delete(IMPORT_AREA, job.stored_path)
-    return len(old)
+        # Only if nobody took the file meanwhile (applying a dry run hands its file to the new job).
+        if ImportJob.update(stored_path="").where((ImportJob.id == job.id)
+                                                  & (ImportJob.stored_path == job.stored_path)).execute():
+            uploads.delete(IMPORT_AREA, job.stored_path)
+            purged += 1
+    return purged
 
 
 def job_status(job):

@@ -31,6 +31,10 @@ class Office:
 
     def normalise(self, raw):
         """The canonical form of `raw`, or None when it cannot be a number of this office."""
+        if self.code == "KIPO":
+            # KIPRIS writes "40-1234567-0000" or 4012345670000: the last four digits are a counter of the
+            # registration's versions, not part of the number. Nothing else is cut off.
+            raw = re.sub(r"^\s*(40\s*-?\s*[0-9]{7})\s*-?\s*0000\s*$", r"\1", raw)
         number = SEPARATORS.sub("", raw.strip().upper())
         if self.prefix and number.startswith(self.prefix):
             number = number[len(self.prefix):]
@@ -50,7 +54,7 @@ OFFICES = {office.code: office for office in (
     Office("UKIPO", "UK Intellectual Property Office", ("GB",), r"UK[0-9]{11}", "UK00003123456", pad_to=11,
            prefix="UK"),
     Office("JPO", "Japan Patent Office", ("JP",), r"[1-9][0-9]{0,6}", "5123456"),
-    Office("KIPO", "Korean Intellectual Property Office", ("KR",), r"40[0-9]{7,11}", "401234567"),
+    Office("KIPO", "Korean Intellectual Property Office", ("KR",), r"40[0-9]{7}", "40-1234567"),
     Office("WIPO", "WIPO Madrid System (international registration)", (), r"[1-9][0-9]{0,6}[A-Z]?", "1234567"),
     Office("CIPO", "Canadian Intellectual Property Office", ("CA",), r"TMA[1-9][0-9]{0,6}", "TMA123456",
            prefix="TMA"),
@@ -87,8 +91,6 @@ def normalise_number(code, raw):
         number = office.normalise(raw)
         if number is None:
             return raw, f"Not a {code} registration number (expected something like {office.example})."
-        if code == "KIPO" and len(number) > 9:
-            number = number[:9]  # "40-1234567-0000": the suffix is a status counter, not part of the number
         return number, None
     number = re.sub(r"[\s\-./,]+", "", (raw or "").strip().upper())
     if not UNKNOWN_NUMBER_PATTERN.match(number):

@@ -9,16 +9,17 @@ Status rules (decided here, described in the README):
 - the expiry task turns marks past their expiry date `expired`; renewing one (a later expiry date) makes it
   `pending` again, to be verified with the new date.
 """
-from datetime import date, timedelta
+from datetime import timedelta
 
 from peewee import fn
 
 from portal import audit, uploads
 from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
-from portal.marks import rules
+from portal.marks import offices, rules
 from portal.marks.models import Mark, pack_codes
 from portal.partnerships.services import active_partner_brand_ids
+from portal.tenancy import lock_org
 from portal.timeutil import local_today, utcnow
 
 PROOF_AREA = "proofs"
@@ -144,6 +145,7 @@ def create_mark(org, values, proof=None):
     saved_proof = save_proof(proof) if proof else None
     try:
         with db.atomic():
+            lock_org(org)  # the org's mark writers take turns (see imports.Importer.apply)
             if key_taken(org, stored["office"], stored["registration_number"]):
                 raise duplicate_key_error(stored["office"], stored["registration_number"])
             status = status_after_change("pending", (), stored["expires_on"], local_today(org.timezone))
@@ -162,14 +164,17 @@ def update_mark(mark, values, proof=None):
     current["nice_classes"] = mark.classes
     current["jurisdictions"] = mark.jurisdiction_list
     merged = dict(current, **values)
-    if "office" in values and "jurisdictions" not in values and mark.office != rules.as_text(values["office"]):
-        merged["jurisdictions"] = None  # a new office implies its own countries
+    new_office = offices.office_code(rules.as_text(values.get("office", mark.office)))
+    given = sorted(part.upper() for part in rules.split_list(values.get("jurisdictions")))
+    if new_office != mark.office and given in ([], sorted(offices.implied_jurisdictions(mark.office))):
+        merged["jurisdictions"] = None  # a new office implies its own countries (the old ones were implied)
     checked = check(merged)
     stored = stored_values(checked.fields)
     saved_proof = save_proof(proof) if proof else None
     old_proof = mark.proof_path
     try:
         with db.atomic():
+            lock_org(mark.org_id)
             mark = Mark.get_for_org(mark.id, mark.org_id)  # fresh, inside the transaction
             changed = {name: value for name, value in stored.items() if getattr(mark, name) != value}
             if saved_proof:
@@ -201,6 +206,7 @@ def update_mark(mark, values, proof=None):
 
 def delete_mark(mark):
     with db.atomic():
+        lock_org(mark.org_id)
         mark = Mark.get_for_org(mark.id, mark.org_id)
         audit.record("mark.deleted", mark.org, mark, change=change_of(mark))
         mark.delete_instance()
@@ -259,6 +265,7 @@ def review_mark(mark, platform, user, decision, reason=""):
     if len(reason) > MAX_REASON:
         raise ValidationError({"reason": f"Use at most {MAX_REASON} characters."})
     with db.atomic():
+        lock_org(mark.org_id)
         mark = get_visible_mark(mark.id, platform)  # still a partner's mark, read inside the transaction
         if mark.status == "expired":
             raise Conflict("This mark has expired; the brand must renew it before it can be verified.")
@@ -285,7 +292,7 @@ def expire_marks(today_for=local_today):
     from portal.accounts.models import Organization
 
     changed = 0
-    latest = date.today() + timedelta(days=1)  # no time zone is further ahead than this
+    latest = utcnow().date() + timedelta(days=2)  # no time zone is further ahead than this
     owners = (Organization.select().where(Organization.id.in_(
         Mark.select(Mark.org).where((Mark.status != "expired") & (Mark.expires_on < latest)))))
     for org in owners:

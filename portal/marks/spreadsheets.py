@@ -16,6 +16,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
+from portal.csvutil import FORMULA_STARTS
 from portal.errors import ValidationError
 from portal.marks.rules import COLUMNS, REQUIRED_COLUMNS
 
@@ -86,6 +87,14 @@ def read_header(cells):
     return Header(columns, len(cells), warnings)
 
 
+def inert_cell(value):
+    """Undo the apostrophe our CSV downloads put before a formula-like cell (portal.csvutil), so an
+    exported list uploads again unchanged."""
+    if isinstance(value, str) and value.startswith("'") and value[1:2] in FORMULA_STARTS and value[1:2]:
+        return value[1:]
+    return value
+
+
 def is_blank(cells):
     return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
@@ -133,7 +142,7 @@ class Table:
                 yield number, None
                 continue
             width = len(cells)
-            yield number, {column: cells[index] if index < width else None for index, column in columns}
+            yield number, {column: inert_cell(cells[index]) if index < width else None for index, column in columns}
 
 
 class CsvTable(Table):
@@ -149,6 +158,9 @@ class CsvTable(Table):
         with open(self.path, encoding=self.encoding, newline="") as handle:
             try:
                 for read, cells in enumerate(csv.reader(handle, delimiter=self.delimiter), start=1):
+                    if any("\x00" in cell for cell in cells):
+                        raise FileRefused("not_text", f"Row {read} holds a NUL character: the file is not plain "
+                                                      "text. Save it again as CSV UTF-8. Nothing was imported.")
                     yield cells
             except csv.Error as error:
                 raise FileRefused("bad_csv", f"Row {read + 1} of the CSV cannot be read ({error}). "
@@ -199,7 +211,15 @@ class XlsxTable(Table):
                                      "was read.")
             sheet = workbook.worksheets[0]
             sheet.reset_dimensions()  # some programs write a wrong size; read what is there
-            for cells in sheet.iter_rows(min_row=1, values_only=True):
+            rows = sheet.iter_rows(min_row=1, values_only=True)
+            while True:
+                try:
+                    cells = next(rows)
+                except StopIteration:
+                    break
+                except Exception:  # damaged sheet XML, a missing part, an impossible cell reference
+                    raise FileRefused("bad_xlsx", "This XLSX workbook is damaged and cannot be read to the end. "
+                                                  "Save it again from your spreadsheet program.") from None
                 yield list(cells)
         finally:
             workbook.close()
@@ -217,9 +237,10 @@ def detect_encoding(path):
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", None
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", None
+        return checked_utf16(path, "utf-16"), None
     if b"\x00" in sample:
-        return utf16_without_bom(sample), "The file has no byte order mark; it was read as UTF-16."
+        return (checked_utf16(path, utf16_without_bom(sample)),
+                "The file has no byte order mark; it was read as UTF-16.")
     if decodes(path, "utf-8"):
         encoding, warning = "utf-8", None
     elif looks_multibyte(sample):
@@ -258,6 +279,12 @@ def utf16_without_bom(sample):
     if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
         return "utf-16-be"
     raise_binary()
+
+
+def checked_utf16(path, encoding):
+    if not decodes(path, encoding):
+        raise FileRefused("wrong_encoding", ENCODING_MESSAGE)
+    return encoding
 
 
 def raise_binary():

@@ -80,11 +80,13 @@ def export():
     marks = filters.query(org).order_by(Mark.id)
     header = list(COLUMNS) + ["status", "owner"]
 
+    owners = {owner.id: owner.slug for owner in (filters.owners if org.is_platform else [org])}
+
     def rows():
         for mark in marks.iterator():
             yield [mark.word, mark.office, mark.registration_number, ";".join(map(str, mark.classes)),
                    mark.registered_on or "", mark.expires_on or "", ";".join(mark.jurisdiction_list), mark.status,
-                   mark.org.slug]
+                   owners.get(mark.org_id, "")]
     return csv_response(f"marks-{org.slug}.csv", header, rows())
 
 
@@ -179,8 +181,10 @@ def proof(mark_id):
     if not path.exists():
         abort(404)
     # Served as a download under a tidy name, never rendered inline by the browser.
-    return send_file(path, mimetype=mark.proof_type or "application/octet-stream", as_attachment=True,
-                     download_name=mark.proof_name or f"proof-{mark.id}")
+    response = send_file(path, mimetype=mark.proof_type or "application/octet-stream", as_attachment=True,
+                         download_name=mark.proof_name or f"proof-{mark.id}")
+    response.headers["Cache-Control"] = "private, no-store"  # legal evidence: never kept by a shared cache
+    return response
 
 
 # --- verification (platforms) --------------------------------------------------------------------------
@@ -245,7 +249,7 @@ def imports_page():
 @member("viewer", org_kind="brand")
 def import_job(job_id):
     job = ImportJob.get_for_org(job_id, current_org)
-    from_row = max(request.args.get("from_row", 2, type=int) or 2, 2)
+    from_row = min(max(request.args.get("from_row", 2, type=int) or 2, 2), job.last_row + 2)
     errors = list(job.row_errors.order_by(ImportRowError.row, ImportRowError.id).limit(ERRORS_SHOWN))
     return render_template("marks/import_job.html", job=job, errors=errors, errors_shown=ERRORS_SHOWN,
                            error_count=job.row_errors.count(), outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS),
@@ -257,7 +261,9 @@ def import_job(job_id):
 @member("viewer", org_kind="brand")
 def import_progress(job_id):
     """Polled by the job page (portal.js) to move the progress bar without reloading."""
-    return jsonify(imports.job_status(ImportJob.get_for_org(job_id, current_org)))
+    response = jsonify(imports.job_status(ImportJob.get_for_org(job_id, current_org)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/imports/<int:job_id>/errors.csv")

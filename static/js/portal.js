@@ -42,7 +42,11 @@ document.addEventListener("DOMContentLoaded", function () {
     var number = function (value) { return value === null ? "counting…" : Number(value).toLocaleString("en"); };
     var poll = function () {
       fetch(panel.getAttribute("data-poll-url"), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (response) {
+          // Signed out, or the job is gone: stop asking (a reload shows the page's own message).
+          if (response.status >= 400 && response.status < 500) { window.clearInterval(timer); return null; }
+          return response.ok ? response.json() : null;
+        })
         .then(function (job) {
           if (!job) { return; }
           panel.querySelectorAll("[data-field]").forEach(function (el) {

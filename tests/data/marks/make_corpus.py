@@ -103,6 +103,9 @@ def text_files():
     # Broken half-way: the first rows read fine (so a job starts), a lone surrogate near the end does not.
     body = lines(HEADER, *(f"MARK{n},USPTO,{6000000 + n},9" for n in range(600)), end="\r\n").encode("utf-16-le")
     write("utf16_broken_halfway.csv", b"\xff\xfe" + body + b"\x00\xd8A\x00,\x00\r\x00\n\x00")
+    # A NUL past the 64 KB sampled at upload: the job starts, the counting pass finds it, nothing is written.
+    body = lines(HEADER, *(f"MARK{n},USPTO,{6000000 + n},9" for n in range(3000)))
+    write("nul_after_64k.csv", (body + "BROKEN,USPTO,12\x0034,9\n").encode("utf-8"))
     write("utf16_le_no_bom.csv", lines(HEADER, "HERMÈS,EUIPO,1234,3", "XBOX,USPTO,2345678,9",
                                        end="\r\n").encode("utf-16-le"))
     write("windows1252.csv", lines(HEADER, "HERMÈS,EUIPO,1234,3;14;18", "CITROËN,EUIPO,5678,12",

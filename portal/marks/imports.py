@@ -291,14 +291,25 @@ class Importer:
         self.job.last_row = batch[-1][0]
         self.first_row_of.update(seen_in_batch)
 
+    def existing_marks(self, rows):
+        """{(office, number): Mark} for the batch's keys. One query per office, so each is a search of
+        the (org, office, registration_number) index rather than a scan of all the org's marks."""
+        numbers_by_office = {}
+        for stored in rows:
+            numbers_by_office.setdefault(stored["office"], set()).add(stored["registration_number"])
+        found = {}
+        for office, numbers in numbers_by_office.items():
+            query = Mark.for_org(self.org).where((Mark.office == office)
+                                                 & Mark.registration_number.in_(sorted(numbers)))
+            found.update(((m.office, m.registration_number), m) for m in query)
+        return found
+
     def upsert(self, candidates, codes):
         """Insert new keys, update changed ones; fill in each candidate's outcome code. Returns what was
         created ([office, number]) and updated ({id, before, after}) for the audit event."""
         if not candidates:
             return [], []
-        numbers = {stored["registration_number"] for _, _, stored in candidates}
-        existing = {(m.office, m.registration_number): m
-                    for m in Mark.for_org(self.org).where(Mark.registration_number.in_(list(numbers)))}
+        existing = self.existing_marks(stored for _, _, stored in candidates)
         now = utcnow()
         inserts, created, updated = [], [], []
         for _, position, stored in candidates:

@@ -36,6 +36,7 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/api_throughput.py
+	$(BIN)/python bench/import_marks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

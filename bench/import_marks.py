@@ -347,7 +347,7 @@ def run_benchmark(workdir, rows, url, profile):
                              f"{len(raw_marks)} distinct, {len(service_marks - raw_marks)} differ")
     path.unlink(missing_ok=True)
     if profile:
-        print("\nprofile of the first import (figures above are slowed by the profiler):")
+        print("\nprofile of the first service import (its time in the figures below is inflated by the profiler):")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     figures["profiled"] = profile

@@ -197,6 +197,7 @@ def test_upload_page_flow_with_error_report(admin):
     assert applied.status_code == 302 and Mark.for_org(org).count() == 3
     second = page_text(client.get(applied.headers["Location"]))
     assert "Import of marks.csv" in second and "Created" in second
+    assert "This file was imported" in page_text(client.get(f"/marks/imports/{job.id}"))
 
 
 def test_reuploading_shows_nothing_changed(admin):

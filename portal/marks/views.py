@@ -254,7 +254,8 @@ def import_job(job_id):
     return render_template("marks/import_job.html", job=job, errors=errors, errors_shown=ERRORS_SHOWN,
                            error_count=job.row_errors.count(), outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS),
                            from_row=from_row, page_rows=OUTCOME_ROWS, confirm_form=ConfirmForm(),
-                           same_file=imports.previous_import_of_same_file(job))
+                           same_file=imports.previous_import_of_same_file(job),
+                           applied_as=ImportJob.for_org(current_org).where(ImportJob.applied_from == job).first())
 
 
 @bp.route("/imports/<int:job_id>/progress")

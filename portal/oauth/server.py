@@ -26,7 +26,7 @@ from flask import current_app
 from portal import audit
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.services import token_digest
-from portal.db import PreparedSelect, db
+from portal.db import PreparedSelect
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.oauth.scopes import SCOPES, scopes_for_kind, scopes_for_role, split_scope
 from portal.timeutil import utcnow

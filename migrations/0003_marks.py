@@ -70,7 +70,6 @@ def up(migrator, db):
         dry_run = BooleanField(default=False)
         status = CharField(max_length=16, default='queued')
         total_rows = IntegerField(null=True)
-        processed_rows = IntegerField(default=0)
         last_row = IntegerField(default=0)
         created = IntegerField(default=0)
         updated = IntegerField(default=0)

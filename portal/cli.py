@@ -147,12 +147,12 @@ def partnership_create(brand_slug, platform_slug):
 @json_command
 def marks_import(org_slug, dry_run, path):
     """Import a CSV or XLSX trademark list (the same service as the upload page), here and now."""
-    from portal.marks.imports import job_status, start_import
+    from portal.marks.imports import job_status, row_errors, start_import
 
     org = services.get_organization(org_slug)
     with open(path, "rb") as handle:
         job = start_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True)
-    emit(dict(job_status(job), error_rows=[e.as_dict() for e in job.row_errors.limit(100)]))
+    emit(dict(job_status(job), error_rows=[e.as_dict() for e in row_errors(job).limit(100)]))
     if job.status == "failed":
         sys.exit(1)
 

@@ -143,6 +143,9 @@ def test_batches_commit_progress_and_a_crashed_job_resumes(app, world, monkeypat
     assert ImportRowError.get(ImportRowError.job == job).message.startswith("Row 3 has the same office")
     assert Mark.for_org(org).count() == 7
     assert ImportOutcomes.select().where(ImportOutcomes.job == job).count() == 3
+    # A page of outcomes starting inside a batch and crossing into the next one.
+    assert imports.row_outcomes(job, 6, 3) == [(6, "create"), (7, "create"), (8, "create")]
+    assert imports.row_outcomes(job, 9, 5) == [(9, "error")]
 
 
 def test_a_running_job_is_not_taken_twice(world):

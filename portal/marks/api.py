@@ -277,7 +277,7 @@ def get_import(import_id):
 def import_errors_api(args, import_id):
     """The error report of an import job: {row, column, code, message, value, level}, by row"""
     job = ImportJob.get_for_org(import_id, current_org)
-    return paginate(ImportRowError.for_org(current_org).where(ImportRowError.job == job), ImportRowError, args)
+    return paginate(imports.row_errors(job), ImportRowError, args)  # paginate orders by id
 
 
 @blp.route("/imports/<int:import_id>/apply", methods=["POST"])

@@ -160,7 +160,6 @@ def fail(job, message, problems=()):
                 {"org": job.org_id, "job": job.id, "row": row, "column": column, "code": code, "message": text,
                  "value": rules.reported_value(value)} for row, column, code, text, value in problems]).execute()
         ImportJob.update(status="failed", failure=message, finished_at=utcnow(),
-                         error_rows=ImportJob.error_rows + len({p[0] for p in problems}),
                          stored_path="").where(ImportJob.id == job.id).execute()
         audit.record("mark_import.failed", job.org, job, change={"job": job.id, "failure": message})
     uploads.delete(IMPORT_AREA, job.stored_path)
@@ -277,10 +276,9 @@ class Importer:
         if errors:
             ImportRowError.insert_many(errors).execute()
         ImportOutcomes.create(org=self.org, job=self.job, first_row=batch[0][0], codes="".join(codes))
-        processed = sum(1 for code in codes if code != "-")
         unchanged = sum(1 for code in codes if code == "n")
         ImportJob.update(
-            processed_rows=ImportJob.processed_rows + processed, created=ImportJob.created + len(created),
+            created=ImportJob.created + len(created),
             updated=ImportJob.updated + len(updated), unchanged=ImportJob.unchanged + unchanged,
             error_rows=ImportJob.error_rows + error_count, last_row=batch[-1][0], heartbeat_at=utcnow(),
         ).where(ImportJob.id == self.job.id).execute()
@@ -355,11 +353,20 @@ def error_row(job, number, problem, level="error"):
 
 # --- reading results ----------------------------------------------------------------------------------
 
+def row_errors(job):
+    """The job's report, in row order."""
+    return (ImportRowError.for_org(job.org_id).where(ImportRowError.job == job)
+            .order_by(ImportRowError.row, ImportRowError.id))
+
+
 def row_outcomes(job, first_row=2, count=100):
     """[(row, outcome)] for spreadsheet rows from `first_row`, blank rows left out."""
     names = {"c": "create", "u": "update", "n": "unchanged", "e": "error"}
-    batches = (ImportOutcomes.select().where((ImportOutcomes.job == job)
-                                             & (ImportOutcomes.first_row <= first_row + count))
+    of_job = ImportOutcomes.for_org(job.org_id).where(ImportOutcomes.job == job)
+    # From the batch holding `first_row` (the last one starting at or before it) to the end of the page.
+    holding = of_job.select(fn.MAX(ImportOutcomes.first_row)).where(ImportOutcomes.first_row <= first_row)
+    batches = (of_job.where((ImportOutcomes.first_row >= fn.COALESCE(holding, 0))
+                            & (ImportOutcomes.first_row <= first_row + count))
                .order_by(ImportOutcomes.first_row))
     found = []
     for batch in batches:

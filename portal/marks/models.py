@@ -96,7 +96,6 @@ class ImportJob(TenantModel):
     dry_run = BooleanField(default=False)
     status = CharField(max_length=16, default="queued")
     total_rows = IntegerField(null=True)  # known once the file has been counted
-    processed_rows = IntegerField(default=0)
     last_row = IntegerField(default=0)  # the spreadsheet row the last committed batch ended on (resume point)
     created = IntegerField(default=0)
     updated = IntegerField(default=0)
@@ -124,6 +123,11 @@ class ImportJob(TenantModel):
     @property
     def changed_nothing(self):
         return self.status == "done" and not self.created and not self.updated
+
+    @property
+    def processed_rows(self):
+        """Every non-blank row handled so far is exactly one of these four."""
+        return self.created + self.updated + self.unchanged + self.error_rows
 
     @property
     def percent(self):

@@ -276,7 +276,7 @@ def review_mark(mark, platform, user, decision, reason=""):
         change = {"status": [before, status], "reason": reason, "platform": platform.slug}
         for org in (mark.org, platform):  # both sides' trails show the decision
             audit.record(f"mark.{status}", org, mark, change=change)
-    return Mark.get_by_id(mark.id)
+    return Mark.get_for_org(mark.id, mark.org_id)
 
 
 def verification_queue(platform):

@@ -12,7 +12,7 @@ from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.marks import imports, services, workbook
 from portal.marks.forms import ImportForm, MarkForm, ReviewForm
-from portal.marks.models import STATUSES, ImportJob, ImportRowError, Mark
+from portal.marks.models import STATUSES, ImportJob, Mark
 from portal.marks.offices import OFFICES
 from portal.marks.rules import COLUMN_HELP, COLUMNS
 from portal.marks.spreadsheets import FileRefused
@@ -250,9 +250,9 @@ def imports_page():
 def import_job(job_id):
     job = ImportJob.get_for_org(job_id, current_org)
     from_row = min(max(request.args.get("from_row", 2, type=int) or 2, 2), job.last_row + 2)
-    errors = list(job.row_errors.order_by(ImportRowError.row, ImportRowError.id).limit(ERRORS_SHOWN))
-    return render_template("marks/import_job.html", job=job, errors=errors, errors_shown=ERRORS_SHOWN,
-                           error_count=job.row_errors.count(), outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS),
+    errors = imports.row_errors(job)
+    return render_template("marks/import_job.html", job=job, errors=list(errors.limit(ERRORS_SHOWN)),
+                           errors_shown=ERRORS_SHOWN, error_count=errors.count(), outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS),
                            from_row=from_row, page_rows=OUTCOME_ROWS, confirm_form=ConfirmForm(),
                            same_file=imports.previous_import_of_same_file(job),
                            applied_as=ImportJob.for_org(current_org).where(ImportJob.applied_from == job).first())
@@ -272,7 +272,7 @@ def import_progress(job_id):
 def import_errors(job_id):
     job = ImportJob.get_for_org(job_id, current_org)
     def rows():  # a generator function, so the query runs while the response streams
-        for error in job.row_errors.order_by(ImportRowError.row, ImportRowError.id).iterator():
+        for error in imports.row_errors(job).iterator():
             yield [error.row, error.column, error.code, error.message, error.value, error.level]
     return csv_response(f"import-{job.id}-errors.csv", ["row", "column", "code", "message", "value", "level"], rows())
 

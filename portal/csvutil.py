@@ -2,7 +2,7 @@
 import csv
 import io
 
-from flask import Response
+from flask import Response, stream_with_context
 
 from portal.db import db
 
@@ -32,9 +32,11 @@ def csv_lines(header, rows):
 def csv_response(filename, header, rows):
     """A streamed CSV download (UTF-8 with a BOM, so Excel shows accents right).
 
-    `rows` may be a lazy query: it runs while the response streams, after the request's own connection
-    was handed back, so the stream holds a connection of its own.
+    `rows` may be a lazy query (a generator function's): it runs while the response streams. The request
+    context stays pushed for that (`current_org` still resolves) and the stream holds a connection of
+    its own, since the request's connection is handed back when the view returns.
     """
+    @stream_with_context
     def generate():
         with db.connection_context():
             yield "\ufeff"

@@ -322,3 +322,12 @@ def test_changing_the_office_on_the_edit_form_takes_the_new_offices_countries(ad
         "jurisdictions": "US"})  # what the form showed: the old office's implied country
     assert response.status_code == 302, page_text(response)
     assert Mark.get_by_id(mark.id).jurisdiction_list == ["EU"]
+
+
+def test_list_pages_keep_their_filters(admin, world):
+    client, org = admin
+    rows = "".join(f"MARK {n},USPTO,{5000000 + n},9,,,\n" for n in range(51))
+    world.upload(org, "word,office,registration_number,nice_classes,registered_on,expires_on,jurisdictions\n" + rows)
+    html = client.get("/marks?class=9").get_data(as_text=True)
+    assert "Page 1 of 2" in html and 'href="/marks?page=2&amp;class=9">Next</a>' in html
+    assert "Page 2 of 2" in client.get("/marks?class=9&page=2").get_data(as_text=True)

@@ -75,19 +75,18 @@ def index():
 @member("viewer")
 def export():
     """The filtered list in the template's columns (plus status), ready to edit and upload again."""
-    org = current_org._get_current_object()  # the query runs while streaming, after the request context
-    filters = Filters(request.args, org)
-    marks = filters.query(org).order_by(Mark.id)
+    filters = Filters(request.args, current_org)
+    marks = filters.query(current_org).order_by(Mark.id)
     header = list(COLUMNS) + ["status", "owner"]
 
-    owners = {owner.id: owner.slug for owner in (filters.owners if org.is_platform else [org])}
+    owners = {owner.id: owner.slug for owner in (filters.owners if current_org.is_platform else [current_org])}
 
     def rows():
         for mark in marks.iterator():
             yield [mark.word, mark.office, mark.registration_number, ";".join(map(str, mark.classes)),
                    mark.registered_on or "", mark.expires_on or "", ";".join(mark.jurisdiction_list), mark.status,
                    owners.get(mark.org_id, "")]
-    return csv_response(f"marks-{org.slug}.csv", header, rows())
+    return csv_response(f"marks-{current_org.slug}.csv", header, rows())
 
 
 @bp.route("/template.<any(csv, xlsx):fmt>")

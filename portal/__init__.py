@@ -22,8 +22,10 @@ def create_app(overrides=None):
     settings.update(overrides or {})
     app.config.update(settings)
     # Werkzeug refuses a request body past this before any view reads it (a 413 with a clear message).
+    # A notice's evidence files travel in one request: room for three files at the per-file cap.
     app.config.setdefault("MAX_CONTENT_LENGTH", max(app.config["MARKS_IMPORT_MAX_BYTES"],
-                                                    app.config["MARK_PROOF_MAX_BYTES"]) + 1024 * 1024)
+                                                    app.config["MARK_PROOF_MAX_BYTES"],
+                                                    3 * app.config["NOTICE_EVIDENCE_MAX_BYTES"]) + 1024 * 1024)
     app.instance_path = app.config["INSTANCE_PATH"]
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

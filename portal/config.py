@@ -94,6 +94,7 @@ def settings_from_env():
         "RATELIMIT_HEADERS_ENABLED": True,
         # Marks registry: proof files (registration certificates) and bulk imports.
         "MARK_PROOF_MAX_BYTES": env_int("MARK_PROOF_MAX_BYTES", 10 * MB),
+        "NOTICE_EVIDENCE_MAX_BYTES": env_int("NOTICE_EVIDENCE_MAX_BYTES", 20 * MB),
         "MARKS_IMPORT_MAX_BYTES": env_int("MARKS_IMPORT_MAX_BYTES", 50 * MB),
         "MARKS_IMPORT_MAX_ROWS": env_int("MARKS_IMPORT_MAX_ROWS", 500_000),
         "MARKS_IMPORT_BATCH_ROWS": env_int("MARKS_IMPORT_BATCH_ROWS", 1000),

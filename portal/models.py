@@ -3,7 +3,10 @@ from portal.accounts.models import Invitation, Marketplace, Membership, Organiza
 from portal.audit import AuditEvent, AuditHead
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
-from portal.partnerships.models import Partnership
+from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
+from portal.partnerships.models import Partnership, Terms
+from portal.sla.models import SlaClock
 
 ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSession, AuditEvent, AuditHead,
-              OAuthClient, AuthorizationCode, Token, Partnership, Mark, ImportJob, ImportRowError, ImportOutcomes]
+              OAuthClient, AuthorizationCode, Token, Partnership, Mark, ImportJob, ImportRowError, ImportOutcomes,
+              Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock]

@@ -98,3 +98,12 @@ def purge_old_import_files():
     """Daily: uploaded files of dry runs not applied within a day are deleted (their results stay)."""
     from portal.marks.imports import purge_old_import_files as purge
     return purge()
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def check_sla_clocks():
+    """Every minute: emit sla.warning (75% of a target used) and sla.breached (deadline passed), once each."""
+    from portal.sla.clocks import check_clocks
+    warnings, breaches = check_clocks()
+    return {"warnings": warnings, "breaches": breaches}

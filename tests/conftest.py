@@ -171,10 +171,38 @@ class World:
             return create_mark(org, dict(word=word, office=office, registration_number=number,
                                          nice_classes=classes, **more))[0]
 
-    def partnership(self, brand, platform):
+    def partnership(self, brand, platform, **terms):
+        """An active partnership with default terms (changed by `terms`); the platform gets a marketplace
+        first if it has none, since terms cover at least one."""
+        from portal.accounts.models import Marketplace
         from portal.partnerships.services import create_partnership
+        if not Marketplace.for_org(platform).exists():
+            self.marketplace(platform, f"{platform.name} Market")
         with acting_as("test"):
-            return create_partnership(brand, platform)
+            return create_partnership(brand, platform, terms)
+
+    def verified_mark(self, brand, platform, word="XBOX", office="CNIPA", number="12345678", **more):
+        """A mark of `brand` verified by `platform` (a CNIPA mark covers China, where the default
+        marketplace of `marketplace()` is)."""
+        from portal.marks.services import review_mark
+        mark = self.mark(brand, word=word, office=office, number=number, **more)
+        with self.app.app_context(), acting_as("test"):
+            return review_mark(mark, platform, None, "verify")
+
+    def notice(self, brand, partnership, urls, marks=None, now=None, **values):
+        """File a notice of `urls` under `partnership` through the filing service, as `test`."""
+        from portal.accounts.models import Marketplace
+        from portal.notices.services import file_notice
+        from portal.partnerships.services import terms_in_force
+        terms = terms_in_force(partnership)
+        marks = marks or [self.verified_mark(brand, partnership.platform, number=str(12345678 + len(urls)))]
+        fields = dict(partnership=partnership.id, marketplace=terms.marketplace_slugs[0], reason_code="counterfeit",
+                      explanation="Counterfeit goods sold under our registered mark.", good_faith=True,
+                      marks=[m.id for m in marks])
+        fields.update(values)
+        entries = [(n, {"url": url}) for n, url in enumerate(urls, start=1)]
+        with self.app.app_context(), acting_as("test"):
+            return file_notice(brand, fields, entries, now=now)
 
 
 @pytest.fixture

@@ -36,7 +36,23 @@ HEADER_ALIASES = {
     "expires_on": ("expireson", "expirydate", "expirationdate", "expires", "renewaldate", "expiry"),
     "jurisdictions": ("jurisdictions", "jurisdiction", "countries", "designations", "territories"),
 }
-HEADER_NAMES = {alias: column for column, aliases in HEADER_ALIASES.items() for alias in aliases}
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What a kind of table holds: its columns, which are required, and the header names each goes by.
+    Marks use MARK_COLUMNS; other bulk uploads (a notice's listings) bring their own."""
+
+    names: tuple
+    required: tuple
+    aliases: dict
+
+    def column_for(self, header_text):
+        key = header_key(header_text)
+        return next((column for column, aliases in self.aliases.items() if key in aliases), None)
+
+
+MARK_COLUMNS = Columns(COLUMNS, REQUIRED_COLUMNS, HEADER_ALIASES)
 
 
 class FileRefused(ValidationError):
@@ -61,14 +77,14 @@ class Header:
     warnings: list = field(default_factory=list)
 
 
-def read_header(cells):
+def read_header(cells, spec=MARK_COLUMNS):
     """Map header cells to columns; refuse a header missing required columns or naming one twice."""
     columns, seen, warnings, problems = {}, {}, [], []
     for index, cell in enumerate(cells):
         text = "" if cell is None else str(cell).strip().lstrip("\ufeff")
         if not text:
             continue
-        column = HEADER_NAMES.get(header_key(text))
+        column = spec.column_for(text)
         if column is None:
             warnings.append(f"The column “{text[:60]}” is not one the import reads; it was ignored.")
         elif column in seen:
@@ -76,13 +92,13 @@ def read_header(cells):
                              f"Two columns mean {column}: “{seen[column]}” and “{text[:60]}”. Keep one.", text))
         else:
             columns[index], seen[column] = column, text
-    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    missing = [c for c in spec.required if c not in seen]
     for column in missing:
         problems.append((1, column, "missing_column", f"The header has no {column} column.", ""))
     if problems:
         named = ", ".join(p[1] for p in problems)
         raise FileRefused(problems[0][2], f"The header row is not usable ({named}). The columns are: "
-                                          f"{', '.join(COLUMNS)}; download the template to start from.",
+                                          f"{', '.join(spec.names)}; download the template to start from.",
                           problems)
     return Header(columns, len(cells), warnings)
 
@@ -103,8 +119,9 @@ class Table:
     file_format = ""
     encoding = ""
 
-    def __init__(self, path):
+    def __init__(self, path, spec):
         self.path = path
+        self.spec = spec
         self.warnings = []
         self.header = None
 
@@ -119,7 +136,7 @@ class Table:
             if is_blank(cells):
                 continue
             if self.header is None:
-                self.header = read_header(cells)
+                self.header = read_header(cells, self.spec)
                 header_row = number
                 continue
             has_data = True
@@ -148,8 +165,8 @@ class Table:
 class CsvTable(Table):
     file_format = "csv"
 
-    def __init__(self, path, encoding, delimiter):
-        super().__init__(path)
+    def __init__(self, path, encoding, delimiter, spec):
+        super().__init__(path, spec)
         self.encoding = encoding
         self.delimiter = delimiter
 
@@ -172,8 +189,8 @@ class CsvTable(Table):
 class XlsxTable(Table):
     file_format = "xlsx"
 
-    def __init__(self, path, max_uncompressed):
-        super().__init__(path)
+    def __init__(self, path, max_uncompressed, spec):
+        super().__init__(path, spec)
         self.max_uncompressed = max_uncompressed
         self.check_zip()
 
@@ -304,34 +321,34 @@ def decodes(path, encoding):
     return True
 
 
-def choose_delimiter(path, encoding):
+def choose_delimiter(path, encoding, spec=MARK_COLUMNS):
     with open(path, encoding=encoding, newline="") as handle:
         # The header is the first line with any text (leading blank or all-delimiter lines are skipped).
         first_line = next((line for line in handle if any(ch.isalnum() for ch in line)), "")
     best, best_known = ",", -1
     for delimiter in (",", ";", "\t"):
         cells = next(csv.reader([first_line], delimiter=delimiter), [])
-        known = sum(1 for cell in cells if header_key(cell.lstrip("\ufeff")) in HEADER_NAMES)
+        known = sum(1 for cell in cells if spec.column_for(cell.lstrip("\ufeff")))
         if known > best_known:
             best, best_known = delimiter, known
     return best
 
 
-def open_table(path, filename="", max_uncompressed=1024 ** 3):
+def open_table(path, filename="", max_uncompressed=1024 ** 3, spec=MARK_COLUMNS):
     """The table in the file at `path`, its header checked; FileRefused when it cannot be imported."""
     with open(path, "rb") as handle:
         head = handle.read(8)
     if not head:
         raise FileRefused("empty_file", "The file is empty: there is no header row and no data.")
     if head.startswith(ZIP_MAGIC):
-        return XlsxTable(path, max_uncompressed).open()
+        return XlsxTable(path, max_uncompressed, spec).open()
     if head.startswith(OLE_MAGIC):
         raise FileRefused("xls_not_supported", "Excel 97-2003 workbooks (.xls) are not read. Save the file as "
                                                ".xlsx or as CSV UTF-8.")
     if filename.lower().endswith((".xlsx", ".xlsm")):
         raise FileRefused("bad_xlsx", "This file is named .xlsx but is not an XLSX workbook.")
     encoding, warning = detect_encoding(path)
-    table = CsvTable(path, encoding, choose_delimiter(path, encoding))
+    table = CsvTable(path, encoding, choose_delimiter(path, encoding, spec), spec)
     if warning:
         table.warnings.append(warning)
     return table.open()

@@ -130,3 +130,18 @@ def parse_days(text):
 
 def parse_holidays(dates):
     return frozenset(date.fromisoformat(str(value)) for value in dates)
+
+
+def calendar_to_dict(calendar):
+    """A calendar as plain data, the form a clock snapshots when it starts."""
+    return {"timezone": calendar.timezone, "always_open": calendar.always_open,
+            "working_days": sorted(calendar.working_days), "opens": calendar.opens.strftime("%H:%M"),
+            "closes": calendar.closes.strftime("%H:%M"), "holidays": sorted(d.isoformat() for d in calendar.holidays)}
+
+
+def calendar_from_dict(data):
+    if data.get("always_open"):
+        return BusinessCalendar.twenty_four_seven(data.get("timezone", "UTC"))
+    return BusinessCalendar(timezone=data["timezone"], working_days=frozenset(data["working_days"]),
+                            opens=time.fromisoformat(data["opens"]), closes=time.fromisoformat(data["closes"]),
+                            holidays=parse_holidays(data.get("holidays", ())))

@@ -1,0 +1,18 @@
+"""Domain events (`sla.warning`, `sla.breached`, `notice.item.transitioned`, ...): the one call every
+part of the portal makes to announce something happened to the orgs allowed to know.
+
+Each event is written to the audit trail of every receiving org, in the transaction of the change.
+(Webhook delivery builds on this same call.)
+"""
+from portal import audit
+
+
+def emit(kind, orgs, obj, payload):
+    """Record event `kind` about `obj` for each org of `orgs` (duplicates collapse)."""
+    seen = set()
+    for org in orgs:
+        org_id = getattr(org, "id", org)
+        if org_id in seen:
+            continue
+        seen.add(org_id)
+        audit.record(kind, org, obj, change=payload)

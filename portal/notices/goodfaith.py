@@ -1,0 +1,95 @@
+"""The good-faith score of a brand under a partnership (DESIGN.md "Good-faith filers"): one module that
+the filing service (fast lane or not), the pages, the API and the demo all read.
+
+Over a rolling 90 days, counted by when each decision was made:
+- removed share = items removed / items decided (removed or rejected);
+- counter-notice success = counter-notices that ended in reinstatement / counter-notices decided
+  (reinstated or upheld); no decided counter-notice counts as 0%.
+At least 20 decided items, >= 90% removed and <= 5% successful counter-notices earn the fast lane:
+new notices get the partnership's fast-lane targets. Falling below loses it for the next notice.
+A brand with at least 20 decided items of which >= 30% were rejected is listed for the platform's review.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from peewee import fn
+
+from portal.notices.models import Notice, NoticeItem
+from portal.timeutil import utcnow
+
+WINDOW_DAYS = 90
+MIN_DECIDED = 20
+FAST_LANE_MIN_REMOVED = 0.90
+FAST_LANE_MAX_COUNTER_SUCCESS = 0.05
+REVIEW_MIN_REJECTED = 0.30
+
+
+@dataclass
+class Score:
+    removed: int
+    rejected: int
+    counter_reinstated: int
+    counter_upheld: int
+
+    @property
+    def decided(self):
+        return self.removed + self.rejected
+
+    @property
+    def counter_decided(self):
+        return self.counter_reinstated + self.counter_upheld
+
+    @property
+    def removed_share(self):
+        return self.removed / self.decided if self.decided else None
+
+    @property
+    def rejected_share(self):
+        return self.rejected / self.decided if self.decided else None
+
+    @property
+    def counter_success_share(self):
+        return self.counter_reinstated / self.counter_decided if self.counter_decided else 0.0
+
+    @property
+    def enough_history(self):
+        return self.decided >= MIN_DECIDED
+
+    @property
+    def fast_lane(self):
+        return (self.enough_history and self.removed_share >= FAST_LANE_MIN_REMOVED
+                and self.counter_success_share <= FAST_LANE_MAX_COUNTER_SUCCESS)
+
+    @property
+    def under_review(self):
+        return self.enough_history and self.rejected_share >= REVIEW_MIN_REJECTED
+
+    def as_dict(self):
+        return {"window_days": WINDOW_DAYS, "decided": self.decided, "removed": self.removed,
+                "rejected": self.rejected, "removed_share": _rounded(self.removed_share),
+                "counter_notices_decided": self.counter_decided, "counter_notices_succeeded": self.counter_reinstated,
+                "counter_success_share": _rounded(self.counter_success_share), "fast_lane": self.fast_lane,
+                "under_review": self.under_review, "min_decided": MIN_DECIDED}
+
+
+def _rounded(share):
+    return None if share is None else round(share, 4)
+
+
+def score(partnership, now=None):
+    """The partnership's brand score over the 90 days before `now`."""
+    since = (now or utcnow()) - timedelta(days=WINDOW_DAYS)
+    of_partnership = NoticeItem.notice.in_(Notice.select(Notice.id).where(Notice.partnership == partnership))
+    decisions = dict(NoticeItem.select(NoticeItem.decision, fn.COUNT(NoticeItem.id))
+                     .where(of_partnership & (NoticeItem.decided_at >= since) & (NoticeItem.decision != ""))
+                     .group_by(NoticeItem.decision).tuples())
+    counters = dict(NoticeItem.select(NoticeItem.counter_outcome, fn.COUNT(NoticeItem.id))
+                    .where(of_partnership & (NoticeItem.counter_decided_at >= since)
+                           & (NoticeItem.counter_outcome != ""))
+                    .group_by(NoticeItem.counter_outcome).tuples())
+    return Score(removed=decisions.get("removed", 0), rejected=decisions.get("rejected", 0),
+                 counter_reinstated=counters.get("reinstated", 0), counter_upheld=counters.get("upheld", 0))
+
+
+def scores(partnerships, now=None):
+    return [(partnership, score(partnership, now)) for partnership in partnerships]

@@ -1,0 +1,578 @@
+"""Business rules of takedown notices: who sees which notice, filing one, moving its items through their
+states, the platform's queue and the brand's list. Pages, the API, the CLI, the demo and tasks call these.
+
+Item states (decided here, described in the README):
+    submitted -> acknowledged -> removed | rejected | info_requested
+    info_requested -> acknowledged            (the brand answers)
+    removed -> counter_noticed -> reinstated | upheld
+    submitted | acknowledged | info_requested -> withdrawn   (the brand withdraws; clocks are cancelled)
+The platform may remove, reject or ask for information on a `submitted` item directly: it is
+acknowledged first (two transitions, both recorded), since deciding on a listing means it was seen.
+Removal, rejection and the decisions on counter-notices carry a statement of reasons: the ground
+(`reason`, required) and how to seek redress (`redress`, a standard text when not given).
+"""
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from peewee import fn
+
+from portal import uploads
+from portal.accounts.models import Marketplace
+from portal.db import db, is_postgresql
+from portal.errors import Conflict, NotFound, ValidationError
+from portal.events import emit
+from portal.marks.models import Mark
+from portal.marks.offices import covered_countries
+from portal.notices import goodfaith, rules
+from portal.notices.models import (ACTIVE_STATES, OPEN_STATES, REASONS, STATE_LABELS, STATES, Evidence, Notice,
+                                   NoticeItem, NoticeMark, Transition)
+from portal.partnerships import services as partnerships
+from portal.partnerships.models import Partnership
+from portal.sla import clocks
+from portal.tenancy import MAX_ID, lock_org
+from portal.timeutil import local_today, utcnow
+
+EVIDENCE_AREA = "evidence"
+MAX_EVIDENCE_FILES = 10
+MAX_TEST_BUY_REF = 200
+BULK_LIMIT = 300
+GOOD_FAITH_STATEMENT = (
+    "I have a good-faith belief that the use of the marks in the listings above is not authorized by the "
+    "rights owner, its agent or the law; the information in this notice is accurate; and I am authorized "
+    "to act on behalf of the owner of the rights relied on.")
+
+PLATFORM_MOVES = {("submitted", "acknowledged"), ("acknowledged", "removed"), ("acknowledged", "rejected"),
+                  ("acknowledged", "info_requested"), ("removed", "counter_noticed"),
+                  ("counter_noticed", "reinstated"), ("counter_noticed", "upheld")}
+BRAND_MOVES = {("info_requested", "acknowledged"), ("submitted", "withdrawn"), ("acknowledged", "withdrawn"),
+               ("info_requested", "withdrawn")}
+# What the `reason` of a move means; a move listed here needs one.
+REASON_NEEDED = {
+    "removed": "the ground for removing the listing",
+    "rejected": "the ground for rejecting the notice on this listing",
+    "info_requested": "what information the brand should give",
+    "counter_noticed": "a summary of the seller's counter-notice",
+    "reinstated": "the ground for accepting the counter-notice",
+    "upheld": "the ground for keeping the listing down",
+}
+DEFAULT_REDRESS = {
+    "removed": "The seller may file a counter-notice with the platform; the brand is told of it and the "
+               "listing is reinstated if the counter-notice is accepted.",
+    "rejected": "The brand may file a new notice with further evidence, or ask the platform to review this "
+                "decision through the partnership's contacts.",
+    "reinstated": "The brand may take the matter to court or file a new notice with new evidence.",
+    "upheld": "The seller may seek redress through the platform's dispute process or the courts.",
+}
+VERBS = {"acknowledged": "acknowledged", "removed": "removed", "rejected": "rejected",
+         "info_requested": "put on hold for information", "counter_noticed": "counter-noticed",
+         "reinstated": "reinstated", "upheld": "upheld", "withdrawn": "withdrawn", "submitted": "submitted"}
+
+
+class ListingsRefused(ValidationError):
+    """Some listings of a notice are not usable; `problems` name each row, column and reason."""
+
+    code = "invalid_listings"
+
+    def __init__(self, problems, message=None):
+        self.problems = list(problems)
+        message = message or (f"{len(self.problems)} listing(s) cannot be filed: "
+                              + "; ".join(f"row {p.row}: {p.message}" for p in self.problems[:5])
+                              + ("; ..." if len(self.problems) > 5 else ""))
+        super().__init__({"listings": [message]})
+
+
+# --- visibility --------------------------------------------------------------------------------------
+
+def visible_notices(org):
+    """Notices `org` may read: a brand those it filed, a platform those sent to it. Every page, export and
+    API call reads notices through this predicate."""
+    if org.is_platform:
+        return Notice.select().where(Notice.platform == org)
+    return Notice.for_org(org)
+
+
+def visible_items(org):
+    column = NoticeItem.platform if org.is_platform else NoticeItem.brand
+    return NoticeItem.select().where(column == org)
+
+
+def _pk(value):
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise NotFound()
+    if not 1 <= pk <= MAX_ID:
+        raise NotFound()
+    return pk
+
+
+def get_visible_notice(pk, org):
+    notice = visible_notices(org).where(Notice.id == _pk(pk)).first()
+    if notice is None:
+        raise NotFound()
+    return notice
+
+
+def get_item(notice, item_id):
+    item = NoticeItem.get_or_none((NoticeItem.id == _pk(item_id)) & (NoticeItem.notice == notice))
+    if item is None:
+        raise NotFound()
+    return item
+
+
+def get_evidence(notice, evidence_id):
+    found = Evidence.get_or_none((Evidence.id == _pk(evidence_id)) & (Evidence.notice == notice))
+    if found is None:
+        raise NotFound()
+    return found
+
+
+# --- filing ------------------------------------------------------------------------------------------
+
+@dataclass
+class Filed:
+    notice: Notice
+    skipped: list = field(default_factory=list)  # listings already under notice: {row, url, notice, state}
+    warnings: list = field(default_factory=list)
+
+
+def evidence_limit():
+    from flask import current_app
+    return current_app.config["NOTICE_EVIDENCE_MAX_BYTES"]
+
+
+def save_evidence(files):
+    """Keep uploaded evidence files (PDF, PNG or JPEG by content, within the size cap); all or none."""
+    files = [f for f in files if f is not None and getattr(f, "filename", None)]
+    if len(files) > MAX_EVIDENCE_FILES:
+        raise ValidationError({"evidence": f"Attach at most {MAX_EVIDENCE_FILES} evidence files to a notice."})
+    stored = []
+    try:
+        for upload in files:
+            kept = uploads.save_upload(upload.stream, EVIDENCE_AREA, evidence_limit(), upload.filename,
+                                       field="evidence")
+            stored.append(kept)
+            kept.mimetype = uploads.content_type(kept.head)
+            if kept.size == 0 or kept.mimetype is None:
+                raise ValidationError({"evidence": f"{kept.original_name}: attach evidence as PDF, PNG or JPEG "
+                                                   "files (checked by their content, not their names)."})
+    except BaseException:
+        discard_evidence(stored)
+        raise
+    return stored
+
+
+def discard_evidence(stored):
+    for kept in stored:
+        uploads.delete(EVIDENCE_AREA, kept.name)
+
+
+def evidence_file(evidence):
+    return uploads.folder(EVIDENCE_AREA) / evidence.path
+
+
+def _check_marks(errors, brand, mark_ids, marketplace, today):
+    """The brand's own verified, unexpired marks; those not covering the marketplace's country are
+    returned separately (a warning the filer must confirm)."""
+    try:
+        ids = sorted({int(value) for value in mark_ids or []})
+    except (TypeError, ValueError):
+        errors["marks"] = "Choose the marks the notice relies on."
+        return [], []
+    if not ids:
+        errors["marks"] = "Choose at least one of your marks that the listings infringe."
+        return [], []
+    marks = list(Mark.for_org(brand).where(Mark.id.in_([i for i in ids if 1 <= i <= MAX_ID])))
+    problems = []
+    unknown = sorted(set(ids) - {m.id for m in marks})
+    if unknown:
+        problems.append(f"no mark of yours has the id {', '.join(map(str, unknown[:10]))}")
+    for mark in marks:
+        if mark.status == "expired" or (mark.expires_on and mark.expires_on < today):
+            problems.append(f"{mark.word} ({mark.office} {mark.registration_number}) has expired")
+        elif mark.status != "verified":
+            problems.append(f"{mark.word} ({mark.office} {mark.registration_number}) is {mark.status}, "
+                            "not verified by a partner platform")
+    if problems:
+        errors["marks"] = "A notice relies only on your verified, unexpired marks: " + "; ".join(problems) + "."
+    uncovered = []
+    if marketplace is not None and marketplace.country:
+        uncovered = [m for m in marks if marketplace.country not in covered_countries(m.jurisdiction_list)]
+    return marks, uncovered
+
+
+def jurisdiction_warning(marketplace, uncovered):
+    names = ", ".join(f"{m.word} ({m.office} {m.registration_number})" for m in uncovered)
+    return (f"{marketplace.name} serves {marketplace.country}, which these marks do not cover: {names}. "
+            "Rights registered elsewhere may not be enforceable there.")
+
+
+def _clean_notice_fields(errors, values):
+    reason_code = str(values.get("reason_code") or "").strip()
+    if reason_code not in REASONS:
+        errors["reason_code"] = "Choose a reason: " + ", ".join(REASONS) + "."
+    explanation = str(values.get("explanation") or "").strip()
+    if len(explanation) < rules.MIN_EXPLANATION:
+        errors["explanation"] = ("Explain what is infringing and why (at least "
+                                 f"{rules.MIN_EXPLANATION} characters)"
+                                 + ("; a notice for another reason must say what it is." if reason_code == "other"
+                                    else "."))
+    elif len(explanation) > rules.MAX_EXPLANATION:
+        errors["explanation"] = f"Use at most {rules.MAX_EXPLANATION} characters."
+    test_buy_ref = str(values.get("test_buy_ref") or "").strip()
+    if len(test_buy_ref) > MAX_TEST_BUY_REF:
+        errors["test_buy_ref"] = f"Use at most {MAX_TEST_BUY_REF} characters."
+    if not values.get("good_faith"):
+        errors["good_faith"] = "Confirm the good-faith statement: a notice cannot be filed without it."
+    return reason_code, explanation, test_buy_ref
+
+
+def _partnership_and_marketplace(errors, brand, values):
+    partnership = marketplace = None
+    try:
+        partnership = partnerships.get_partnership(values.get("partnership"), brand)
+        if partnership.brand_id != brand.id:
+            raise NotFound()
+    except NotFound:
+        errors["partnership"] = "Choose one of your partnerships."
+        return None, None
+    slug = str(values.get("marketplace") or "").strip().lower()
+    marketplace = Marketplace.for_org(partnership.platform_id).where(Marketplace.slug == slug).first()
+    if marketplace is None:
+        errors["marketplace"] = f"Choose a marketplace of {partnership.platform.name}."
+    return partnership, marketplace
+
+
+def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
+    """File a notice: checked as a whole, then saved with its items and their clocks in one transaction.
+
+    `entries` are (row, {url, seller_id, title}) pairs (see portal.notices.rules). Listings already under
+    an active notice of the brand are skipped and reported; if none is left, nothing is filed.
+    """
+    now = now or utcnow()
+    errors = {}
+    partnership, marketplace = _partnership_and_marketplace(errors, brand, values)
+    reason_code, explanation, test_buy_ref = _clean_notice_fields(errors, values)
+    marks, uncovered = _check_marks(errors, brand, values.get("marks"), marketplace, local_today(brand.timezone))
+    warnings = []
+    if uncovered and not errors.get("marks"):
+        warning = jurisdiction_warning(marketplace, uncovered)
+        if not values.get("confirm_jurisdiction"):
+            errors["confirm_jurisdiction"] = warning + " Confirm to file anyway."
+        warnings.append(warning)
+    if partnership is not None and marketplace is not None:
+        try:
+            partnerships.filing_terms(partnership, marketplace)
+        except ValidationError as refused:
+            errors.update({k: v[0] for k, v in refused.errors.items()})
+    listings = rules.clean_listings(entries)
+    if not listings.rows and not listings.problems:
+        errors["listings"] = "Give at least one listing URL."
+    if errors:
+        raise ValidationError(errors)
+    if listings.problems:
+        raise ListingsRefused(listings.problems)
+    stored = save_evidence(evidence_files)
+    try:
+        with db.atomic():
+            lock_org(brand)  # two filings of the same URL at once: the second sees the first's items
+            terms = partnerships.filing_terms(Partnership.get_by_id(partnership.id), marketplace)
+            skipped = _already_filed(brand, listings.rows)
+            rows = [row for row in listings.rows if row["url_key"] not in {s["url_key"] for s in skipped}]
+            if not rows:
+                raise ValidationError({"listings": "Every listing is already under one of your notices: "
+                                                   + "; ".join(f"{s['url']} ({s['notice']}, {s['state']})"
+                                                               for s in skipped[:5])})
+            fast_lane = goodfaith.score(partnership, now).fast_lane
+            notice = Notice.create(org=brand, platform=partnership.platform_id, partnership=partnership,
+                                   terms=terms, marketplace=marketplace, reason_code=reason_code,
+                                   explanation=explanation, test_buy_ref=test_buy_ref,
+                                   good_faith_statement=GOOD_FAITH_STATEMENT,
+                                   jurisdiction_confirmed=bool(uncovered), fast_lane=fast_lane, filed_by=user,
+                                   filed_at=now, item_count=len(rows))
+            NoticeMark.insert_many([{"notice": notice.id, "mark": m.id} for m in marks]).execute()
+            for kept in stored:
+                Evidence.create(notice=notice, name=kept.original_name, path=kept.name, sha256=kept.sha256,
+                                size=kept.size, content_type=kept.mimetype, uploaded_by=user, uploaded_at=now)
+            _create_items(notice, rows, terms, fast_lane, user, brand, now)
+            emit("notice.filed", (brand, partnership.platform_id), notice, {
+                "notice": notice.reference, "platform": partnership.platform.slug, "marketplace": marketplace.slug,
+                "reason_code": reason_code, "marks": [m.id for m in marks], "fast_lane": fast_lane,
+                "terms_version": terms.version, "listings": [r["url"] for r in rows],
+                "evidence": [k.sha256 for k in stored], "skipped": [s["url"] for s in skipped]})
+    except BaseException:
+        discard_evidence(stored)
+        raise
+    return Filed(notice=Notice.get_by_id(notice.id), skipped=skipped, warnings=warnings)
+
+
+def _already_filed(brand, rows):
+    keys = [row["url_key"] for row in rows]
+    found = {}
+    for start in range(0, len(keys), 500):
+        query = (NoticeItem.select(NoticeItem.url_key, NoticeItem.notice, NoticeItem.state)
+                 .where((NoticeItem.brand == brand) & NoticeItem.url_key.in_(keys[start:start + 500])
+                        & NoticeItem.state.in_(ACTIVE_STATES)))
+        for item in query:
+            found[item.url_key] = item
+    return [{"row": row["row"], "url": row["url"], "url_key": row["url_key"],
+             "notice": f"N-{found[row['url_key']].notice_id:06d}", "state": found[row["url_key"]].state}
+            for row in rows if row["url_key"] in found]
+
+
+def _create_items(notice, rows, terms, fast_lane, user, brand, now):
+    """Items, their first transition and both clocks. Every item starts at the same moment under the same
+    terms, so the deadlines are worked out once for the whole notice."""
+    ack_minutes, action_minutes = terms.targets(fast_lane)
+    calendar = terms.calendar()
+    base = {"notice": notice.id, "brand": notice.org_id, "platform": notice.platform_id,
+            "marketplace": notice.marketplace_id, "state": "submitted", "state_changed_at": now}
+    first_due = min(calendar.add(now, timedelta(minutes=ack_minutes)),
+                    calendar.add(now, timedelta(minutes=action_minutes)))
+    NoticeItem.insert_many([dict(base, position=position, url=row["url"], url_key=row["url_key"],
+                                 seller_id=row["seller_id"], title=row["title"], due_at=first_due)
+                            for position, row in enumerate(rows, start=1)]).execute()
+    items = list(NoticeItem.select(NoticeItem.id).where(NoticeItem.notice == notice))
+    Transition.insert_many([{"item": item.id, "from_state": "", "to_state": "submitted", "actor": user,
+                             "actor_org": brand.id, "at": now} for item in items]).execute()
+    clocks.start_many(items, calendar, ack_minutes, action_minutes, now)
+
+
+# --- transitions -------------------------------------------------------------------------------------
+
+def side_of(item, org):
+    org_id = getattr(org, "id", org)
+    if org_id == item.platform_id:
+        return "platform"
+    if org_id == item.brand_id:
+        return "brand"
+    raise NotFound()
+
+
+def allowed_moves(item, org):
+    """The states `org` may move `item` to now (for the pages' buttons)."""
+    side = side_of(item, org)
+    moves = PLATFORM_MOVES if side == "platform" else BRAND_MOVES
+    found = [to for (frm, to) in sorted(moves) if frm == item.state]
+    if side == "platform" and item.state == "submitted":
+        found += [to for (frm, to) in sorted(PLATFORM_MOVES) if frm == "acknowledged"]
+    return [state for state in STATES if state in found]
+
+
+def _steps(item, side, to):
+    """The transitions that take `item` to `to`: one, or acknowledge-then-decide for the platform."""
+    moves = PLATFORM_MOVES if side == "platform" else BRAND_MOVES
+    if (item.state, to) in moves:
+        return [(item.state, to)]
+    if side == "platform" and item.state == "submitted" and ("acknowledged", to) in moves:
+        return [("submitted", "acknowledged"), ("acknowledged", to)]
+    if to not in STATES:
+        raise ValidationError({"to": f"Unknown state {str(to)[:40]!r}; the states are: {', '.join(STATES)}."})
+    if any(to == t for (_, t) in (BRAND_MOVES if side == "platform" else PLATFORM_MOVES)) and not any(
+            to == t for (_, t) in moves):
+        who = "the brand" if side == "platform" else "the platform"
+        raise Conflict(f"Only {who} moves a listing to {STATE_LABELS[to].lower()}.")
+    raise Conflict(f"A listing that is {STATE_LABELS[item.state].lower()} cannot be {VERBS[to]}.")
+
+
+def _lock_item(item_id):
+    if is_postgresql():
+        db.execute_sql("SELECT id FROM notice_item WHERE id = %s FOR NO KEY UPDATE", (item_id,))
+    return NoticeItem.get_by_id(item_id)
+
+
+def transition(item, org, to, reason="", redress="", user=None, now=None):
+    """Move one item to state `to` for `org` (its platform or its brand): checked, applied with its
+    clock effects, recorded (Transition row, audit and event in both orgs). Returns the item."""
+    now = now or utcnow()
+    to = str(to or "").strip()
+    reason, redress = (reason or "").strip(), (redress or "").strip()
+    if to in REASON_NEEDED and not reason:
+        raise ValidationError({"reason": f"Give {REASON_NEEDED[to]}: the other side sees it."})
+    for name, text in (("reason", reason), ("redress", redress)):
+        if len(text) > rules.MAX_REASON:
+            raise ValidationError({name: f"Use at most {rules.MAX_REASON} characters."})
+    with db.atomic():
+        item = _lock_item(item.id)
+        side = side_of(item, org)
+        steps = _steps(item, side, to)
+        if side == "brand" and (item.state, to) == ("info_requested", "acknowledged") and not reason:
+            raise ValidationError({"reason": "Give the information the platform asked for."})
+        for frm, step_to in steps:
+            final = step_to == to
+            _apply(item, frm, step_to, reason if final else "", _redress(step_to, redress) if final else "",
+                   user, org, now)
+        clocks.refresh_item(item)
+    return NoticeItem.get_by_id(item.id)
+
+
+def _redress(to, given):
+    return given or DEFAULT_REDRESS.get(to, "")
+
+
+def _apply(item, frm, to, reason, redress, user, org, now):
+    changes = {"state": to, "state_changed_at": now}
+    if to in ("removed", "rejected"):
+        changes.update(decision=to, decided_at=now)
+    if to in ("reinstated", "upheld"):
+        changes.update(counter_outcome=to, counter_decided_at=now)
+    NoticeItem.update(**changes).where(NoticeItem.id == item.id).execute()
+    _clock_effects(item, frm, to, now)
+    Transition.create(item=item, from_state=frm, to_state=to, reason=reason, redress=redress, actor=user,
+                      actor_org=org, at=now)
+    item.state = to
+    emit("notice.item.transitioned", (item.brand_id, item.platform_id), item, {
+        "notice": f"N-{item.notice_id:06d}", "item": item.id, "url": item.url, "from": frm, "to": to,
+        "reason": reason, "redress": redress})
+
+
+def _clock_effects(item, frm, to, now):
+    if frm == "submitted" and to == "acknowledged":
+        clocks.complete(item, "acknowledge", now)
+    elif to == "info_requested":
+        clocks.pause(item, "action", now)
+    elif frm == "info_requested" and to == "acknowledged":
+        clocks.resume(item, "action", now)
+    elif to in ("removed", "rejected"):
+        clocks.complete(item, "action", now)
+    elif to == "withdrawn":
+        clocks.cancel(item, now)
+
+
+@dataclass
+class BulkResult:
+    done: list = field(default_factory=list)  # items moved
+    refused: list = field(default_factory=list)  # (item, message)
+
+
+def bulk_transition(org, item_ids, to, reason="", redress="", user=None, now=None):
+    """The queue's bulk action: each item moved in its own transaction, so one refusal (someone else
+    already decided it) does not stop the others. Items `org` cannot see count as refused."""
+    ids = []
+    for value in item_ids or []:
+        try:
+            ids.append(_pk(value))
+        except NotFound:
+            continue
+    ids = sorted(set(ids))
+    if not ids:
+        raise ValidationError({"items": "Choose at least one listing."})
+    if len(ids) > BULK_LIMIT:
+        raise ValidationError({"items": f"Act on at most {BULK_LIMIT} listings at once."})
+    result = BulkResult()
+    found = {item.id: item for item in visible_items(org).where(NoticeItem.id.in_(ids))}
+    for pk in ids:
+        item = found.get(pk)
+        if item is None:
+            result.refused.append((pk, "No such listing in your queue."))
+            continue
+        try:
+            result.done.append(transition(item, org, to, reason, redress, user, now))
+        except (Conflict, ValidationError) as refused:
+            if isinstance(refused, ValidationError) and "reason" in refused.errors:
+                raise  # the same for every item: say it once
+            result.refused.append((item, refused.message))
+    return result
+
+
+# --- lists -------------------------------------------------------------------------------------------
+
+QUEUE_DEFAULT_STATES = ("submitted", "acknowledged", "info_requested", "counter_noticed")
+
+
+def queue(platform, states=QUEUE_DEFAULT_STATES, brand=None, marketplace=None, breached=None, reason_code="", q=""):
+    """The platform's work list: its items in `states`, nearest deadline first; items without a running
+    clock (waiting on the brand, counter-notices) after them, oldest first."""
+    query = visible_items(platform).where(NoticeItem.state.in_(states or QUEUE_DEFAULT_STATES))
+    if brand is not None:
+        query = query.where(NoticeItem.brand == brand)
+    if marketplace is not None:
+        query = query.where(NoticeItem.marketplace == marketplace)
+    if breached is not None:
+        query = query.where(NoticeItem.breached == breached)
+    if reason_code:
+        query = query.where(NoticeItem.notice.in_(Notice.select(Notice.id).where(
+            (Notice.platform == platform) & (Notice.reason_code == reason_code))))
+    if q:
+        query = query.where(NoticeItem.url.contains(q) | NoticeItem.seller_id.contains(q)
+                            | NoticeItem.title.contains(q))
+    return query.order_by(NoticeItem.due_at.asc(nulls="LAST"), NoticeItem.state_changed_at, NoticeItem.id)
+
+
+def search_notices(org, state="", marketplace=None, breached=None, filed_from=None, filed_to=None, partner=None):
+    """Notices `org` may read, newest first, with the filters of the notices page and GET /api/v1/notices.
+    `state`: notices with at least one item in it; `breached`: with (or without) a breached item;
+    `filed_from` / `filed_to`: naive UTC bounds, the end exclusive."""
+    query = visible_notices(org)
+    if state:
+        query = query.where(Notice.id.in_(NoticeItem.select(NoticeItem.notice).where(NoticeItem.state == state)))
+    if marketplace is not None:
+        query = query.where(Notice.marketplace == marketplace)
+    if breached is not None:
+        with_breach = Notice.id.in_(NoticeItem.select(NoticeItem.notice).where(NoticeItem.breached == True))  # noqa: E712
+        query = query.where(with_breach if breached else ~with_breach)
+    if filed_from is not None:
+        query = query.where(Notice.filed_at >= filed_from)
+    if filed_to is not None:
+        query = query.where(Notice.filed_at < filed_to)
+    if partner is not None:
+        query = query.where((Notice.platform == partner) if not org.is_platform else (Notice.org == partner))
+    return query
+
+
+def state_counts(notices):
+    """{notice id: {state: count}} for a page of notices, in one query."""
+    ids = [n.id for n in notices]
+    counts = {}
+    if ids:
+        rows = (NoticeItem.select(NoticeItem.notice, NoticeItem.state, fn.COUNT(NoticeItem.id))
+                .where(NoticeItem.notice.in_(ids)).group_by(NoticeItem.notice, NoticeItem.state).tuples())
+        for notice_id, state, count in rows:
+            counts.setdefault(notice_id, {})[state] = count
+    return counts
+
+
+def breached_notices(notices):
+    ids = [n.id for n in notices]
+    if not ids:
+        return set()
+    return {row.notice_id for row in NoticeItem.select(NoticeItem.notice).where(
+        NoticeItem.notice.in_(ids) & (NoticeItem.breached == True)).distinct()}  # noqa: E712
+
+
+def items_of(notice):
+    return list(NoticeItem.select().where(NoticeItem.notice == notice).order_by(NoticeItem.position))
+
+
+def marks_of(notice):
+    return list(Mark.select().join(NoticeMark, on=(NoticeMark.mark == Mark.id))
+                .where(NoticeMark.notice == notice).order_by(Mark.word))
+
+
+def history_of(items):
+    ids = [i.id for i in items]
+    found = {}
+    if ids:
+        for row in (Transition.select().where(Transition.item.in_(ids))
+                    .order_by(Transition.at, Transition.id)):
+            found.setdefault(row.item_id, []).append(row)
+    return found
+
+
+def summary(org, now=None):
+    """Figures for the dashboard: items by state, open and breached counts, due within a day."""
+    now = now or utcnow()
+    items = visible_items(org)
+    by_state = dict(items.select(NoticeItem.state, fn.COUNT(NoticeItem.id)).group_by(NoticeItem.state).tuples())
+    open_items = visible_items(org).where(NoticeItem.state.in_(OPEN_STATES))
+    return {"by_state": by_state, "open": sum(by_state.get(s, 0) for s in OPEN_STATES),
+            "breached_open": open_items.where(NoticeItem.breached == True).count(),  # noqa: E712
+            "due_soon": open_items.where((NoticeItem.due_at <= now + timedelta(hours=24))
+                                         & (NoticeItem.breached == False)).count()}  # noqa: E712
+
+
+def partner_marketplaces(org):
+    """Marketplaces seen in `org`'s notices, for filters."""
+    return list(Marketplace.select().where(Marketplace.id.in_(
+        visible_notices(org).select(Notice.marketplace).distinct())).order_by(Marketplace.name))
+

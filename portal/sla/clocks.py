@@ -1,0 +1,230 @@
+"""The SLA engine: the one module that starts, pauses, resumes, stops and reads the clocks of notice
+items, and finds warnings and breaches. Pages, the API, the CLI and the periodic task all call it.
+
+Semantics (DESIGN.md, after Zendesk / ServiceNow / Zammad):
+- two metrics per item: `acknowledge` starts at filing and never pauses; `action` starts at filing and
+  pauses while the item waits for the brand (`info_requested`); a pause extends the deadline by its length
+  in business time;
+- targets are business time in the partnership calendar (or 24/7) and are copied onto the clock when it
+  starts, with the calendar: new terms never move a running clock;
+- stage (running, paused, completed, cancelled) and `breached` are separate: completing late keeps
+  `breached`; the warning (75% of the target) and the breach are each emitted once, whether the periodic
+  task or a late completion finds them first.
+"""
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from portal.db import db
+from portal.events import emit
+from portal.sla.calendar import calendar_from_dict, calendar_to_dict
+from portal.sla.models import SlaClock
+from portal.timeutil import utcnow
+
+WARNING_SHARE = 0.75
+
+
+@dataclass
+class ClockReading:
+    """A clock as people see it at a moment."""
+
+    metric: str
+    stage: str
+    breached: bool
+    target: timedelta
+    started_at: datetime
+    deadline: datetime  # while paused: where it would fall if resumed now
+    remaining: timedelta  # business time left; negative once late
+    elapsed_percent: int
+    stopped_at: datetime | None
+
+    @property
+    def remaining_seconds(self):
+        return int(self.remaining.total_seconds())
+
+
+def calendar_of(clock):
+    return calendar_from_dict(json.loads(clock.calendar))
+
+
+def business_remaining(calendar, now, deadline):
+    """Business time from `now` to `deadline`, negative when the deadline has passed."""
+    if now <= deadline:
+        return calendar.elapsed(now, deadline)
+    return -calendar.elapsed(deadline, now)
+
+
+# --- starting and moving clocks ----------------------------------------------------------------------
+
+def start_many(items, calendar, ack_minutes, action_minutes, at):
+    """Both clocks of newly filed items, with the targets and calendar in force now. The items start
+    together, so their deadlines are worked out once."""
+    snapshot = json.dumps(calendar_to_dict(calendar), sort_keys=True)
+    rows = []
+    for metric, minutes in (("acknowledge", ack_minutes), ("action", action_minutes)):
+        target = timedelta(minutes=minutes)
+        times = {"metric": metric, "target_minutes": minutes, "calendar": snapshot, "started_at": at,
+                 "deadline": calendar.add(at, target), "warn_at": calendar.add(at, target * WARNING_SHARE),
+                 "stage": "running"}
+        rows.extend(dict(times, item=getattr(item, "id", item)) for item in items)
+    for start in range(0, len(rows), 500):
+        SlaClock.insert_many(rows[start:start + 500]).execute()
+
+
+def clock(item, metric):
+    return SlaClock.get((SlaClock.item == item) & (SlaClock.metric == metric))
+
+
+def pause(item, metric, at):
+    """Stop the clock's run, keeping the business time left; nothing happens to a clock not running."""
+    c = clock(item, metric)
+    if c.stage != "running":
+        return c
+    left = business_remaining(calendar_of(c), at, c.deadline)
+    SlaClock.update(stage="paused", paused_at=at, remaining_seconds=int(left.total_seconds())).where(
+        SlaClock.id == c.id).execute()
+    return c
+
+
+def resume(item, metric, at):
+    """Run a paused clock again: its deadline moves on by the business time it spent paused."""
+    c = clock(item, metric)
+    if c.stage != "paused":
+        return c
+    calendar = calendar_of(c)
+    paused_for = calendar.elapsed(c.paused_at, at)
+    changes = {"stage": "running", "paused_at": None, "remaining_seconds": None,
+               "paused_seconds": c.paused_seconds + int(paused_for.total_seconds())}
+    left = timedelta(seconds=c.remaining_seconds)
+    if left > timedelta(0):
+        changes["deadline"] = calendar.add(at, left)
+        if c.warned_at is None:
+            to_warning = left - timedelta(minutes=c.target_minutes) * (1 - WARNING_SHARE)
+            changes["warn_at"] = calendar.add(at, max(to_warning, timedelta(0)))
+    SlaClock.update(**changes).where(SlaClock.id == c.id).execute()
+    return c
+
+
+def complete(item, metric, at):
+    """The clock's goal was reached at `at`. Late: breached stays true (and is emitted if not yet)."""
+    c = clock(item, metric)
+    if c.stage not in ("running", "paused"):
+        return c
+    calendar = calendar_of(c)
+    left = (timedelta(seconds=c.remaining_seconds) if c.stage == "paused"
+            else business_remaining(calendar, at, c.deadline))
+    late = c.stage == "running" and at >= c.deadline
+    SlaClock.update(stage="completed", stopped_at=at, remaining_seconds=int(left.total_seconds()),
+                    breached=SlaClock.breached | late).where(SlaClock.id == c.id).execute()
+    if late:
+        _emit_breach(SlaClock.get_by_id(c.id), at)
+    return c
+
+
+def cancel(item, at):
+    """Stop every clock of the item that still runs (a withdrawn listing): no longer measured."""
+    for c in SlaClock.select().where((SlaClock.item == item) & SlaClock.stage.in_(("running", "paused"))):
+        left = (timedelta(seconds=c.remaining_seconds) if c.stage == "paused"
+                else business_remaining(calendar_of(c), at, c.deadline))
+        SlaClock.update(stage="cancelled", stopped_at=at, remaining_seconds=int(left.total_seconds())).where(
+            SlaClock.id == c.id).execute()
+
+
+def refresh_item(item):
+    """Copy onto the item what its queue position needs: the nearest running deadline, breached."""
+    from portal.notices.models import NoticeItem
+
+    running = SlaClock.select(SlaClock.deadline).where((SlaClock.item == item) & (SlaClock.stage == "running"))
+    deadlines = [row.deadline for row in running]
+    breached = SlaClock.select().where((SlaClock.item == item) & SlaClock.breached).exists()
+    NoticeItem.update(due_at=min(deadlines) if deadlines else None, breached=breached).where(
+        NoticeItem.id == item.id).execute()
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+def read(c, now=None):
+    """What the clock says at `now`: stage, breached, deadline, business time left, % of target used."""
+    now = now or utcnow()
+    calendar = calendar_of(c)
+    target = timedelta(minutes=c.target_minutes)
+    deadline = c.deadline
+    if c.stage == "running":
+        remaining = business_remaining(calendar, now, c.deadline)
+    else:
+        remaining = timedelta(seconds=c.remaining_seconds or 0)
+        if c.stage == "paused":
+            deadline = calendar.add(now, remaining) if remaining > timedelta(0) else c.deadline
+    breached = c.breached or (c.stage == "running" and now >= c.deadline)
+    used = (target - remaining) / target if target else 1
+    return ClockReading(metric=c.metric, stage=c.stage, breached=breached, target=target, started_at=c.started_at,
+                        deadline=deadline, remaining=remaining, elapsed_percent=max(0, round(used * 100)),
+                        stopped_at=c.stopped_at)
+
+
+def readings(items, now=None):
+    """{item id: {metric: ClockReading}} for many items in one query."""
+    now = now or utcnow()
+    found = {}
+    ids = [getattr(item, "id", item) for item in items]
+    if not ids:
+        return found
+    for c in SlaClock.select().where(SlaClock.item.in_(ids)):
+        found.setdefault(c.item_id, {})[c.metric] = read(c, now)
+    return found
+
+
+# --- the periodic check ------------------------------------------------------------------------------
+
+def _parties(c):
+    from portal.notices.models import NoticeItem
+    item = NoticeItem.get_by_id(c.item_id)
+    return item, (item.brand_id, item.platform_id)
+
+
+def _payload(c, item, kind):
+    return {"event": kind, "notice": item.notice_id, "item": item.id, "url": item.url, "metric": c.metric,
+            "target_minutes": c.target_minutes, "deadline": c.deadline.isoformat(timespec="seconds") + "Z",
+            "state": item.state}
+
+
+def _emit_warning(c, now):
+    claimed = SlaClock.update(warned_at=now).where((SlaClock.id == c.id) & SlaClock.warned_at.is_null()).execute()
+    if claimed:  # only the transaction that set warned_at emits: exactly once
+        item, orgs = _parties(c)
+        emit("sla.warning", orgs, item, _payload(c, item, "sla.warning"))
+    return bool(claimed)
+
+
+def _emit_breach(c, now):
+    claimed = SlaClock.update(breached=True, breach_emitted_at=now).where(
+        (SlaClock.id == c.id) & SlaClock.breach_emitted_at.is_null()).execute()
+    if claimed:
+        item, orgs = _parties(c)
+        emit("sla.breached", orgs, item, _payload(c, item, "sla.breached"))
+        refresh_item(item)
+    return bool(claimed)
+
+
+def check_clocks(now=None, batch=500):
+    """Emit `sla.warning` for running clocks past 75% of their target and `sla.breached` for those past
+    their deadline, each once. Returns (warnings, breaches) emitted by this run."""
+    now = now or utcnow()
+    warnings = breaches = 0
+    due = (SlaClock.select(SlaClock.id).where((SlaClock.stage == "running") & (SlaClock.deadline <= now)
+                                              & SlaClock.breach_emitted_at.is_null()).order_by(SlaClock.id))
+    for row in list(due.limit(batch * 20)):
+        with db.atomic():
+            c = SlaClock.get_or_none((SlaClock.id == row.id) & (SlaClock.stage == "running"))
+            if c is not None:
+                if c.warned_at is None:  # a clock found only after its deadline still warned first
+                    warnings += _emit_warning(c, now)
+                breaches += _emit_breach(c, now)
+    warn = (SlaClock.select(SlaClock.id).where((SlaClock.stage == "running") & (SlaClock.warn_at <= now)
+                                               & SlaClock.warned_at.is_null()).order_by(SlaClock.id))
+    for row in list(warn.limit(batch * 20)):
+        with db.atomic():
+            c = SlaClock.get_or_none((SlaClock.id == row.id) & (SlaClock.stage == "running"))
+            if c is not None:
+                warnings += _emit_warning(c, now)
+    return warnings, breaches

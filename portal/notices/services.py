@@ -30,7 +30,7 @@ from portal.partnerships import services as partnerships
 from portal.partnerships.models import Partnership
 from portal.sla import clocks
 from portal.tenancy import MAX_ID, lock_org
-from portal.timeutil import local_today, utcnow
+from portal.timeutil import to_local, utcnow
 
 EVIDENCE_AREA = "evidence"
 MAX_EVIDENCE_FILES = 10
@@ -253,7 +253,8 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
     errors = {}
     partnership, marketplace = _partnership_and_marketplace(errors, brand, values)
     reason_code, explanation, test_buy_ref = _clean_notice_fields(errors, values)
-    marks, uncovered = _check_marks(errors, brand, values.get("marks"), marketplace, local_today(brand.timezone))
+    marks, uncovered = _check_marks(errors, brand, values.get("marks"), marketplace,
+                                    to_local(now, brand.timezone).date())
     warnings = []
     if uncovered and not errors.get("marks"):
         warning = jurisdiction_warning(marketplace, uncovered)
@@ -262,7 +263,7 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
         warnings.append(warning)
     if partnership is not None and marketplace is not None:
         try:
-            partnerships.filing_terms(partnership, marketplace)
+            partnerships.filing_terms(partnership, marketplace, now=now)
         except ValidationError as refused:
             errors.update({k: v[0] for k, v in refused.errors.items()})
     listings = rules.clean_listings(entries)
@@ -276,7 +277,7 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
     try:
         with db.atomic():
             lock_org(brand)  # two filings of the same URL at once: the second sees the first's items
-            terms = partnerships.filing_terms(Partnership.get_by_id(partnership.id), marketplace)
+            terms = partnerships.filing_terms(Partnership.get_by_id(partnership.id), marketplace, now=now)
             skipped = _already_filed(brand, listings.rows)
             rows = [row for row in listings.rows if row["url_key"] not in {s["url_key"] for s in skipped}]
             if not rows:

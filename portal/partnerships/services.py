@@ -21,7 +21,7 @@ from portal.errors import Conflict, NotFound, ValidationError
 from portal.partnerships.models import Partnership, Terms
 from portal.sla.calendar import WEEKDAYS, parse_days
 from portal.tenancy import MAX_ID
-from portal.timeutil import is_valid_timezone, local_today, utcnow
+from portal.timeutil import is_valid_timezone, local_today, to_local, utcnow
 
 LIVE_STATUSES = ("proposed", "active", "suspended")
 MAX_TARGET_MINUTES = 60 * 24 * 90  # ninety days: anything longer is a typing mistake
@@ -91,14 +91,14 @@ def fileable_partnerships(brand):
     return found
 
 
-def filing_terms(partnership, marketplace, today=None):
-    """The terms a notice on `marketplace` is filed under now, or a ValidationError saying why not."""
+def filing_terms(partnership, marketplace, now=None):
+    """The terms a notice on `marketplace` is filed under at `now`, or a ValidationError saying why not."""
     if partnership.status != "active":
         raise ValidationError({"partnership": f"The partnership with {partnership.platform.name} is "
                                               f"{partnership.status}: notices can be filed only under an "
                                               "active partnership."})
     terms = terms_in_force(partnership)
-    today = today or local_today(terms.timezone)
+    today = to_local(now or utcnow(), terms.timezone).date()
     if today < terms.effective_from or (terms.effective_to and today > terms.effective_to):
         raise ValidationError({"partnership": f"The partnership's terms are in effect from {terms.effective_from}"
                                               + (f" to {terms.effective_to}" if terms.effective_to else "")

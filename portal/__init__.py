@@ -62,10 +62,12 @@ def _register_blueprints(app):
     from portal.accounts.views import bp as accounts_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.marks.views import bp as marks_bp
+    from portal.notices.views import bp as notices_bp
     from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
+    from portal.partnerships.views import bp as partnerships_bp
 
-    for blueprint in (accounts_bp, dashboard_bp, marks_bp, oauth_bp, ops_bp):
+    for blueprint in (accounts_bp, dashboard_bp, marks_bp, notices_bp, oauth_bp, ops_bp, partnerships_bp):
         app.register_blueprint(blueprint)
 
 
@@ -82,12 +84,15 @@ def _register_template_helpers(app):
 
     from portal.accounts.services import active_memberships
     from portal.tenancy import current_membership, current_org
-    from portal.timeutil import format_local
+    from portal.timeutil import format_local, human_duration, human_hours
 
     @app.template_filter("localtime")
     def localtime(moment, fmt="%Y-%m-%d %H:%M %Z"):
         tz_name = current_org.timezone if current_org else "UTC"
         return format_local(moment, tz_name, fmt)
+
+    app.add_template_filter(human_duration, "duration")
+    app.add_template_filter(human_hours, "hours")
 
     @app.context_processor
     def navigation():

@@ -33,3 +33,22 @@ def format_local(moment, tz_name, fmt="%Y-%m-%d %H:%M %Z"):
 def local_today(tz_name):
     """Today's date in the given zone (a mark expires at the end of its expiry date there)."""
     return datetime.now(ZoneInfo(tz_name)).date()
+
+
+def human_duration(delta):
+    """A length of (business) time for people: "2 d 3 h", "3 h 20 min", "45 min"; sign ignored."""
+    seconds = abs(int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def human_hours(minutes):
+    """A target in minutes as hours: 240 -> "4 h", 90 -> "1.5 h", 5 -> "0.08 h"."""
+    text = f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
+    return f"{text} h"

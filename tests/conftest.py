@@ -189,7 +189,7 @@ class World:
         with self.app.app_context(), acting_as("test"):
             return review_mark(mark, platform, None, "verify")
 
-    def notice(self, brand, partnership, urls, marks=None, now=None, **values):
+    def notice(self, brand, partnership, urls, marks=None, now=None, evidence=(), **values):
         """File a notice of `urls` under `partnership` through the filing service, as `test`."""
         from portal.accounts.models import Marketplace
         from portal.notices.services import file_notice
@@ -202,7 +202,7 @@ class World:
         fields.update(values)
         entries = [(n, {"url": url}) for n, url in enumerate(urls, start=1)]
         with self.app.app_context(), acting_as("test"):
-            return file_notice(brand, fields, entries, now=now)
+            return file_notice(brand, fields, entries, evidence, now=now)
 
 
 @pytest.fixture

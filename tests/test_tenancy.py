@@ -3,9 +3,11 @@
 Each route of `app.url_map` must declare an access rule, and each URL parameter must appear in
 `objects_of` below, so a new route or object type cannot ship without being covered here.
 """
+import io
 from datetime import timedelta
 
 import pytest
+from werkzeug.datastructures import FileStorage
 
 from portal.access import access_rule_of
 from portal.accounts import services
@@ -13,6 +15,8 @@ from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.services import token_digest
 from portal.audit import AuditEvent
 from portal.marks.models import ImportJob, Mark
+from portal.notices.models import Evidence, Notice, NoticeItem
+from portal.partnerships.models import Partnership
 from portal.oauth.models import OAuthClient, Token
 from portal.oauth.services import create_client
 from portal.tenancy import tenant_models
@@ -47,7 +51,8 @@ def build_url(app, rule, values):
 
 
 # Parameters that choose a verb rather than name an object: every value is tried.
-VERB_PARAMETERS = {"action": ("deactivate", "reactivate"), "decision": ("verify", "reject"), "fmt": ("csv", "xlsx")}
+VERB_PARAMETERS = {"action": ("deactivate", "reactivate"), "decision": ("verify", "reject"), "fmt": ("csv", "xlsx"),
+                   "move": ("accept", "decline", "suspend", "resume", "end")}
 
 
 def url_variants(app, rule, objects):
@@ -66,8 +71,12 @@ def url_variants(app, rule, objects):
 def two_orgs(world):
     """Org A (Microsoft) and org B (Swarovski), each with people and an invitation."""
     a, b = world.org("Microsoft"), world.org("Swarovski")
+    platform = world.org("Alibaba", kind="platform")
     people = {}
     for org in (a, b):
+        partnership = world.partnership(org, platform)
+        world.notice(org, partnership, [f"https://item.taobao.com/item.htm?id={org.id}"],
+                     evidence=[FileStorage(io.BytesIO(b"%PDF-1.4 test buy"), filename="receipt.pdf")])
         for role in ("admin", "analyst", "viewer"):
             people[(org.slug, role)] = world.person(org, role)
         world.person(org, "analyst", email=f"second@{org.slug}.example")
@@ -85,9 +94,13 @@ def two_orgs(world):
 def objects_of(org):
     """One object of `org` for each kind of URL parameter."""
     member = Membership.for_org(org).join(User).where(User.email.startswith("second@")).get()
+    notice = Notice.for_org(org).get()
     return {"membership_id": member.id, "invitation_id": Invitation.for_org(org).get().id,
             "client_pk": OAuthClient.for_org(org).get().id, "family": f"grant-of-{org.slug}",
-            "mark_id": Mark.for_org(org).get().id, "job_id": ImportJob.for_org(org).get().id}
+            "mark_id": Mark.for_org(org).get().id, "job_id": ImportJob.for_org(org).get().id,
+            "notice_id": notice.id, "item_id": NoticeItem.get(NoticeItem.notice == notice).id,
+            "evidence_id": Evidence.get(Evidence.notice == notice).id,
+            "partnership_id": Partnership.get(Partnership.brand == org).id}
 
 
 def test_every_route_declares_an_access_rule(app):
@@ -99,7 +112,7 @@ def test_every_tenant_model_is_known_to_these_tests():
     # A new tenant-owned model needs its routes added to objects_of(); this list makes that visible.
     assert {m.__name__ for m in tenant_models()} == {"Marketplace", "Membership", "Invitation", "AuditEvent",
                                                      "OAuthClient", "AuthorizationCode", "Token", "Mark",
-                                                     "ImportJob", "ImportRowError", "ImportOutcomes"}
+                                                     "ImportJob", "ImportRowError", "ImportOutcomes", "Notice"}
 
 
 def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
@@ -125,7 +138,9 @@ def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
     assert sum(1 for i in Invitation.for_org(b) if i.is_pending) == 1
     assert OAuthClient.for_org(b).where(OAuthClient.revoked_at.is_null()).count() == 1
     assert Token.for_org(b).where(Token.revoked_at.is_null()).count() == 1
-    assert Mark.for_org(b).count() == 1 and ImportJob.for_org(b).count() == 1
+    assert Mark.for_org(b).count() == 2 and ImportJob.for_org(b).count() == 1  # the fixture's mark and the notice's
+    assert {i.state for i in NoticeItem.select().where(NoticeItem.brand == b)} == {"submitted"}
+    assert Partnership.get(Partnership.brand == b).status == "active"
 
 
 def test_own_objects_work_on_the_same_routes(app, make_client, two_orgs):
@@ -171,12 +186,15 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
     assert {"accounts.invite", "accounts.change_role", "accounts.set_active",
             "accounts.revoke_invitation", "oauth.create_client", "oauth.rotate_secret",
             "oauth.revoke_client", "oauth.revoke_grant", "marks.create", "marks.edit", "marks.delete",
-            "marks.imports_page", "marks.apply_import"} <= set(checked)
+            "marks.imports_page", "marks.apply_import", "notices.new", "notices.transition",
+            "partnerships.propose", "partnerships.revise", "partnerships.decide"} <= set(checked)
     after = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
     assert after == before
     assert sum(1 for i in Invitation.for_org(a) if i.is_pending) == 1
     assert OAuthClient.for_org(a).count() == 1 and OAuthClient.for_org(a).get().revoked_at is None
-    assert Mark.for_org(a).count() == 1 and ImportJob.for_org(a).count() == 1
+    assert Mark.for_org(a).count() == 2 and ImportJob.for_org(a).count() == 1
+    assert {i.state for i in NoticeItem.select().where(NoticeItem.brand == a)} == {"submitted"}
+    assert Partnership.get(Partnership.brand == a).status == "active"
 
 
 def test_self_service_posts_are_the_known_few(app):

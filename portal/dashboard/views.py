@@ -5,6 +5,10 @@ from portal.access import member
 from portal.accounts.models import Invitation, Marketplace, Membership
 from portal.audit import AuditEvent
 from portal.marks.services import summary as marks_summary
+from portal.notices import goodfaith
+from portal.notices.services import summary as notices_summary
+from portal.partnerships.models import Partnership
+from portal.partnerships.services import partnerships_of
 from portal.tenancy import current_membership, current_org
 
 bp = Blueprint("dashboard", __name__)
@@ -25,4 +29,7 @@ def index():
         marketplaces = list(Marketplace.for_org(current_org).order_by(Marketplace.name))
     return render_template(f"dashboard/{current_org.kind}.html", team_size=team_size,
                            pending_invitations=pending_invitations, recent_events=recent_events,
-                           marketplaces=marketplaces, marks=marks_summary(current_org))
+                           marketplaces=marketplaces, marks=marks_summary(current_org),
+                           notices=notices_summary(current_org),
+                           standings=goodfaith.scores(partnerships_of(current_org).where(
+                               Partnership.status == "active").order_by(Partnership.id)))

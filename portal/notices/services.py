@@ -369,10 +369,11 @@ def _steps(item, side, to):
         return [("submitted", "acknowledged"), ("acknowledged", to)]
     if to not in STATES:
         raise ValidationError({"to": f"Unknown state {str(to)[:40]!r}; the states are: {', '.join(STATES)}."})
-    if any(to == t for (_, t) in (BRAND_MOVES if side == "platform" else PLATFORM_MOVES)) and not any(
-            to == t for (_, t) in moves):
+    other = BRAND_MOVES if side == "platform" else PLATFORM_MOVES
+    if (item.state, to) in other or (to in {t for _, t in other} and to not in {t for _, t in moves}):
         who = "the brand" if side == "platform" else "the platform"
-        raise Conflict(f"Only {who} moves a listing to {STATE_LABELS[to].lower()}.")
+        raise Conflict(f"Only {who} moves a listing from {STATE_LABELS[item.state].lower()} to "
+                       f"{STATE_LABELS[to].lower()}.")
     raise Conflict(f"A listing that is {STATE_LABELS[item.state].lower()} cannot be {VERBS[to]}.")
 
 

@@ -1,0 +1,42 @@
+"""Forms of the notice pages. Shape only; the rules live in portal.notices.services and rules."""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from portal.notices.models import REASONS
+from portal.partnerships.forms import MultiCheckboxField, as_choices
+
+
+class NoticeForm(FlaskForm):
+    where = SelectField("Partnership and marketplace", choices=[], validate_choice=False)
+    reason_code = SelectField("Reason", choices=as_choices(REASONS.items()))
+    explanation = TextAreaField("Explanation", validators=[Length(max=10000)],
+                                description="What is infringing and why: what the listings sell, how you know "
+                                            "(test buy, packaging, price). Required for every reason, "
+                                            "and says what the reason is when you chose Other.")
+    marks = MultiCheckboxField("Marks relied on", choices=[], coerce=str)
+    listings = TextAreaField("Listings", validators=[Length(max=300 * 2800)],
+                             description="One listing per line: its URL, optionally followed by a comma, the "
+                                         "seller id, another comma and the title. Up to 300 per notice.")
+    listings_file = FileField("Or a listings file (.csv or .xlsx)",
+                              description="Columns url (required), seller_id and title; see the template.")
+    evidence = MultipleFileField("Evidence files (PDF, PNG or JPEG)",
+                                 description="Test-buy photos, screenshots, certificates. Each file is hashed "
+                                             "(SHA-256); the hash is shown to both sides.")
+    test_buy_ref = StringField("Test-buy order reference (optional)", validators=[Length(max=200)])
+    confirm_jurisdiction = BooleanField("File anyway: I know these marks are not registered where this marketplace "
+                                        "trades")
+    good_faith = BooleanField("I make the good-faith statement above")
+
+    def values(self):
+        partnership, _, marketplace = (self.where.data or "").partition(":")
+        return {"partnership": partnership, "marketplace": marketplace, "reason_code": self.reason_code.data,
+                "explanation": self.explanation.data, "marks": self.marks.data,
+                "test_buy_ref": self.test_buy_ref.data, "good_faith": self.good_faith.data,
+                "confirm_jurisdiction": self.confirm_jurisdiction.data}
+
+
+class TransitionForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Length(max=4000)])
+    redress = TextAreaField("How to seek redress (optional; a standard text otherwise)", validators=[Length(max=4000)])

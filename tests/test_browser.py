@@ -341,3 +341,53 @@ def test_platform_analyst_verifies_from_the_queue(open_page, world):
     page.wait_for_selector("text=Nothing to verify")
     assert Mark.get_by_id(good.id).status == "verified"
     assert Mark.get_by_id(bad.id).status_reason == "Not in the USPTO register under this number."
+
+
+def test_brand_files_a_notice_and_the_platform_works_it(open_page, world):
+    from portal.notices.models import Notice, NoticeItem
+
+    brand, platform = world.org("Microsoft"), world.org("Alibaba", kind="platform")
+    world.marketplace(platform, "Taobao", country="CN")
+    world.partnership(brand, platform, always_open=True)
+    world.verified_mark(brand, platform, word="XBOX")
+    world.person(brand, "analyst", email="analyst@microsoft.example")
+    world.person(platform, "analyst", email="analyst@alibaba.example")
+
+    page = open_page()
+    sign_in(page, "analyst@microsoft.example")
+    page.get_by_role("link", name="Notices").click()
+    page.get_by_role("link", name="File a notice").click()
+    assert_accessible_basics(page)
+    page.get_by_label("Reason").select_option("counterfeit")
+    page.get_by_label("Explanation").fill("Replica Xbox controllers sold as genuine at a tenth of the price.")
+    page.get_by_label(re.compile("^XBOX")).check()
+    page.get_by_label("Listings", exact=True).fill("\n".join(
+        f"https://item.taobao.com/item.htm?id={n}, shop{n}, Xbox pad 1:1" for n in range(1, 4)))
+    page.get_by_label("I make the good-faith statement above").check()
+    page.get_by_role("button", name="File the notice").click()
+    page.wait_for_selector("text=filed with 3 listing(s) to Alibaba")
+    assert_accessible_basics(page)
+    notice = Notice.get()
+    assert page.locator("text=Submitted").count() >= 3
+
+    platform_page = open_page()
+    sign_in(platform_page, "analyst@alibaba.example")
+    platform_page.get_by_role("link", name="Queue").click()
+    assert_accessible_basics(platform_page)
+    items = list(NoticeItem.select().order_by(NoticeItem.position))
+    for item in items[:2]:
+        platform_page.get_by_label(f"Select listing {item.url}").check()
+    platform_page.get_by_label("Do with the selected listings").select_option("removed")
+    platform_page.get_by_label(re.compile("^Ground for removal")).fill("Counterfeit: test buy TB-7 confirmed it.")
+    platform_page.get_by_role("button", name="Apply to selected").click()
+    platform_page.wait_for_selector("text=2 listing(s) removed.")
+    platform_page.goto(f"/notices/{notice.id}")
+    platform_page.get_by_label("Move listing 3 to").select_option("rejected")
+    platform_page.locator(f"#reason-{items[2].id}").fill("The seller is an authorised reseller.")
+    platform_page.get_by_role("button", name="Apply to listing 3").click()
+    platform_page.wait_for_selector("text=Listing 3 is now rejected.")
+    assert [i.state for i in NoticeItem.select().order_by(NoticeItem.position)] == ["removed", "removed", "rejected"]
+
+    page.reload()
+    page.wait_for_selector("text=The seller is an authorised reseller.", state="attached")
+    assert page.locator("text=Removed").count() >= 2

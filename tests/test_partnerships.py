@@ -154,3 +154,19 @@ def test_existing_partnerships_keep_working_for_marks(app, sides, world):
     from portal.partnerships.services import active_partner_brands
     assert [b.slug for b in active_partner_brands(platform)] == ["louis-vuitton"]
     assert services.terms_in_force(Partnership.get()).marketplace_slugs == ["taobao", "tmall"]
+
+
+def test_brands_see_over_the_api_the_marketplaces_they_may_file_on(app, sides, world, client):
+    from tests.test_api import bearer, client_token
+    brand, platform, _ = sides
+    stranger = world.org("Shopmart", kind="platform")
+    foreign = world.marketplace(stranger, "Shopmart US", "US")
+    token = client_token(client, brand, "notices:read")
+    assert client.get("/api/v1/marketplaces", headers=bearer(token)).json["items"] == []  # no partnership yet
+    partnership = act(app, services.create_partnership, brand, platform, TERMS)
+    body = client.get("/api/v1/marketplaces", headers=bearer(token)).json
+    assert [m["slug"] for m in body["items"]] == ["taobao", "tmall"]
+    assert client.get(f"/api/v1/marketplaces/{body['items'][0]['id']}", headers=bearer(token)).status_code == 200
+    assert client.get(f"/api/v1/marketplaces/{foreign.id}", headers=bearer(token)).status_code == 404
+    act(app, services.change_status, partnership, platform, "suspend", "Audit")
+    assert client.get("/api/v1/marketplaces", headers=bearer(token)).json["items"] == []

@@ -1,7 +1,7 @@
 """Marketplaces over the API (scope `notices:read`: marketplaces are where notices are filed).
 
-A platform reads the marketplaces it runs; brands will see those of their partnerships once partnerships
-exist (the notices issue); another org's marketplace is a 404, as on the web.
+A platform reads the marketplaces it runs; a brand those of the platforms it has an active partnership
+with (where it may file); any other marketplace is a 404, as on the web.
 """
 from marshmallow import Schema, fields
 
@@ -9,7 +9,9 @@ from portal.accounts.models import Marketplace
 from portal.api.auth import ApiBlueprint
 from portal.api.pagination import PageArgs, paginate
 from portal.api.schemas import page_schema
-from portal.tenancy import current_org
+from portal.errors import NotFound
+from portal.partnerships.services import visible_marketplaces
+from portal.tenancy import MAX_ID, current_org
 
 blp = ApiBlueprint("marketplaces", __name__, url_prefix="/marketplaces",
                    description="Marketplaces run by platform organizations")
@@ -35,8 +37,8 @@ MarketplacePage = page_schema(MarketplaceSchema, "MarketplacePage")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, MarketplacePage)
 def list_marketplaces(args):
-    """Marketplaces of your organization, in id order, one page at a time"""
-    return paginate(Marketplace.for_org(current_org), Marketplace, args)
+    """Marketplaces you run (platforms) or may file notices on (brands), in id order, one page at a time"""
+    return paginate(visible_marketplaces(current_org), Marketplace, args)
 
 
 @blp.route("/<int:marketplace_id>", methods=["GET"])
@@ -45,4 +47,8 @@ def list_marketplaces(args):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_marketplace(marketplace_id):
     """One marketplace"""
-    return Marketplace.get_for_org(marketplace_id, current_org)
+    found = visible_marketplaces(current_org).where(Marketplace.id == marketplace_id).first() \
+        if 1 <= marketplace_id <= MAX_ID else None
+    if found is None:
+        raise NotFound()
+    return found

@@ -75,6 +75,15 @@ def active_partner_brands(platform):
         Organization.name)
 
 
+def visible_marketplaces(org):
+    """Marketplaces a platform runs, or those a brand may file on: of its active partners' platforms."""
+    if org.is_platform:
+        return Marketplace.for_org(org)
+    partners = Partnership.select(Partnership.platform).where((Partnership.brand == org)
+                                                               & (Partnership.status == "active"))
+    return Marketplace.select().where(Marketplace.org.in_(partners))
+
+
 def live_partnership(brand, platform):
     return Partnership.get_or_none((Partnership.brand == brand) & (Partnership.platform == platform)
                                    & Partnership.status.in_(LIVE_STATUSES))

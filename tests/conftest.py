@@ -195,7 +195,10 @@ class World:
         from portal.notices.services import file_notice
         from portal.partnerships.services import terms_in_force
         terms = terms_in_force(partnership)
-        marks = marks or [self.verified_mark(brand, partnership.platform, number=str(12345678 + len(urls)))]
+        if marks is None:
+            from portal.marks.models import Mark
+            number = str(20000000 + Mark.for_org(brand).count())  # a new number each call
+            marks = [self.verified_mark(brand, partnership.platform, number=number)]
         fields = dict(partnership=partnership.id, marketplace=terms.marketplace_slugs[0], reason_code="counterfeit",
                       explanation="Counterfeit goods sold under our registered mark.", good_faith=True,
                       marks=[m.id for m in marks])

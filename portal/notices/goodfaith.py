@@ -77,14 +77,16 @@ def _rounded(share):
 
 
 def score(partnership, now=None):
-    """The partnership's brand score over the 90 days before `now`."""
-    since = (now or utcnow()) - timedelta(days=WINDOW_DAYS)
+    """The partnership's brand score over the 90 days before `now` (decisions made after `now` do not
+    count: a notice filed with a past `now` is scored on the history as it stood then)."""
+    now = now or utcnow()
+    since = now - timedelta(days=WINDOW_DAYS)
     of_partnership = NoticeItem.notice.in_(Notice.select(Notice.id).where(Notice.partnership == partnership))
     decisions = dict(NoticeItem.select(NoticeItem.decision, fn.COUNT(NoticeItem.id))
-                     .where(of_partnership & (NoticeItem.decided_at >= since) & (NoticeItem.decision != ""))
+                     .where(of_partnership & NoticeItem.decided_at.between(since, now) & (NoticeItem.decision != ""))
                      .group_by(NoticeItem.decision).tuples())
     counters = dict(NoticeItem.select(NoticeItem.counter_outcome, fn.COUNT(NoticeItem.id))
-                    .where(of_partnership & (NoticeItem.counter_decided_at >= since)
+                    .where(of_partnership & NoticeItem.counter_decided_at.between(since, now)
                            & (NoticeItem.counter_outcome != ""))
                     .group_by(NoticeItem.counter_outcome).tuples())
     return Score(removed=decisions.get("removed", 0), rejected=decisions.get("rejected", 0),

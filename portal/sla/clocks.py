@@ -9,9 +9,10 @@ Semantics (DESIGN.md, after Zendesk / ServiceNow / Zammad):
   starts, with the calendar: new terms never move a running clock;
 - stage (running, paused, completed, cancelled) and `breached` are separate: completing late keeps
   `breached`; the warning (75% of the target) and the breach are each emitted once, whether the periodic
-  task or a late completion finds them first.
+  task, a late completion or a pause after the deadline finds them first (a late one warns first).
 """
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,8 +82,12 @@ def pause(item, metric, at):
     if c.stage != "running":
         return c
     left = business_remaining(calendar_of(c), at, c.deadline)
-    SlaClock.update(stage="paused", paused_at=at, remaining_seconds=int(left.total_seconds())).where(
-        SlaClock.id == c.id).execute()
+    late = at >= c.deadline  # paused after the deadline: it was missed, whatever happens next
+    # Rounded up: a fraction of a second lost here would bring the resumed deadline forward.
+    SlaClock.update(stage="paused", paused_at=at, remaining_seconds=math.ceil(left.total_seconds()),
+                    breached=SlaClock.breached | late).where(SlaClock.id == c.id).execute()
+    if late:
+        _emit_late(SlaClock.get_by_id(c.id), at)
     return c
 
 
@@ -113,11 +118,11 @@ def complete(item, metric, at):
     calendar = calendar_of(c)
     left = (timedelta(seconds=c.remaining_seconds) if c.stage == "paused"
             else business_remaining(calendar, at, c.deadline))
-    late = c.stage == "running" and at >= c.deadline
+    late = at >= c.deadline if c.stage == "running" else left <= timedelta(0)
     SlaClock.update(stage="completed", stopped_at=at, remaining_seconds=int(left.total_seconds()),
                     breached=SlaClock.breached | late).where(SlaClock.id == c.id).execute()
     if late:
-        _emit_breach(SlaClock.get_by_id(c.id), at)
+        _emit_late(SlaClock.get_by_id(c.id), at)
     return c
 
 
@@ -206,6 +211,13 @@ def _emit_breach(c, now):
     return bool(claimed)
 
 
+def _emit_late(c, now):
+    """A clock found past its deadline (by the check, a late completion or a late pause): the warning
+    first if it never came, then the breach; each once. Returns (warnings, breaches) emitted."""
+    warned = _emit_warning(c, now) if c.warned_at is None else False
+    return int(warned), int(_emit_breach(c, now))
+
+
 def check_clocks(now=None, batch=500):
     """Emit `sla.warning` for running clocks past 75% of their target and `sla.breached` for those past
     their deadline, each once. Returns (warnings, breaches) emitted by this run."""
@@ -217,9 +229,8 @@ def check_clocks(now=None, batch=500):
         with db.atomic():
             c = SlaClock.get_or_none((SlaClock.id == row.id) & (SlaClock.stage == "running"))
             if c is not None:
-                if c.warned_at is None:  # a clock found only after its deadline still warned first
-                    warnings += _emit_warning(c, now)
-                breaches += _emit_breach(c, now)
+                warned, breached = _emit_late(c, now)
+                warnings, breaches = warnings + warned, breaches + breached
     warn = (SlaClock.select(SlaClock.id).where((SlaClock.stage == "running") & (SlaClock.warn_at <= now)
                                                & SlaClock.warned_at.is_null()).order_by(SlaClock.id))
     for row in list(warn.limit(batch * 20)):

@@ -10,6 +10,8 @@ from portal import errors
 from portal.access import access_rule_of
 from portal.accounts.models import Marketplace
 from portal.marks.models import ImportJob, Mark
+from portal.notices.models import Notice
+from portal.partnerships.models import Partnership
 from portal.api import PortalApi
 from portal.api.auth import ApiBlueprint
 from portal.oauth.models import Token
@@ -139,11 +141,22 @@ def bearer_rules(app):
 
 
 def api_objects_of(org):
-    """One object of `org` for each kind of API URL parameter (new parameters must be added here)."""
+    """One object of `org` for each kind of API URL parameter (new parameters must be added here).
+    Notices, their items and partnerships are read through the services' predicates, so a platform
+    names the notices sent to it and the partnerships it is a side of."""
+    from portal.notices.models import NoticeItem
+    from portal.notices.services import visible_notices
+    from portal.partnerships.services import partnerships_of
+
     def first(model):
         row = model.for_org(org).order_by(model.id).first()
         return row.id if row else None
-    return {"marketplace_id": first(Marketplace), "mark_id": first(Mark), "import_id": first(ImportJob)}
+    notice = visible_notices(org).order_by(Notice.id).first()
+    item = NoticeItem.select().where(NoticeItem.notice == notice).order_by(NoticeItem.id).first() if notice else None
+    partnership = partnerships_of(org).order_by(Partnership.id).first()
+    return {"marketplace_id": first(Marketplace), "mark_id": first(Mark), "import_id": first(ImportJob),
+            "notice_id": notice.id if notice else None, "item_id": item.id if item else None,
+            "partnership_id": partnership.id if partnership else None}
 
 
 def seed_marks(world, org):
@@ -151,41 +164,103 @@ def seed_marks(world, org):
     world.upload(org, "word,office,registration_number,nice_classes\nX,USPTO,7654321,9\n", dry_run=True)
 
 
+# Which side's token walks a route, by its parameters: marketplaces are a platform's, marks and imports a
+# brand's; notices, items and partnerships are read by both sides. Evidence is added only by the brand that
+# filed the notice (the platform's own is a 404 too, tested in test_notices_api.py).
+def sides_for(rule):
+    if "marketplace_id" in rule.arguments:
+        return ["platform"]
+    if rule.arguments & {"notice_id", "item_id", "partnership_id"} and rule.endpoint != "Notices.add_evidence":
+        return ["platform", "brand"]  # the platform first: it acknowledges before the brand withdraws
+    return ["brand"]
+
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def request_body(rule, side):
+    """What each route is sent: a change a marks route accepts, a move the side may make, a file."""
+    if rule.endpoint == "Notices.transition_item":
+        return {"json": {"to": "acknowledged" if side == "platform" else "withdrawn"}}
+    if rule.endpoint == "Notices.add_evidence":
+        import io
+        return {"data": {"file": (io.BytesIO(PDF), "e.pdf")}, "content_type": "multipart/form-data"}
+    return {"json": {"word": "HACKED" if side == "foreign" else "RENAMED"}}
+
+
 def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, world):
     alibaba, other = platforms
     microsoft, swarovski = world.org("Microsoft"), world.org("Swarovski")
     for brand in (microsoft, swarovski):
         seed_marks(world, brand)
+    # Microsoft files with Alibaba, Swarovski with Shopmart: each side has a notice of its own, and the
+    # other pair's is foreign to it.
+    for brand, platform in ((microsoft, alibaba), (swarovski, other)):
+        world.notice(brand, world.partnership(brand, platform), ["https://shop.example.com/item/1"],
+                     confirm_jurisdiction=True)
     every_scope = "marks:read marks:write notices:read notices:write intel:read intel:write reports:read"
-    # Marketplaces belong to platforms, marks and imports to brands: each parameter is tried by an org of
-    # the kind that owns such objects, against the same kind of object of another org.
+    # Each parameter is tried by an org of the kind that owns (or reads) such objects, against the same kind
+    # of object of another org.
     sides = {"platform": (client_token(client, alibaba, every_scope.replace("marks:write ", "")),
                           api_objects_of(alibaba), api_objects_of(other)),
              "brand": (client_token(client, microsoft, every_scope), api_objects_of(microsoft),
                        api_objects_of(swarovski))}
-    checked = 0
+    checked = set()
     for rule in bearer_rules(app):
         if not rule.arguments:
             continue
         assert set(rule.arguments) <= set(sides["brand"][1]), f"{rule.rule}: parameter not covered by api_objects_of"
-        token, ours, theirs = sides["platform" if "marketplace_id" in rule.arguments else "brand"]
-        with app.test_request_context():
-            from flask import url_for
-            foreign = url_for(rule.endpoint, **{name: theirs[name] for name in rule.arguments})
-            own = url_for(rule.endpoint, **{name: ours[name] for name in rule.arguments})
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}, key=lambda m: m == "DELETE"):
-            response = client.open(foreign, method=method, headers=bearer(token), json={"word": "HACKED"})
-            assert response.status_code == 404, f"{method} {foreign}: {response.status_code}"
-            text = response.get_data(as_text=True)
-            assert response.mimetype == PROBLEM and "Shopmart" not in text and "SWAROVSKI" not in text
-            mine = client.open(own, method=method, headers=bearer(token), json={"word": "RENAMED"})
-            assert mine.status_code in (200, 202, 204), f"{method} {own}: {mine.status_code}"
-            checked += 1
-    assert checked >= 7
+        for side in sides_for(rule):
+            token, ours, theirs = sides[side]
+            with app.test_request_context():
+                from flask import url_for
+                foreign = url_for(rule.endpoint, **{name: theirs[name] for name in rule.arguments})
+                own = url_for(rule.endpoint, **{name: ours[name] for name in rule.arguments})
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}, key=lambda m: m == "DELETE"):
+                response = client.open(foreign, method=method, headers=bearer(token), **request_body(rule, "foreign"))
+                assert response.status_code == 404, f"{side} {method} {foreign}: {response.status_code}"
+                text = response.get_data(as_text=True)
+                assert response.mimetype == PROBLEM and "Shopmart" not in text and "SWAROVSKI" not in text
+                assert "Swarovski" not in text and "shopmart" not in text
+                mine = client.open(own, method=method, headers=bearer(token), **request_body(rule, side))
+                assert mine.status_code in (200, 201, 202, 204), f"{side} {method} {own}: {mine.status_code}"
+                checked.add((side, method, rule.rule))
+    assert len(checked) >= 14
+    assert {("platform", "POST", "/api/v1/notices/<int:notice_id>/items/<int:item_id>/transitions"),
+            ("brand", "GET", "/api/v1/partnerships/<int:partnership_id>"),
+            ("brand", "POST", "/api/v1/notices/<int:notice_id>/evidence")} <= checked
     # Nothing of Swarovski's changed.
     from portal.marks.models import ImportJob as Job
     assert Mark.for_org(swarovski).get().word == "SWAROVSKI"
     assert [job.dry_run for job in Job.for_org(swarovski)] == [True]
+    from portal.notices.models import Evidence, NoticeItem
+    assert [i.state for i in NoticeItem.select().where(NoticeItem.brand == swarovski)] == ["submitted"]
+    assert Evidence.select().join(Notice).where(Notice.org == swarovski).count() == 0
+    # Ours moved: acknowledged by Alibaba, then withdrawn by Microsoft.
+    assert [i.state for i in NoticeItem.select().where(NoticeItem.brand == microsoft)] == ["withdrawn"]
+
+
+def test_every_scoped_api_route_refuses_a_token_without_its_scope(app, client, world):
+    """Each route is tried with a token holding every scope but the one it declares: 403 naming it, before
+    anything else is looked at (ids that do not exist, bodies that are not sent)."""
+    from portal.oauth.scopes import SCOPES
+    org = world.org("Microsoft")
+    tokens, checked = {}, 0
+    for rule in bearer_rules(app):
+        scope = access_rule_of(app.view_functions[rule.endpoint]).scope
+        if not scope:
+            continue
+        if scope not in tokens:
+            tokens[scope] = client_token(client, org, " ".join(s for s in SCOPES if s != scope))
+        with app.test_request_context():
+            from flask import url_for
+            url = url_for(rule.endpoint, **{name: 1 for name in rule.arguments})
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(url, method=method, headers=bearer(tokens[scope]))
+            assert response.status_code == 403, f"{method} {url}: {response.status_code}"
+            assert response.json["scope"] == scope
+            checked += 1
+    assert checked >= 15
 
 
 def test_marketplaces_list_only_the_tokens_org(client, platforms):

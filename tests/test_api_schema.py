@@ -17,15 +17,16 @@ from tests.oauth_helpers import register
 
 @pytest.fixture
 def tokens(app, world):
-    """A platform with marketplaces and a partner brand with marks; a token for each, with every scope
-    its kind can hold."""
+    """A platform with marketplaces and a partner brand with marks and a notice; a token for each, with every
+    scope its kind can hold."""
     from portal.marks.services import create_mark
     from portal.partnerships.services import create_partnership
 
     platform, brand = world.org("Alibaba", kind="platform"), world.org("Swarovski")
     for name in ("Taobao", "Tmall"):
         world.marketplace(platform, name)
-    create_partnership(brand, platform)
+    partnership = create_partnership(brand, platform)
+    world.notice(brand, partnership, [f"https://item.taobao.com/item.htm?id={n}" for n in range(3)])
     for number in ("018000001", "018000002"):
         create_mark(brand, {"word": "SWAROVSKI", "office": "EUIPO", "registration_number": number,
                             "nice_classes": "14"})
@@ -63,7 +64,52 @@ def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
         checked.append(operation.label)
     expected = {"GET /api/v1/marketplaces", "GET /api/v1/marketplaces/{marketplace_id}", "GET /api/v1/marks",
                 "GET /api/v1/marks/{mark_id}", "PATCH /api/v1/marks/{mark_id}", "DELETE /api/v1/marks/{mark_id}",
-                "GET /api/v1/marks/imports/{import_id}"}
+                "GET /api/v1/marks/imports/{import_id}", "GET /api/v1/notices", "GET /api/v1/notices/{notice_id}",
+                "POST /api/v1/notices/{notice_id}/evidence",
+                "POST /api/v1/notices/{notice_id}/items/{item_id}/transitions", "GET /api/v1/partnerships",
+                "GET /api/v1/partnerships/{partnership_id}"}
     if mode is GenerationMode.POSITIVE:
-        expected |= {"GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports"}
+        expected |= {"GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports", "POST /api/v1/notices"}
     assert expected <= set(checked)
+
+
+def test_real_notices_and_partnerships_conform_to_the_document(app, tokens):
+    """Generated ids rarely name a real object: read and change the fixture's notice and partnership with
+    real ids, from both sides, so their bodies (items, history, paused and completed clocks, evidence) are
+    checked against the document too."""
+    from portal.marks.models import Mark
+    from portal.notices.models import Notice, NoticeItem
+
+    operations_by_label = {operation.label: operation for operation in operations(app)}
+    notice = Notice.select().get()
+    first, second, third = NoticeItem.select().where(NoticeItem.notice == notice).order_by(NoticeItem.position)
+    mark = Mark.get(Mark.status == "verified")
+
+    def call(label, kind, status, **case):
+        response = operations_by_label[label].Case(**case).call_and_validate(
+            headers={"Authorization": f"Bearer {tokens[kind]}"})
+        assert response.status_code == status, response.text
+        return response
+
+    moves = "POST /api/v1/notices/{notice_id}/items/{item_id}/transitions"
+    call(moves, "platform", 200, path_parameters={"notice_id": notice.id, "item_id": first.id},
+         body={"to": "info_requested", "reason": "Send the invoice."}, media_type="application/json")
+    call(moves, "platform", 200, path_parameters={"notice_id": notice.id, "item_id": second.id},
+         body={"to": "removed", "reason": "Counterfeit."}, media_type="application/json")
+    call(moves, "brand", 200, path_parameters={"notice_id": notice.id, "item_id": third.id},
+         body={"to": "withdrawn"}, media_type="application/json")
+    call(moves, "brand", 409, path_parameters={"notice_id": notice.id, "item_id": third.id},
+         body={"to": "withdrawn"}, media_type="application/json")
+    call("POST /api/v1/notices/{notice_id}/evidence", "brand", 201, path_parameters={"notice_id": notice.id},
+         body={"file": b"%PDF-1.4\n%%EOF\n"}, media_type="multipart/form-data")
+    call("POST /api/v1/notices", "brand", 201, media_type="application/json", body={
+        "partnership": notice.partnership_id, "marketplace": "tmall", "reason_code": "brand_images",
+        "explanation": "Our campaign photos are used without permission.", "marks": [mark.id], "good_faith": True,
+        "listings": [{"url": "https://item.taobao.com/item.htm?id=0", "seller_id": None},
+                     {"url": "https://detail.tmall.com/item.htm?id=9", "title": "Crystal swan"}]})
+    for kind in ("brand", "platform"):
+        call("GET /api/v1/notices/{notice_id}", kind, 200, path_parameters={"notice_id": notice.id})
+        call("GET /api/v1/notices", kind, 200, query={"state": "info_requested"})
+        call("GET /api/v1/partnerships/{partnership_id}", kind, 200,
+             path_parameters={"partnership_id": notice.partnership_id})
+        call("GET /api/v1/partnerships", kind, 200)

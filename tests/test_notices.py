@@ -414,3 +414,34 @@ def test_a_50_listing_notice_worked_by_the_platform_with_pause_resume_and_a_brea
     text = page_text(brand_client.get(f"/notices/{notice.id}"))
     assert "Authorised reseller." in text and "Appeal with distribution records." in text and "breached" in text
     assert AuditEvent.for_org(setup.brand).where(AuditEvent.action == "sla.breached").count() == 5
+
+
+def test_the_brand_adds_evidence_later_and_the_platform_sees_its_hash(setup, make_client):
+    import hashlib
+    notice = file(setup, [1]).notice
+    client = signed_in(make_client, setup.people[("microsoft", "analyst")])
+    response = client.post_form(f"/notices/{notice.id}/evidence", {"files": [(io.BytesIO(PNG), "receipt.png")]},
+                                content_type="multipart/form-data", follow_redirects=True)
+    assert "1 evidence file(s) attached" in page_text(response)
+    refused = client.post_form(f"/notices/{notice.id}/evidence", {"files": [(io.BytesIO(b"<html>"), "x.png")]},
+                               content_type="multipart/form-data", follow_redirects=True)
+    assert "PDF, PNG or JPEG" in page_text(refused) and Evidence.select().count() == 1
+    platform = signed_in(make_client, setup.people[("alibaba", "analyst")])
+    assert hashlib.sha256(PNG).hexdigest() in page_text(platform.get(f"/notices/{notice.id}"))
+    assert platform.post_form(f"/notices/{notice.id}/evidence", {"files": [(io.BytesIO(PNG), "p.png")]},
+                              content_type="multipart/form-data").status_code == 404
+    for org in (setup.brand, setup.platform):
+        assert AuditEvent.for_org(org).where(AuditEvent.action == "notice.evidence_added").count() == 1
+
+
+def test_the_platform_may_decide_a_listing_whose_brand_never_answered(setup):
+    item = services.items_of(file(setup, [1]).notice)[0]
+    move(setup, item, setup.platform, "info_requested", reason="Which model is this?")
+    moved = move(setup, item, setup.platform, "rejected", reason="No answer within 14 days.")
+    assert moved.state == "rejected" and clocks.clock(item, "action").stage == "completed"
+
+
+def test_a_brand_asking_for_a_platform_move_is_told_who_decides_before_any_reason(setup):
+    item = services.items_of(file(setup, [1]).notice)[0]
+    with pytest.raises(Conflict, match="Only the platform"):
+        move(setup, item, setup.brand, "removed")

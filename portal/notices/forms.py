@@ -40,3 +40,7 @@ class NoticeForm(FlaskForm):
 class TransitionForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[Length(max=4000)])
     redress = TextAreaField("How to seek redress (optional; a standard text otherwise)", validators=[Length(max=4000)])
+
+
+class EvidenceForm(FlaskForm):
+    files = MultipleFileField("Add evidence files (PDF, PNG or JPEG)")

@@ -8,6 +8,7 @@ Item states (decided here, described in the README):
     submitted | acknowledged | info_requested -> withdrawn   (the brand withdraws; clocks are cancelled)
 The platform may remove, reject or ask for information on a `submitted` item directly: it is
 acknowledged first (two transitions, both recorded), since deciding on a listing means it was seen.
+It may also remove or reject an `info_requested` item (the brand never answered).
 Removal, rejection and the decisions on counter-notices carry a statement of reasons: the ground
 (`reason`, required) and how to seek redress (`redress`, a standard text when not given).
 """
@@ -41,9 +42,11 @@ GOOD_FAITH_STATEMENT = (
     "rights owner, its agent or the law; the information in this notice is accurate; and I am authorized "
     "to act on behalf of the owner of the rights relied on.")
 
+# A platform may also decide a listing while it waits for the brand: a request never answered must not
+# keep the listing open for ever (its paused action clock then completes with the time it had left).
 PLATFORM_MOVES = {("submitted", "acknowledged"), ("acknowledged", "removed"), ("acknowledged", "rejected"),
-                  ("acknowledged", "info_requested"), ("removed", "counter_noticed"),
-                  ("counter_noticed", "reinstated"), ("counter_noticed", "upheld")}
+                  ("acknowledged", "info_requested"), ("info_requested", "removed"), ("info_requested", "rejected"),
+                  ("removed", "counter_noticed"), ("counter_noticed", "reinstated"), ("counter_noticed", "upheld")}
 BRAND_MOVES = {("info_requested", "acknowledged"), ("submitted", "withdrawn"), ("acknowledged", "withdrawn"),
                ("info_requested", "withdrawn")}
 # What the `reason` of a move means; a move listed here needs one.
@@ -141,25 +144,58 @@ def evidence_limit():
     return current_app.config["NOTICE_EVIDENCE_MAX_BYTES"]
 
 
-def save_evidence(files):
+def save_evidence(files, field="evidence"):
     """Keep uploaded evidence files (PDF, PNG or JPEG by content, within the size cap); all or none."""
     files = [f for f in files if f is not None and getattr(f, "filename", None)]
     if len(files) > MAX_EVIDENCE_FILES:
-        raise ValidationError({"evidence": f"Attach at most {MAX_EVIDENCE_FILES} evidence files to a notice."})
+        raise ValidationError({field: f"Attach at most {MAX_EVIDENCE_FILES} evidence files to a notice."})
     stored = []
     try:
         for upload in files:
             kept = uploads.save_upload(upload.stream, EVIDENCE_AREA, evidence_limit(), upload.filename,
-                                       field="evidence")
+                                       field=field)
             stored.append(kept)
             kept.mimetype = uploads.content_type(kept.head)
             if kept.size == 0 or kept.mimetype is None:
-                raise ValidationError({"evidence": f"{kept.original_name}: attach evidence as PDF, PNG or JPEG "
-                                                   "files (checked by their content, not their names)."})
+                raise ValidationError({field: f"{kept.original_name}: attach evidence as PDF, PNG or JPEG "
+                                              "files (checked by their content, not their names)."})
     except BaseException:
         discard_evidence(stored)
         raise
     return stored
+
+
+def attach_evidence(notice, files, user=None, now=None, field="evidence"):
+    """Add evidence files to a filed notice (the brand's answer to an information request, say): kept
+    like a filing's files and recorded for both sides in one transaction; nothing kept if anything fails."""
+    now = now or utcnow()
+    files = [f for f in files if f is not None and getattr(f, "filename", None)]
+    if not files:
+        raise ValidationError({field: "Choose a file to attach."})
+
+    def check_room():
+        already = Evidence.select().where(Evidence.notice == notice).count()
+        if already + len(files) > MAX_EVIDENCE_FILES:
+            raise ValidationError({field: f"A notice holds at most {MAX_EVIDENCE_FILES} evidence files; this one "
+                                          f"has {already}."})
+
+    check_room()  # before keeping any file
+    stored = save_evidence(files, field)
+    try:
+        with db.atomic():
+            lock_org(notice.org_id)  # two uploads at once: the second counts the first's files
+            check_room()
+            created = [Evidence.create(notice=notice, name=kept.original_name, path=kept.name, sha256=kept.sha256,
+                                       size=kept.size, content_type=kept.mimetype, uploaded_by=user, uploaded_at=now)
+                       for kept in stored]
+            emit("notice.evidence_added", (notice.org_id, notice.platform_id), notice, {
+                "notice": notice.reference, "evidence": [{"id": e.id, "name": e.name, "sha256": e.sha256,
+                                                          "size": e.size, "content_type": e.content_type}
+                                                         for e in created]})
+    except BaseException:
+        discard_evidence(stored)
+        raise
+    return created
 
 
 def discard_evidence(stored):
@@ -389,15 +425,15 @@ def transition(item, org, to, reason="", redress="", user=None, now=None):
     now = now or utcnow()
     to = str(to or "").strip()
     reason, redress = (reason or "").strip(), (redress or "").strip()
-    if to in REASON_NEEDED and not reason:
-        raise ValidationError({"reason": f"Give {REASON_NEEDED[to]}: the other side sees it."})
     for name, text in (("reason", reason), ("redress", redress)):
         if len(text) > rules.MAX_REASON:
             raise ValidationError({name: f"Use at most {rules.MAX_REASON} characters."})
     with db.atomic():
         item = _lock_item(item.id)
         side = side_of(item, org)
-        steps = _steps(item, side, to)
+        steps = _steps(item, side, to)  # first: a move the other side makes is refused as such
+        if to in REASON_NEEDED and not reason:
+            raise ValidationError({"reason": f"Give {REASON_NEEDED[to]}: the other side sees it."})
         if side == "brand" and (item.state, to) == ("info_requested", "acknowledged") and not reason:
             raise ValidationError({"reason": "Give the information the platform asked for."})
         for frm, step_to in steps:
@@ -506,12 +542,13 @@ def search_notices(org, state="", marketplace=None, breached=None, filed_from=No
     `state`: notices with at least one item in it; `breached`: with (or without) a breached item;
     `filed_from` / `filed_to`: naive UTC bounds, the end exclusive."""
     query = visible_notices(org)
+    own_items = visible_items(org).select(NoticeItem.notice)  # scoped, so the subqueries read one org's items
     if state:
-        query = query.where(Notice.id.in_(NoticeItem.select(NoticeItem.notice).where(NoticeItem.state == state)))
+        query = query.where(Notice.id.in_(own_items.where(NoticeItem.state == state)))
     if marketplace is not None:
         query = query.where(Notice.marketplace == marketplace)
     if breached is not None:
-        with_breach = Notice.id.in_(NoticeItem.select(NoticeItem.notice).where(NoticeItem.breached == True))  # noqa: E712
+        with_breach = Notice.id.in_(own_items.where(NoticeItem.breached == True))  # noqa: E712
         query = query.where(with_breach if breached else ~with_breach)
     if filed_from is not None:
         query = query.where(Notice.filed_at >= filed_from)

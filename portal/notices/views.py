@@ -15,7 +15,7 @@ from portal.errors import ServiceError
 from portal.marks.models import Mark
 from portal.marks.spreadsheets import FileRefused, open_table
 from portal.notices import rules, services
-from portal.notices.forms import NoticeForm, TransitionForm
+from portal.notices.forms import EvidenceForm, NoticeForm, TransitionForm
 from portal.partnerships.forms import as_choices
 from portal.notices.models import OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem
 from portal.partnerships.services import active_partner_brands, fileable_partnerships
@@ -203,7 +203,7 @@ def detail(notice_id):
     can_act = current_user_can_act()
     return render_template("notices/detail.html", notice=notice, items=items, marks=services.marks_of(notice),
                            evidence=list(notice.evidence), readings=clocks.readings(items),
-                           history=services.history_of(items), form=TransitionForm(),
+                           history=services.history_of(items), form=TransitionForm(), evidence_form=EvidenceForm(),
                            moves={item.id: services.allowed_moves(item, current_org) if can_act else []
                                   for item in items},
                            labels=STATE_LABELS, reasons_needed=services.REASON_NEEDED, now=utcnow())
@@ -230,6 +230,23 @@ def transition(notice_id, item_id):
         flash(f"Listing {item.position}: {error.message}", "error")
     return redirect(request.form.get("back") == "queue" and url_for("notices.queue")
                     or url_for("notices.detail", notice_id=notice.id) + f"#item-{item.id}")
+
+
+@bp.route("/notices/<int:notice_id>/evidence", methods=["POST"])
+@member("analyst", org_kind="brand")
+def add_evidence(notice_id):
+    """More evidence for a filed notice (often the answer to an information request)."""
+    notice = Notice.get_for_org(notice_id, current_org)
+    form = EvidenceForm()
+    if not form.validate_on_submit():
+        flash("Choose a file to attach.", "error")
+        return redirect(url_for("notices.detail", notice_id=notice.id))
+    try:
+        added = services.attach_evidence(notice, form.files.data or [], user())
+        flash(f"{len(added)} evidence file(s) attached; both sides see their SHA-256.", "success")
+    except ServiceError as error:
+        flash(error.message, "error")
+    return redirect(url_for("notices.detail", notice_id=notice.id))
 
 
 @bp.route("/notices/<int:notice_id>/evidence/<int:evidence_id>")

@@ -46,6 +46,7 @@ user_cli = AppGroup("user", help="Users and their memberships.")
 client_cli = AppGroup("client", help="OAuth clients (API integrations).")
 partnership_cli = AppGroup("partnership", help="Partnerships between brands and platforms.")
 marks_cli = AppGroup("marks", help="The marks registry.")
+notices_cli = AppGroup("notices", help="Takedown notices and their SLA clocks.")
 
 
 @db_cli.command("upgrade")
@@ -128,16 +129,64 @@ def client_create(org_slug, name, scope, public, redirect_uris):
     emit(dict(client.as_dict(), client_secret=secret))
 
 
+def partnership_json(partnership, now=None):
+    """A partnership with its terms in force, their calendar in words, and the brand's good-faith score."""
+    from portal.notices.goodfaith import score
+    from portal.partnerships.services import terms_in_force
+
+    terms = terms_in_force(partnership)
+    return dict(partnership.as_dict(), terms=terms.as_dict() if terms else None,
+                calendar=terms.describe_calendar() if terms else None,
+                good_faith=score(partnership, now).as_dict())
+
+
 @partnership_cli.command("create")
 @click.option("--brand", "brand_slug", required=True)
 @click.option("--platform", "platform_slug", required=True)
+@click.option("--effective-from", default=None, help="First day of the terms (YYYY-MM-DD); default today.")
+@click.option("--marketplace", "marketplaces", multiple=True,
+              help="Slug of a marketplace covered; repeatable. Default: all of the platform's.")
+@click.option("--always-open", is_flag=True, help="SLA targets count around the clock (24/7).")
+@click.option("--timezone", default=None, help="IANA time zone of the SLA calendar; default the platform's.")
+@click.option("--working-days", default=None, help='Working days, e.g. "mon-fri" (the default) or "mon,wed,fri".')
+@click.option("--opens", default=None, help="Working hours start, HH:MM (default 09:00).")
+@click.option("--closes", default=None, help="Working hours end, HH:MM (default 17:00).")
+@click.option("--holiday", "holidays", multiple=True, help="A closed day, YYYY-MM-DD; repeatable.")
+@click.option("--ack-minutes", default=None, help="Target to acknowledge a listing, in business minutes.")
+@click.option("--action-minutes", default=None, help="Target to act on a listing, in business minutes.")
+@click.option("--fast-ack-minutes", default=None, help="Fast-lane acknowledge target, in business minutes.")
+@click.option("--fast-action-minutes", default=None, help="Fast-lane action target, in business minutes.")
 @json_command
-def partnership_create(brand_slug, platform_slug):
-    """An active partnership: the platform's analysts then see and verify the brand's marks."""
+def partnership_create(brand_slug, platform_slug, marketplaces, always_open, holidays, **terms):
+    """An active partnership with its terms in force at once: the platform's analysts then see and verify
+    the brand's marks, and the brand can file notices. Terms not given take the defaults (business hours
+    in the platform's time zone, 24 h to acknowledge and 72 h to act)."""
     from portal.partnerships.services import create_partnership
 
     brand, platform = services.get_organization(brand_slug), services.get_organization(platform_slug)
-    emit(create_partnership(brand, platform).as_dict())
+    values = {name: value for name, value in terms.items() if value is not None}
+    if marketplaces:
+        values["marketplaces"] = list(marketplaces)
+    if holidays:
+        values["holidays"] = list(holidays)
+    if always_open:
+        values["always_open"] = True
+    emit(partnership_json(create_partnership(brand, platform, values)))
+
+
+@partnership_cli.command("list")
+@click.option("--org", "org_slug", default=None, help="Only the partnerships of this brand or platform.")
+@click.option("--status", default=None, type=click.Choice(["proposed", "active", "suspended", "ended"]))
+@json_command
+def partnership_list(org_slug, status):
+    """Partnerships with their terms in force, SLA calendar and the brand's good-faith score (fast lane)."""
+    from portal.partnerships.models import Partnership
+    from portal.partnerships.services import partnerships_of
+
+    query = partnerships_of(services.get_organization(org_slug)) if org_slug else Partnership.select()
+    if status:
+        query = query.where(Partnership.status == status)
+    emit({"partnerships": [partnership_json(p) for p in query.order_by(Partnership.id)]})
 
 
 @marks_cli.command("import")
@@ -166,10 +215,22 @@ def marks_expire():
     emit({"expired": expire_marks()})
 
 
+@notices_cli.command("check-sla")
+@json_command
+def notices_check_sla():
+    """Emit sla.warning and sla.breached for clocks due by now, once each (the worker does this every
+    minute); prints how many of each this run emitted."""
+    from portal.sla.clocks import check_clocks
+
+    warnings, breaches = check_clocks()
+    emit({"warnings": warnings, "breaches": breaches})
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
-    """Seed the demo alliance on an empty database (does nothing on a database that has data)."""
+    """Seed the demo alliance on an empty database (does nothing on a database that has data): orgs, users,
+    marks, partnerships with Alibaba and twelve weeks of notice history up to now."""
     from portal.demo import seed_demo
 
     with audit.acting_as("demo"):
@@ -178,5 +239,5 @@ def demo():
 
 def register_commands(app):
     for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, client_cli, partnership_cli, marks_cli,
-                    demo):
+                    notices_cli, demo):
         app.cli.add_command(command)

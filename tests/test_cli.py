@@ -96,37 +96,20 @@ def test_user_create_refuses_a_weak_password(runner):
     assert User.select().count() == 0
 
 
-def test_demo_seeds_the_alliance_once(runner, make_client):
-    code, data = run(runner, "demo")
-    assert code == 0 and data["seeded"] is True
-    assert {o.slug for o in Organization.select()} == {"microsoft", "louis-vuitton", "swarovski", "alibaba"}
-    assert {m.slug for m in Marketplace.select()} == {"taobao", "tmall", "aliexpress"}
-    for org in Organization.select():
-        roles = {m.role for m in Membership.for_org(org)}
-        assert {"admin", "analyst"} <= roles
-    logins = {(login["email"], login["org"]) for login in data["logins"]}
-    assert ("counsel@lawfirm.example", "louis-vuitton") in logins
-    assert ("counsel@lawfirm.example", "swarovski") in logins
-
-    client = make_client()
-    assert client.sign_in("admin@alibaba.example", data["password"]).headers["Location"] == "/"
-    assert "Taobao" in client.get("/").get_data(as_text=True)
-    # Alibaba partners with the three brands: their marks wait in its verification queue (one expired).
-    queue = client.get("/marks/verification").get_data(as_text=True)
-    assert "LOUIS VUITTON" in queue and "SWAROVSKI" in queue and "XBOX" in queue
-    from portal.marks.models import Mark
-    assert Mark.select().count() == 8 and Mark.select().where(Mark.status == "expired").count() >= 1
-
-    code, again = run(runner, "demo")
-    assert code == 0 and again["seeded"] is False and again["password"] == data["password"]
-    assert Organization.select().count() == 4
+# The demo command has its own module, tests/test_demo.py (it seeds once for several tests).
 
 
 def test_partnership_and_marks_import_commands(runner, tmp_path):
     run(runner, "org", "create", "--name", "Swarovski", "--kind", "brand")
     run(runner, "org", "create", "--name", "Alibaba", "--kind", "platform")
+    code, refused = run(runner, "partnership", "create", "--brand", "swarovski", "--platform", "alibaba")
+    assert code == 1 and "marketplace" in refused["errors"]["marketplaces"][0]  # terms cover a marketplace
+    run(runner, "marketplace", "create", "--org", "alibaba", "--name", "Taobao", "--country", "CN")
     code, data = run(runner, "partnership", "create", "--brand", "swarovski", "--platform", "alibaba")
     assert code == 0 and data["status"] == "active"
+    # Default terms: business hours in the platform's zone, every marketplace, 24 h / 72 h.
+    assert data["terms"]["marketplaces"] == ["taobao"] and data["terms"]["always_open"] is False
+    assert (data["terms"]["ack_minutes"], data["terms"]["action_minutes"]) == (24 * 60, 72 * 60)
     code, refused = run(runner, "partnership", "create", "--brand", "alibaba", "--platform", "swarovski")
     assert code == 1 and "brand organization and a platform" in refused["error"]
     path = tmp_path / "marks.csv"
@@ -139,3 +122,102 @@ def test_partnership_and_marks_import_commands(runner, tmp_path):
     assert code == 1 and "empty" in empty["error"]
     code, expired = run(runner, "marks", "expire")
     assert code == 0 and expired == {"expired": 0}
+
+
+def platform_with_marketplaces(runner):
+    run(runner, "org", "create", "--name", "Louis Vuitton", "--kind", "brand", "--timezone", "Europe/Paris")
+    run(runner, "org", "create", "--name", "Microsoft", "--kind", "brand")
+    run(runner, "org", "create", "--name", "Alibaba", "--kind", "platform", "--timezone", "Asia/Shanghai")
+    for name in ("Taobao", "Tmall", "AliExpress"):
+        run(runner, "marketplace", "create", "--org", "alibaba", "--name", name, "--country", "CN")
+
+
+def test_partnership_create_takes_terms(runner):
+    from portal.partnerships.models import Partnership
+
+    platform_with_marketplaces(runner)
+    code, data = run(runner, "partnership", "create", "--brand", "microsoft", "--platform", "alibaba",
+                     "--always-open", "--timezone", "UTC", "--ack-minutes", "120", "--action-minutes", "480",
+                     "--fast-ack-minutes", "60", "--fast-action-minutes", "240",
+                     "--marketplace", "taobao", "--marketplace", "aliexpress", "--effective-from", "2026-01-01")
+    assert code == 0 and data["status"] == "active"
+    terms = data["terms"]
+    assert terms["always_open"] is True and terms["timezone"] == "UTC"
+    assert (terms["ack_minutes"], terms["action_minutes"]) == (120, 480)
+    assert (terms["fast_ack_minutes"], terms["fast_action_minutes"]) == (60, 240)
+    assert terms["marketplaces"] == ["aliexpress", "taobao"] and terms["effective_from"] == "2026-01-01"
+    assert data["calendar"] == "24/7 (UTC)"
+    assert data["good_faith"]["fast_lane"] is False and data["good_faith"]["decided"] == 0
+
+    code, data = run(runner, "partnership", "create", "--brand", "louis-vuitton", "--platform", "alibaba",
+                     "--working-days", "mon-fri", "--opens", "09:00", "--closes", "18:00",
+                     "--holiday", "2026-10-01", "--holiday", "2026-10-02", "--fast-ack-minutes", "60")
+    assert code == 0
+    terms = data["terms"]
+    assert terms["always_open"] is False and terms["timezone"] == "Asia/Shanghai"  # the platform's zone
+    assert (terms["opens"], terms["closes"], terms["working_days"]) == ("09:00", "18:00", [0, 1, 2, 3, 4])
+    assert terms["holidays"] == ["2026-10-01", "2026-10-02"] and terms["fast_ack_minutes"] == 60
+    assert terms["marketplaces"] == ["aliexpress", "taobao", "tmall"]
+    assert data["calendar"] == "Mon, Tue, Wed, Thu, Fri 09:00-18:00 Asia/Shanghai, 2 holidays"
+    assert Partnership.select().count() == 2
+
+
+def test_partnership_create_refuses_bad_terms_with_json(runner):
+    from portal.partnerships.models import Partnership
+
+    platform_with_marketplaces(runner)
+    base = ["partnership", "create", "--brand", "microsoft", "--platform", "alibaba"]
+    code, data = run(runner, *base, "--ack-minutes", "soon", "--action-minutes", "0", "--timezone", "Mars/Olympus",
+                     "--marketplace", "ebay", "--holiday", "next friday", "--opens", "18:00", "--closes", "09:00")
+    assert code == 1
+    assert set(data["errors"]) >= {"ack_minutes", "action_minutes", "timezone", "marketplaces", "holidays", "closes"}
+    assert "whole minutes" in data["errors"]["ack_minutes"][0] and "ebay" in data["errors"]["marketplaces"][0]
+    code, data = run(runner, *base, "--ack-minutes", "600", "--fast-ack-minutes", "900")
+    assert code == 1 and "fast-lane" in data["errors"]["fast_ack_minutes"][0]
+    assert Partnership.select().count() == 0
+    run(runner, *base)
+    code, data = run(runner, *base)
+    assert code == 1 and "already have a partnership" in data["error"]
+
+
+def test_partnership_list(runner):
+    platform_with_marketplaces(runner)
+    run(runner, "partnership", "create", "--brand", "microsoft", "--platform", "alibaba", "--always-open")
+    run(runner, "partnership", "create", "--brand", "louis-vuitton", "--platform", "alibaba")
+    code, data = run(runner, "partnership", "list")
+    assert code == 0
+    assert [(p["brand"], p["platform"], p["status"]) for p in data["partnerships"]] == [
+        ("microsoft", "alibaba", "active"), ("louis-vuitton", "alibaba", "active")]
+    first = data["partnerships"][0]
+    assert first["terms"]["always_open"] is True and first["calendar"].startswith("24/7")
+    assert first["good_faith"]["fast_lane"] is False and first["good_faith"]["window_days"] == 90
+    code, data = run(runner, "partnership", "list", "--org", "louis-vuitton")
+    assert code == 0 and [p["brand"] for p in data["partnerships"]] == ["louis-vuitton"]
+    code, data = run(runner, "partnership", "list", "--org", "alibaba", "--status", "ended")
+    assert code == 0 and data == {"partnerships": []}
+    code, data = run(runner, "partnership", "list", "--org", "nowhere")
+    assert code == 1 and "No organization with slug 'nowhere'" in data["error"]
+
+
+def test_notices_check_sla_reports_warnings_and_breaches_once(runner, world):
+    from datetime import timedelta
+
+    from portal.sla.models import SlaClock
+    from portal.timeutil import utcnow
+
+    brand, platform = world.org("Swarovski"), world.org("Alibaba", kind="platform", timezone="Asia/Shanghai")
+    partnership = world.partnership(brand, platform, always_open=True, ack_minutes=60, action_minutes=600,
+                                    fast_ack_minutes=60, fast_action_minutes=600,
+                                    effective_from=(utcnow() - timedelta(days=2)).date())
+    # Filed two hours ago on a 24/7 calendar: the acknowledge clock (1 h) is past its deadline; the action
+    # clock (10 h) is not yet at 75%.
+    world.notice(brand, partnership, ["https://item.taobao.com/item.htm?id=600000000001"],
+                 now=utcnow() - timedelta(hours=2))
+    code, data = run(runner, "notices", "check-sla")
+    assert code == 0 and data == {"warnings": 1, "breaches": 1}
+    assert AuditEvent.select().where(AuditEvent.action == "sla.breached").count() == 2  # brand's and platform's
+    assert AuditEvent.select().where(AuditEvent.actor_label.startswith("cli:")
+                                     & (AuditEvent.action == "sla.breached")).count() == 2
+    code, data = run(runner, "notices", "check-sla")
+    assert code == 0 and data == {"warnings": 0, "breaches": 0}
+    assert SlaClock.select().where(SlaClock.breached).count() == 1

@@ -1,0 +1,217 @@
+"""`flask demo` seeds a working alliance on an empty database: the orgs and logins, verified marks, three
+partnerships with Alibaba on different calendars (one brand with the fast lane earned), twelve weeks of
+notices with realistic outcomes, open work in Alibaba's queue with running clocks, and SLA breaches.
+Running it again changes nothing.
+
+Seeding takes seconds, so this module seeds once (through the CLI, as `make run` does) and its tests read
+that database; the conftest's per-test emptying is overridden here.
+"""
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from peewee import fn
+
+from portal import audit
+from portal.accounts.models import Marketplace, Membership, Organization, User
+from portal.audit import AuditEvent
+from portal.extensions import limiter
+from portal.marks.models import Mark
+from portal.marks.services import verification_queue
+from portal.notices import goodfaith
+from portal.notices.models import Notice, NoticeItem, Transition
+from portal.notices.services import queue
+from portal.partnerships.models import Partnership
+from portal.partnerships.services import terms_in_force
+from portal.sla.models import SlaClock
+from portal.timeutil import to_local, utcnow
+from tests.conftest import empty_all_tables
+
+BRANDS = ("microsoft", "louis-vuitton", "swarovski")
+LISTING_URL = re.compile(r"^https://(item\.taobao\.com/item\.htm\?id=\d{12}|detail\.tmall\.com/item\.htm\?id=\d{12}"
+                         r"|www\.aliexpress\.com/item/\d{16}\.html)$")
+
+
+@pytest.fixture(scope="module")
+def seeded(app):
+    with app.app_context():
+        empty_all_tables()
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    data["finished"] = utcnow()
+    return data
+
+
+@pytest.fixture(autouse=True)
+def clean_state(seeded):
+    """Replaces the conftest's: every test of this module reads the one seeded database."""
+    limiter.reset()
+    yield
+
+
+def org(slug):
+    return Organization.get(Organization.slug == slug)
+
+
+def partnership(slug):
+    return Partnership.get((Partnership.brand == org(slug)) & (Partnership.platform == org("alibaba")))
+
+
+def test_demo_seeds_the_alliance_and_its_logins(seeded, make_client):
+    assert seeded["seeded"] is True
+    assert {o.slug for o in Organization.select()} == {"microsoft", "louis-vuitton", "swarovski", "alibaba"}
+    assert {m.slug for m in Marketplace.select()} == {"taobao", "tmall", "aliexpress"}
+    for each in Organization.select():
+        assert {"admin", "analyst"} <= {m.role for m in Membership.for_org(each)}
+    logins = {(login["email"], login["org"]) for login in seeded["logins"]}
+    assert ("counsel@lawfirm.example", "louis-vuitton") in logins
+    assert ("counsel@lawfirm.example", "swarovski") in logins
+
+    client = make_client()
+    assert client.sign_in("admin@alibaba.example", seeded["password"]).headers["Location"] == "/"
+    assert "Taobao" in client.get("/").get_data(as_text=True)
+    # One mark of each brand still waits in Alibaba's verification queue.
+    page = client.get("/marks/verification").get_data(as_text=True)
+    assert "LOUIS VUITTON" in page and "SWAROVSKI" in page and "XBOX" in page
+
+
+def test_each_brand_has_marks_verified_by_alibaba_and_one_waiting(seeded):
+    alibaba = org("alibaba")
+    for slug in BRANDS:
+        verified = Mark.for_org(org(slug)).where(Mark.status == "verified")
+        assert verified.count() >= 1
+        assert all(mark.reviewed_by_org_id == alibaba.id and mark.reviewed_by is not None for mark in verified)
+        assert verification_queue(alibaba).where(Mark.org == org(slug)).count() == 1
+    assert Mark.select().where(Mark.status == "expired").count() >= 1  # renewals the brands still owe
+
+
+def test_three_active_partnerships_on_different_calendars(seeded):
+    partnerships = list(Partnership.select().where(Partnership.platform == org("alibaba")))
+    assert len(partnerships) == 3 and {p.status for p in partnerships} == {"active"}
+    terms = {p.brand.slug: terms_in_force(p) for p in partnerships}
+    oldest = Notice.select(fn.MIN(Notice.filed_at)).scalar()
+    for each in terms.values():
+        assert each.effective_from < oldest.date()
+        assert set(each.marketplace_slugs) == {"taobao", "tmall", "aliexpress"}
+    assert terms["microsoft"].always_open
+    lv = terms["louis-vuitton"]
+    assert not lv.always_open and lv.timezone == "Asia/Shanghai" and lv.day_numbers == [0, 1, 2, 3, 4]
+    assert (lv.opens, lv.closes) == ("09:00", "18:00")
+    holidays = set(lv.holiday_list)
+    assert {"2026-01-01", "2026-02-16", "2026-02-22", "2026-05-01", "2026-10-01", "2026-10-07",
+            "2027-01-01"} <= holidays
+    assert sum(1 for each in terms.values() if each.always_open) == 1
+
+
+def test_swarovski_has_earned_the_fast_lane(seeded):
+    now = utcnow()
+    score = goodfaith.score(partnership("swarovski"), now)
+    assert score.fast_lane and score.decided >= goodfaith.MIN_DECIDED
+    assert not goodfaith.score(partnership("microsoft"), now).fast_lane
+    # Its recent notices were filed with the fast lane: their clocks run on the shorter targets.
+    newest = Notice.for_org(org("swarovski")).order_by(Notice.filed_at.desc()).first()
+    terms = terms_in_force(partnership("swarovski"))
+    assert newest.fast_lane
+    ack = SlaClock.get((SlaClock.metric == "acknowledge")
+                       & SlaClock.item.in_(NoticeItem.select(NoticeItem.id).where(NoticeItem.notice == newest)))
+    assert ack.target_minutes == terms.fast_ack_minutes
+    # ... and it earned it along the way: its first notices were not.
+    assert not Notice.for_org(org("swarovski")).order_by(Notice.filed_at).first().fast_lane
+
+
+def test_twelve_weeks_of_notices_of_plausible_size(seeded):
+    now = utcnow()
+    items = NoticeItem.select().count()
+    assert 500 <= items <= 1000
+    for slug in BRANDS:
+        brand = org(slug)
+        notices = list(Notice.for_org(brand))
+        assert len(notices) >= 20
+        weeks = {to_local(n.filed_at, brand.timezone).isocalendar()[:2] for n in notices}
+        assert len(weeks) >= 10
+        assert min(n.filed_at for n in notices) < now - timedelta(weeks=11)
+        assert max(n.filed_at for n in notices) <= seeded["finished"]
+        assert all(1 <= n.item_count <= 30 for n in notices)
+        assert {n.marketplace.slug for n in notices} >= {"taobao", "aliexpress"}
+        filers = {n.filed_by_id for n in notices}
+        members = {m.user_id for m in Membership.for_org(brand)}
+        assert None not in filers and filers <= members
+    for item in NoticeItem.select().limit(200):
+        assert LISTING_URL.match(item.url), item.url
+        assert item.seller_id and item.title
+    # Sellers come back: some are named in several notices (the repeat infringers of later features).
+    repeat = (NoticeItem.select(NoticeItem.seller_id).group_by(NoticeItem.marketplace, NoticeItem.seller_id)
+              .having(fn.COUNT(fn.DISTINCT(NoticeItem.notice)) >= 3))
+    assert repeat.count() >= 3
+
+
+def test_outcomes_are_realistic(seeded):
+    reached = dict(Transition.select(Transition.to_state, fn.COUNT(Transition.id)).group_by(Transition.to_state)
+                   .tuples())
+    for state in ("acknowledged", "removed", "rejected", "info_requested", "counter_noticed"):
+        assert reached.get(state, 0) > 0, state
+    assert reached.get("upheld", 0) + reached.get("reinstated", 0) > 0
+    assert reached["removed"] > 3 * reached["rejected"]  # most listings come down
+    # Decisions carry a statement of reasons; the brands answered requests for information.
+    for state in ("removed", "rejected", "info_requested", "counter_noticed", "upheld", "reinstated"):
+        assert not Transition.select().where((Transition.to_state == state) & (Transition.reason == "")).exists()
+    answers = Transition.select().where((Transition.from_state == "info_requested")
+                                        & (Transition.to_state == "acknowledged"))
+    assert answers.count() > 0
+    assert all(t.actor_org.kind == "brand" and t.actor is not None and t.reason for t in answers)
+    platform_moves = Transition.select().where(Transition.actor_org == org("alibaba"))
+    assert not platform_moves.where(Transition.actor.is_null()).exists()  # the demo's analysts acted
+    # Moves happen after filing, in order, and never in the future.
+    for item in NoticeItem.select().order_by(NoticeItem.id).limit(150):
+        moments = [t.at for t in Transition.select().where(Transition.item == item).order_by(Transition.id)]
+        assert moments == sorted(moments) and moments[0] == item.notice.filed_at
+        assert moments[-1] <= seeded["finished"]
+    # Some acknowledgements came late: completed acknowledge clocks that breached.
+    assert SlaClock.select().where((SlaClock.metric == "acknowledge") & (SlaClock.stage == "completed")
+                                   & SlaClock.breached).exists()
+
+
+def test_alibaba_queue_has_work_with_running_clocks(seeded):
+    now = utcnow()
+    work = list(queue(org("alibaba")))
+    assert len(work) >= 5
+    assert {item.state for item in work} >= {"submitted", "acknowledged", "info_requested"}
+    ids = [item.id for item in work]
+    running = SlaClock.select().where(SlaClock.item.in_(ids) & (SlaClock.stage == "running"))
+    assert running.where(SlaClock.deadline > now).exists()  # on time, still running
+    assert running.where(SlaClock.deadline <= now).exists()  # overdue
+    assert running.where(SlaClock.warned_at.is_null(False) & (SlaClock.deadline > now)).exists()  # near deadline
+    assert SlaClock.select().where(SlaClock.item.in_(ids) & (SlaClock.stage == "paused")).exists()  # waiting on brand
+    assert any(item.breached for item in work)
+    assert {item.brand.slug for item in work} == set(BRANDS)
+
+
+def test_sla_events_exist_and_the_audit_chain_holds(seeded):
+    assert AuditEvent.select().where(AuditEvent.action == "sla.breached").count() >= 1
+    assert AuditEvent.select().where(AuditEvent.action == "sla.warning").count() >= 1
+    assert seeded["history"]["sla_check"]["breaches"] >= 1
+    assert audit.verify_chain().ok
+
+
+def test_the_summary_printed_matches_the_database(seeded):
+    brands = seeded["history"]["brands"]
+    assert set(brands) == set(BRANDS)
+    for slug, figures in brands.items():
+        assert figures["notices"] == Notice.for_org(org(slug)).count()
+        assert figures["items"] == sum(figures["by_state"].values())
+    assert brands["swarovski"]["fast_lane"] is True
+    assert brands["microsoft"]["calendar"].startswith("24/7")
+
+
+def test_running_the_demo_again_changes_nothing(seeded, runner):
+    def counts():
+        return [model.select().count() for model in (Organization, User, Mark, Partnership, Notice, NoticeItem,
+                                                     Transition, SlaClock, AuditEvent)]
+
+    before = counts()
+    result = runner.invoke(args=["demo"])
+    again = json.loads(result.stdout)
+    assert result.exit_code == 0 and again["seeded"] is False and again["password"] == seeded["password"]
+    assert counts() == before

@@ -45,6 +45,7 @@ def up(migrator, db):
         terms_version = IntegerField(default=0)
         status_reason = TextField(default='')
         status_changed_at = DateTimeField(null=True)
+        status_changed_by = ForeignKeyField(Organization, null=True, on_delete='RESTRICT')
         class Meta:
             database = db
             legacy_table_names = False
@@ -54,6 +55,8 @@ def up(migrator, db):
         migrator.add_column('partnership', 'terms_version', IntegerField(default=0)),
         migrator.add_column('partnership', 'status_reason', TextField(default='')),
         migrator.add_column('partnership', 'status_changed_at', DateTimeField(null=True)),
+        migrator.add_column('partnership', 'status_changed_by_id',
+                            ForeignKeyField(Organization, null=True, on_delete='RESTRICT', field=Organization.id)),
         migrator.drop_index('partnership', 'partnership_brand_id_platform_id'),
         migrator.add_index('partnership', ('brand_id', 'platform_id'), False),
     )
@@ -217,4 +220,5 @@ def down(migrator, db):
         migrator.drop_column('partnership', 'terms_version'),
         migrator.drop_column('partnership', 'status_reason'),
         migrator.drop_column('partnership', 'status_changed_at'),
+        migrator.drop_column('partnership', 'status_changed_by_id'),
     )

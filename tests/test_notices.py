@@ -157,7 +157,7 @@ def test_filing_needs_an_active_partnership_in_effect_on_a_covered_marketplace(s
         file(setup, [1])
     assert "suspended" in refused.value.errors["partnership"][0]
     with setup.app.app_context(), acting_as("test"):
-        partnerships.change_status(setup.partnership, setup.platform, "resume")
+        partnerships.change_status(setup.partnership, setup.brand, "resume")
     with pytest.raises(ValidationError) as refused:
         file(setup, [1], now=datetime(2025, 12, 31, 12))
     assert "in effect from 2026-01-01" in refused.value.errors["partnership"][0]

@@ -80,7 +80,9 @@ def test_suspend_resume_end(app, sides):
     assert act(app, services.change_status, partnership, brand, "suspend", "Audit").status == "suspended"
     with pytest.raises(Conflict):
         act(app, services.change_status, partnership, brand, "suspend", "Again")
-    assert act(app, services.change_status, partnership, platform, "resume").status == "active"
+    with pytest.raises(Conflict, match="only it can resume"):
+        act(app, services.change_status, partnership, platform, "resume")  # the brand suspended it
+    assert act(app, services.change_status, partnership, brand, "resume").status == "active"
     assert act(app, services.change_status, partnership, platform, "end", "MOU expired").status == "ended"
     with pytest.raises(Conflict):
         act(app, services.revise_terms, partnership, brand, TERMS)

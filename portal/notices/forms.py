@@ -17,8 +17,9 @@ class NoticeForm(FlaskForm):
                                             "and says what the reason is when you chose Other.")
     marks = MultiCheckboxField("Marks relied on", choices=[], coerce=str)
     listings = TextAreaField("Listings", validators=[Length(max=300 * 2800)],
-                             description="One listing per line: its URL, optionally followed by a comma, the "
-                                         "seller id, another comma and the title. Up to 300 per notice.")
+                             description="One listing per line: its URL, optionally followed by the seller id "
+                                         "and the title, separated by tabs (pasted from a spreadsheet) or by "
+                                         "a comma and a space. Up to 300 per notice.")
     listings_file = FileField("Or a listings file (.csv or .xlsx)",
                               description="Columns url (required), seller_id and title; see the template.")
     evidence = MultipleFileField("Evidence files (PDF, PNG or JPEG)",
@@ -38,8 +39,9 @@ class NoticeForm(FlaskForm):
 
 
 class TransitionForm(FlaskForm):
-    reason = TextAreaField("Reason", validators=[Length(max=4000)])
-    redress = TextAreaField("How to seek redress (optional; a standard text otherwise)", validators=[Length(max=4000)])
+    # Twice the service's limit: browsers send line breaks as two characters; the service counts one.
+    reason = TextAreaField("Reason", validators=[Length(max=8000)])
+    redress = TextAreaField("How to seek redress (optional; a standard text otherwise)", validators=[Length(max=8000)])
 
 
 class EvidenceForm(FlaskForm):

@@ -114,12 +114,20 @@ def clean_listings(entries, first_row=1):
 
 
 def listings_from_text(text):
-    """The form's box: one listing per line, "URL", or "URL, seller id, title" (comma or tab separated)."""
+    """The form's box: one listing per line, "URL", or "URL, seller id, title" (tab separated, as pasted
+    from a spreadsheet, or a comma and a space). A URL holds no whitespace but may hold commas
+    (AliExpress SKUs: `?sku_attr=14:193,5:100`), so the URL ends at the first tab or whitespace."""
     entries = []
     for number, line in enumerate((text or "").splitlines(), start=1):
         if not line.strip():
             continue
-        parts = [part.strip() for part in re.split(r"\t|,", line, maxsplit=2)]
+        if "\t" in line:
+            parts = [part.strip() for part in line.split("\t", 2)]
+        else:
+            url, _, rest = line.strip().partition(" ")
+            if url.endswith(",") and rest:
+                url = url[:-1]
+            parts = [url] + [part.strip() for part in rest.strip().lstrip(",").split(",", 1)] if rest.strip() else [url]
         entries.append((number, {"url": parts[0], "seller_id": parts[1] if len(parts) > 1 else "",
                                  "title": parts[2] if len(parts) > 2 else ""}))
     return entries

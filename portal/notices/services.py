@@ -18,8 +18,8 @@ from datetime import timedelta
 from peewee import fn
 
 from portal import uploads
-from portal.accounts.models import Marketplace
-from portal.db import db, is_postgresql
+from portal.accounts.models import Marketplace, Organization
+from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.events import emit
 from portal.marks.models import Mark
@@ -364,8 +364,11 @@ def _create_items(notice, rows, terms, fast_lane, user, brand, now):
     calendar = terms.calendar()
     base = {"notice": notice.id, "brand": notice.org_id, "platform": notice.platform_id,
             "marketplace": notice.marketplace_id, "state": "submitted", "state_changed_at": now}
-    first_due = min(calendar.add(now, timedelta(minutes=ack_minutes)),
-                    calendar.add(now, timedelta(minutes=action_minutes)))
+    try:
+        first_due = min(calendar.add(now, timedelta(minutes=ack_minutes)),
+                        calendar.add(now, timedelta(minutes=action_minutes)))
+    except ValueError as error:  # terms older than the check in clean_terms; never a 500
+        raise ValidationError({"partnership": f"The partnership's calendar cannot be used: {error}."}) from None
     NoticeItem.insert_many([dict(base, position=position, url=row["url"], url_key=row["url_key"],
                                  seller_id=row["seller_id"], title=row["title"], due_at=first_due)
                             for position, row in enumerate(rows, start=1)]).execute()
@@ -414,8 +417,7 @@ def _steps(item, side, to):
 
 
 def _lock_item(item_id):
-    if is_postgresql():
-        db.execute_sql("SELECT id FROM notice_item WHERE id = %s FOR NO KEY UPDATE", (item_id,))
+    clocks.lock_item(item_id)  # the lock order every writer of items and clocks follows
     return NoticeItem.get_by_id(item_id)
 
 
@@ -424,13 +426,17 @@ def transition(item, org, to, reason="", redress="", user=None, now=None):
     clock effects, recorded (Transition row, audit and event in both orgs). Returns the item."""
     now = now or utcnow()
     to = str(to or "").strip()
-    reason, redress = (reason or "").strip(), (redress or "").strip()
+    # Browsers send line breaks as CRLF but count them as one character against maxlength.
+    reason = (reason or "").replace("\r\n", "\n").strip()
+    redress = (redress or "").replace("\r\n", "\n").strip()
     for name, text in (("reason", reason), ("redress", redress)):
         if len(text) > rules.MAX_REASON:
             raise ValidationError({name: f"Use at most {rules.MAX_REASON} characters."})
     with db.atomic():
         item = _lock_item(item.id)
         side = side_of(item, org)
+        if now < item.state_changed_at:  # a backfill (CLI, demo) must replay history in order
+            raise Conflict("A listing's moves are recorded in time order: this one predates its last change.")
         steps = _steps(item, side, to)  # first: a move the other side makes is refused as such
         if to in REASON_NEEDED and not reason:
             raise ValidationError({"reason": f"Give {REASON_NEEDED[to]}: the other side sees it."})
@@ -592,8 +598,8 @@ def history_of(items):
     ids = [i.id for i in items]
     found = {}
     if ids:
-        for row in (Transition.select().where(Transition.item.in_(ids))
-                    .order_by(Transition.at, Transition.id)):
+        for row in (Transition.select(Transition, Organization).join(Organization, on=(Transition.actor_org == Organization.id))
+                    .where(Transition.item.in_(ids)).order_by(Transition.at, Transition.id)):
             found.setdefault(row.item_id, []).append(row)
     return found
 

@@ -18,7 +18,7 @@ from portal.notices import rules, services
 from portal.notices.forms import EvidenceForm, NoticeForm, TransitionForm
 from portal.partnerships.forms import as_choices
 from portal.notices.models import OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem
-from portal.partnerships.services import active_partner_brands, fileable_partnerships
+from portal.partnerships.services import fileable_partnerships
 from portal.sla import clocks
 from portal.tenancy import current_org
 from portal.timeutil import utcnow
@@ -41,10 +41,13 @@ def local_day_start(day, tz_name):
 
 
 def parse_day(text):
+    """A filter date, or None for anything malformed or too far out to mean something (year 1 or 9999
+    would overflow once moved to UTC)."""
     try:
-        return date.fromisoformat((text or "").strip())
+        day = date.fromisoformat((text or "").strip())
     except ValueError:
         return None
+    return day if 1800 <= day.year <= 2200 else None
 
 
 def page_of(query, count):
@@ -54,6 +57,14 @@ def page_of(query, count):
 
 
 # --- the list -------------------------------------------------------------------------------------------
+
+def with_parties(notices):
+    """Notices with their brand, platform and marketplace read in the same query (no query per row)."""
+    brand, platform = Organization.alias(), Organization.alias()
+    return (notices.select_extend(brand, platform, Marketplace)
+            .join_from(Notice, brand, on=(Notice.org == brand.id), attr="org")
+            .join_from(Notice, platform, on=(Notice.platform == platform.id), attr="platform")
+            .join_from(Notice, Marketplace, on=(Notice.marketplace == Marketplace.id), attr="marketplace"))
 
 class Filters:
     """The notices list's filters; anything malformed is ignored, never an error page."""
@@ -86,7 +97,7 @@ def index():
     filters = Filters(request.args, current_org)
     notices = filters.query(current_org)
     total = notices.count()
-    page, pages, rows = page_of(notices.order_by(Notice.filed_at.desc(), Notice.id.desc()), total)
+    page, pages, rows = page_of(with_parties(notices).order_by(Notice.filed_at.desc(), Notice.id.desc()), total)
     return render_template("notices/index.html", notices=rows, filters=filters, total=total, page=page, pages=pages,
                            counts=services.state_counts(rows), breached=services.breached_notices(rows),
                            states=STATES, labels=STATE_LABELS, can_file=bool(fileable_partnerships(current_org))
@@ -185,8 +196,10 @@ def new():
         return render_filing(form, error.status, warning=error.errors.get("confirm_jurisdiction"))
     notice = filed.notice
     flash(f"Notice {notice.reference} filed with {notice.item_count} listing(s) to {notice.platform.name}.", "success")
-    for skipped in filed.skipped:
-        flash(f"Not filed again: {skipped['url']} is already under {skipped['notice']} ({skipped['state']}).",
+    if filed.skipped:  # one message, however many: the session cookie holds only so much
+        shown = "; ".join(f"{s['url'][:100]} ({s['notice']}, {s['state']})" for s in filed.skipped[:3])
+        more = f" and {len(filed.skipped) - 3} more" if len(filed.skipped) > 3 else ""
+        flash(f"{len(filed.skipped)} listing(s) not filed again, already under your notices: {shown}{more}.",
               "warning")
     for warning in filed.warnings:
         flash(warning, "warning")
@@ -266,7 +279,9 @@ def evidence(notice_id, evidence_id):
 
 class QueueFilters:
     def __init__(self, args, platform):
-        self.brands = list(active_partner_brands(platform))
+        # Every brand with notices here, not only today's partners: a suspended partner's items still wait.
+        self.brands = list(Organization.select().where(Organization.id.in_(
+            Notice.select(Notice.org).where(Notice.platform == platform).distinct())).order_by(Organization.name))
         self.brand = next((b for b in self.brands if b.slug == args.get("brand")), None)
         self.marketplaces = list(Marketplace.for_org(platform).order_by(Marketplace.name))
         self.marketplace = next((m for m in self.marketplaces if m.slug == args.get("marketplace")), None)
@@ -294,7 +309,8 @@ def queue():
     items = filters.query(current_org)
     total = items.count()
     page, pages, rows = page_of(items, total)
-    notices = {n.id: n for n in Notice.select().where(Notice.id.in_({i.notice_id for i in rows}))} if rows else {}
+    notices = {n.id: n for n in with_parties(Notice.select().where(Notice.id.in_({i.notice_id for i in rows})))} \
+        if rows else {}
     return render_template("notices/queue.html", items=rows, notices=notices, readings=clocks.readings(rows),
                            filters=filters, total=total, page=page, pages=pages, labels=STATE_LABELS,
                            open_states=OPEN_STATES, reasons=REASONS, form=TransitionForm(), bulk_moves=BULK_MOVES,
@@ -312,14 +328,15 @@ def bulk():
         flash("Choose acknowledge or remove for the selected listings.", "error")
         return redirect(url_for("notices.queue"))
     try:
-        result = services.bulk_transition(current_org, request.form.getlist("item"), to, form.reason.data,
-                                          form.redress.data, user())
+        reason, redress = (form.reason.data, form.redress.data) if to == "removed" else ("", "")
+        result = services.bulk_transition(current_org, request.form.getlist("item"), to, reason, redress, user())
     except ServiceError as error:
         flash(error.message, "error")
         return redirect(url_for("notices.queue"))
     if result.done:
         flash(f"{len(result.done)} listing(s) {services.VERBS[to]}.", "success")
-    for item, message in result.refused[:20]:
-        position = f"{getattr(item, 'url', item)}"
-        flash(f"{position}: {message}", "error")
+    if result.refused:
+        first = "; ".join(f"{str(getattr(item, 'url', item))[:100]}: {message}" for item, message in result.refused[:3])
+        more = f" and {len(result.refused) - 3} more" if len(result.refused) > 3 else ""
+        flash(f"{len(result.refused)} listing(s) not changed: {first}{more}.", "error")
     return redirect(url_for("notices.queue", **{k: v for k, v in request.args.items() if k != "page"}))

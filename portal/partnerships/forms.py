@@ -4,10 +4,16 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
-HOURS = [InputRequired(message="Give a number of hours."), NumberRange(min=Decimal("0.1"), max=2160)]
+def finite(form, field):
+    """NaN and infinity parse as decimals; refuse them before NumberRange compares them (it cannot)."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation("Give a number of hours.")
+
+
+HOURS = [InputRequired(message="Give a number of hours."), finite, NumberRange(min=Decimal("0.1"), max=2160)]
 
 
 def as_choices(pairs):

@@ -29,6 +29,7 @@ class Partnership(BaseModel):
     terms_version = IntegerField(default=0)  # the version in force; 0 while only proposed
     status_reason = TextField(default="")  # why it was declined, suspended or ended
     status_changed_at = DateTimeField(null=True)
+    status_changed_by = ForeignKeyField(Organization, null=True, on_delete="RESTRICT")  # who suspended it
 
     class Meta:
         indexes = ((("brand", "platform"), False),)

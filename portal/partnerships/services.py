@@ -10,7 +10,7 @@ The flow (decided here, described in the README):
 - either side's admin suspends (no new notices; items already filed keep their clocks), resumes, or ends it;
 - accepting new terms never moves a running clock: clocks copy their targets when they start.
 """
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 
 from peewee import fn
 
@@ -19,8 +19,8 @@ from portal.accounts.models import Marketplace, Organization
 from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.partnerships.models import Partnership, Terms
-from portal.sla.calendar import WEEKDAYS, parse_days
-from portal.tenancy import MAX_ID
+from portal.sla.calendar import WEEKDAYS, BusinessCalendar, parse_days
+from portal.tenancy import MAX_ID, lock_org
 from portal.timeutil import is_valid_timezone, local_today, to_local, utcnow
 
 LIVE_STATUSES = ("proposed", "active", "suspended")
@@ -230,6 +230,8 @@ def clean_terms(values, platform):
     if not cleaned["always_open"] and cleaned["opens"] and cleaned["closes"] and cleaned["opens"] >= cleaned["closes"]:
         errors["closes"] = "Working hours must close after they open, on the same day."
     cleaned["holidays"] = _holidays(errors, values)
+    if not errors and not cleaned["always_open"]:
+        _check_reachable(errors, cleaned)
     note = str(values.get("note") or "").strip()
     if len(note) > MAX_NOTE:
         errors["note"] = f"Use at most {MAX_NOTE} characters."
@@ -237,6 +239,21 @@ def clean_terms(values, platform):
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def _check_reachable(errors, cleaned):
+    """A calendar whose working time cannot hold the longest target within ten years (one short day a
+    week, holidays covering it) would make every filing fail: refuse it here, where it can be fixed."""
+    calendar = BusinessCalendar(timezone=cleaned["timezone"],
+                                working_days=frozenset(int(d) for d in cleaned["working_days"].split(";")),
+                                opens=time.fromisoformat(cleaned["opens"]), closes=time.fromisoformat(cleaned["closes"]),
+                                holidays=frozenset(date.fromisoformat(d) for d in cleaned["holidays"].split(";") if d))
+    start = datetime.combine(cleaned["effective_from"], time())
+    try:
+        calendar.add(start, timedelta(minutes=max(cleaned["action_minutes"], cleaned["ack_minutes"])))
+    except ValueError:
+        errors["working_days"] = ("These working days, hours and holidays leave too little working time to meet "
+                                  "the targets; add working time or shorten the targets.")
 
 
 def default_terms(platform, today=None):
@@ -284,6 +301,7 @@ def propose(brand, platform, values, user=None):
         raise ValidationError({"platform": "Choose a platform organization."})
     cleaned = clean_terms(values, platform)
     with db.atomic():
+        lock_org(brand)  # two proposals at once: the second sees the first
         if live_partnership(brand, platform) is not None:
             raise Conflict(f"{brand.name} and {platform.name} already have a partnership (proposed, active or "
                            "suspended); revise its terms instead.")
@@ -386,13 +404,17 @@ def change_status(partnership, org, move, reason="", user=None):
             raise Conflict(f"A {partnership.status} partnership cannot be {'ended' if move == 'end' else move + 'd'}.")
         if move == "resume" and terms_in_force(partnership) is None:
             raise Conflict("This partnership has no accepted terms yet.")
-        Partnership.update(status=target, status_reason=reason, status_changed_at=utcnow()).where(
-            Partnership.id == partnership.id).execute()
+        if move == "resume" and partnership.status_changed_by_id not in (None, org.id):
+            # A platform that suspended a brand for abusive notices is not overruled by that brand.
+            raise Conflict(f"{partnership.other_side(org).name} suspended this partnership; only it can resume it.")
+        Partnership.update(status=target, status_reason=reason, status_changed_at=utcnow(),
+                           status_changed_by=org).where(Partnership.id == partnership.id).execute()
         pending = pending_terms(partnership)
         if target == "ended" and pending is not None:
             Terms.update(state="declined", decided_at=utcnow(), decided_by=user).where(Terms.id == pending.id).execute()
         _record(f"partnership.{target if move != 'resume' else 'resumed'}", partnership,
-                {"status": [partnership.status, target], "reason": reason, "by": org.slug})
+                {"status": [partnership.status, target], "reason": reason, "by": org.slug,
+                 "declined_terms": pending.version if target == "ended" and pending is not None else None})
     return Partnership.get_by_id(partnership.id)
 
 
@@ -402,6 +424,7 @@ def create_partnership(brand, platform, values=None):
         raise ValidationError("A partnership joins a brand organization and a platform organization.")
     cleaned = clean_terms(dict(default_terms(platform), **(values or {})), platform)
     with db.atomic():
+        lock_org(brand)
         if live_partnership(brand, platform) is not None:
             raise Conflict(f"{brand.name} and {platform.name} already have a partnership.")
         now = utcnow()

@@ -43,8 +43,9 @@ def propose():
     platforms = list(Organization.select().where(Organization.kind == "platform").order_by(Organization.name))
     form = ProposeForm()
     form.platform.choices = as_choices((p.id, p.name) for p in platforms)
-    chosen = next((p for p in platforms if str(p.id) == (form.platform.data or request.args.get("platform"))),
-                  platforms[0] if platforms else None)
+    wanted = form.platform.data if request.method == "POST" else request.args.get("platform")
+    default = platforms[0] if platforms and request.method == "GET" else None  # a POST names its platform
+    chosen = next((p for p in platforms if str(p.id) == wanted), default)
     if chosen is not None:
         form.marketplaces.choices = as_choices(marketplace_choices(chosen.id))
     if request.method == "GET" and chosen is not None:

@@ -12,17 +12,19 @@ Semantics (DESIGN.md, after Zendesk / ServiceNow / Zammad):
   task, a late completion or a pause after the deadline finds them first (a late one warns first).
 """
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from portal.db import db
+from portal.db import db, is_postgresql
 from portal.events import emit
 from portal.sla.calendar import calendar_from_dict, calendar_to_dict
 from portal.sla.models import SlaClock
 from portal.timeutil import utcnow
 
 WARNING_SHARE = 0.75
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -127,12 +129,16 @@ def complete(item, metric, at):
 
 
 def cancel(item, at):
-    """Stop every clock of the item that still runs (a withdrawn listing): no longer measured."""
+    """Stop every clock of the item that still runs (a withdrawn listing): no longer measured. A clock
+    already past its deadline was missed: it keeps that breach (emitted once, like any other)."""
     for c in SlaClock.select().where((SlaClock.item == item) & SlaClock.stage.in_(("running", "paused"))):
+        late = c.stage == "running" and at >= c.deadline
         left = (timedelta(seconds=c.remaining_seconds) if c.stage == "paused"
                 else business_remaining(calendar_of(c), at, c.deadline))
-        SlaClock.update(stage="cancelled", stopped_at=at, remaining_seconds=int(left.total_seconds())).where(
-            SlaClock.id == c.id).execute()
+        SlaClock.update(stage="cancelled", stopped_at=at, remaining_seconds=int(left.total_seconds()),
+                        breached=SlaClock.breached | late).where(SlaClock.id == c.id).execute()
+        if late:
+            _emit_late(SlaClock.get_by_id(c.id), at)
 
 
 def refresh_item(item):
@@ -218,24 +224,49 @@ def _emit_late(c, now):
     return int(warned), int(_emit_breach(c, now))
 
 
+def lock_item(item_id):
+    """Lock a notice item's row for the rest of the transaction (PostgreSQL; SQLite writers are serial).
+
+    Every writer of an item's clocks takes this lock first, then touches the clocks, then the audit
+    head: one order for all, so a transition and the periodic check never deadlock, and the check never
+    judges a clock an analyst is completing at that moment."""
+    if is_postgresql():
+        db.execute_sql("SELECT id FROM notice_item WHERE id = %s FOR NO KEY UPDATE", (item_id,))
+
+
+def _check_one(clock_id, now, breach):
+    """One clock, in its own transaction, re-read under its item's lock; (warnings, breaches) emitted."""
+    item_id = SlaClock.select(SlaClock.item).where(SlaClock.id == clock_id).scalar()
+    if item_id is None:
+        return 0, 0
+    with db.atomic():
+        lock_item(item_id)
+        c = SlaClock.get_or_none((SlaClock.id == clock_id) & (SlaClock.stage == "running"))
+        if c is None:  # completed, paused or cancelled meanwhile
+            return 0, 0
+        if breach and c.deadline <= now:
+            return _emit_late(c, now)
+        if not breach and c.warn_at <= now:
+            return int(_emit_warning(c, now)), 0
+    return 0, 0
+
+
 def check_clocks(now=None, batch=500):
     """Emit `sla.warning` for running clocks past 75% of their target and `sla.breached` for those past
-    their deadline, each once. Returns (warnings, breaches) emitted by this run."""
+    their deadline, each once. Returns (warnings, breaches) emitted by this run. A clock that fails is
+    logged and left for the next run; the others go on."""
     now = now or utcnow()
     warnings = breaches = 0
     due = (SlaClock.select(SlaClock.id).where((SlaClock.stage == "running") & (SlaClock.deadline <= now)
                                               & SlaClock.breach_emitted_at.is_null()).order_by(SlaClock.id))
-    for row in list(due.limit(batch * 20)):
-        with db.atomic():
-            c = SlaClock.get_or_none((SlaClock.id == row.id) & (SlaClock.stage == "running"))
-            if c is not None:
-                warned, breached = _emit_late(c, now)
-                warnings, breaches = warnings + warned, breaches + breached
     warn = (SlaClock.select(SlaClock.id).where((SlaClock.stage == "running") & (SlaClock.warn_at <= now)
                                                & SlaClock.warned_at.is_null()).order_by(SlaClock.id))
-    for row in list(warn.limit(batch * 20)):
-        with db.atomic():
-            c = SlaClock.get_or_none((SlaClock.id == row.id) & (SlaClock.stage == "running"))
-            if c is not None:
-                warnings += _emit_warning(c, now)
+    for query, breach in ((due, True), (warn, False)):
+        for row in list(query.limit(batch * 20)):
+            try:
+                warned, breached = _check_one(row.id, now, breach)
+            except Exception:  # noqa: BLE001 - one bad clock must not stop the others' events
+                log.exception("SLA check of clock %s failed; it is retried on the next run", row.id)
+                continue
+            warnings, breaches = warnings + warned, breaches + breached
     return warnings, breaches

@@ -25,16 +25,22 @@ class TenantModel(BaseModel):
     @classmethod
     def get_for_org(cls, pk, org):
         """The row with primary key `pk` if `org` owns it; otherwise NotFound (404), never another org's row."""
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            raise NotFound()
-        if not 1 <= pk <= MAX_ID:  # an id no row can have; some drivers would overflow on it
-            raise NotFound()
-        row = cls.for_org(org).where(cls._meta.primary_key == pk).first()
+        row = cls.for_org(org).where(cls._meta.primary_key == object_id(pk)).first()
         if row is None:
             raise NotFound()
         return row
+
+
+def object_id(value):
+    """An id from a URL or a form as an int, or NotFound: text, and numbers no row can have (some drivers
+    would overflow on them), are answered like a missing object."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise NotFound()
+    if not 1 <= pk <= MAX_ID:
+        raise NotFound()
+    return pk
 
 
 def lock_org(org):

@@ -11,7 +11,7 @@ from portal.api.pagination import PageArgs, paginate
 from portal.api.schemas import page_schema
 from portal.errors import NotFound
 from portal.partnerships.services import visible_marketplaces
-from portal.tenancy import MAX_ID, current_org
+from portal.tenancy import current_org, object_id
 
 blp = ApiBlueprint("marketplaces", __name__, url_prefix="/marketplaces",
                    description="Marketplaces run by platform organizations")
@@ -47,8 +47,7 @@ def list_marketplaces(args):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_marketplace(marketplace_id):
     """One marketplace"""
-    found = visible_marketplaces(current_org).where(Marketplace.id == marketplace_id).first() \
-        if 1 <= marketplace_id <= MAX_ID else None
+    found = visible_marketplaces(current_org).where(Marketplace.id == object_id(marketplace_id)).first()
     if found is None:
         raise NotFound()
     return found

@@ -19,7 +19,7 @@ from portal.errors import Conflict, NotFound, ValidationError
 from portal.marks import offices, rules
 from portal.marks.models import Mark, pack_codes
 from portal.partnerships.services import active_partner_brand_ids
-from portal.tenancy import lock_org
+from portal.tenancy import lock_org, object_id
 from portal.timeutil import local_today, utcnow
 
 PROOF_AREA = "proofs"
@@ -43,11 +43,7 @@ def visible_marks(org):
 
 def get_visible_mark(pk, org):
     """A mark `org` may read, or 404 (another brand's mark is indistinguishable from a missing one)."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound()
-    mark = visible_marks(org).where(Mark.id == pk).first() if 1 <= pk < 2**63 else None
+    mark = visible_marks(org).where(Mark.id == object_id(pk)).first()
     if mark is None:
         raise NotFound()
     return mark

@@ -30,7 +30,7 @@ from portal.notices.models import (ACTIVE_STATES, OPEN_STATES, REASONS, STATE_LA
 from portal.partnerships import services as partnerships
 from portal.partnerships.models import Partnership
 from portal.sla import clocks
-from portal.tenancy import MAX_ID, lock_org
+from portal.tenancy import MAX_ID, lock_org, object_id
 from portal.timeutil import to_local, utcnow
 
 EVIDENCE_AREA = "evidence"
@@ -99,32 +99,22 @@ def visible_items(org):
     return NoticeItem.select().where(column == org)
 
 
-def _pk(value):
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise NotFound()
-    if not 1 <= pk <= MAX_ID:
-        raise NotFound()
-    return pk
-
-
 def get_visible_notice(pk, org):
-    notice = visible_notices(org).where(Notice.id == _pk(pk)).first()
+    notice = visible_notices(org).where(Notice.id == object_id(pk)).first()
     if notice is None:
         raise NotFound()
     return notice
 
 
 def get_item(notice, item_id):
-    item = NoticeItem.get_or_none((NoticeItem.id == _pk(item_id)) & (NoticeItem.notice == notice))
+    item = NoticeItem.get_or_none((NoticeItem.id == object_id(item_id)) & (NoticeItem.notice == notice))
     if item is None:
         raise NotFound()
     return item
 
 
 def get_evidence(notice, evidence_id):
-    found = Evidence.get_or_none((Evidence.id == _pk(evidence_id)) & (Evidence.notice == notice))
+    found = Evidence.get_or_none((Evidence.id == object_id(evidence_id)) & (Evidence.notice == notice))
     if found is None:
         raise NotFound()
     return found
@@ -495,7 +485,7 @@ def bulk_transition(org, item_ids, to, reason="", redress="", user=None, now=Non
     ids = []
     for value in item_ids or []:
         try:
-            ids.append(_pk(value))
+            ids.append(object_id(value))
         except NotFound:
             continue
     ids = sorted(set(ids))

@@ -20,7 +20,7 @@ from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.partnerships.models import Partnership, Terms
 from portal.sla.calendar import WEEKDAYS, BusinessCalendar, parse_days
-from portal.tenancy import MAX_ID, lock_org
+from portal.tenancy import lock_org, object_id
 from portal.timeutil import is_valid_timezone, local_today, to_local, utcnow
 
 LIVE_STATUSES = ("proposed", "active", "suspended")
@@ -40,11 +40,7 @@ def partnerships_of(org):
 
 
 def get_partnership(pk, org):
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound()
-    found = partnerships_of(org).where(Partnership.id == pk).first() if 1 <= pk <= MAX_ID else None
+    found = partnerships_of(org).where(Partnership.id == object_id(pk)).first()
     if found is None:
         raise NotFound()
     return found

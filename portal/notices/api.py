@@ -14,15 +14,14 @@ from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import FileStorage
 
 from flask_smorest.fields import Upload
-from portal.accounts.models import Marketplace, Organization
+from portal.accounts.models import Organization
 from portal.api.auth import ApiBlueprint, current_token
 from portal.api.pagination import PageArgs, paginate
 from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
-from portal.errors import ValidationError, problem_response
+from portal.errors import problem_response
 from portal.marks.models import STATUSES as MARK_STATUSES
 from portal.notices import rules, services
 from portal.notices.models import REASONS, STATES, Evidence, Notice
-from portal.partnerships.models import Terms
 from portal.sla.models import METRICS, STAGES
 from portal.sla.clocks import readings
 from portal.tenancy import MAX_ID, current_org
@@ -310,16 +309,6 @@ def notice_body(notice, org, now):
     return body
 
 
-def with_parties(query):
-    """The notices of `query` with their brand, platform, marketplace and terms read in the same query."""
-    brand, platform = Organization.alias(), Organization.alias()
-    return (query.select_extend(brand, platform, Marketplace, Terms)
-            .join_from(Notice, brand, on=(Notice.org == brand.id), attr="org")
-            .join_from(Notice, platform, on=(Notice.platform == platform.id), attr="platform")
-            .join_from(Notice, Marketplace, on=(Notice.marketplace == Marketplace.id), attr="marketplace")
-            .join_from(Notice, Terms, on=(Notice.terms == Terms.id), attr="terms"))
-
-
 def utc_bound(value, tz_name, end):
     """A filter value as a naive UTC bound; a date is a day in the org's zone (`end`: up to its end)."""
     if value is None:
@@ -390,7 +379,7 @@ def list_notices(args):
                                     breached=args.get("breached"),
                                     filed_from=utc_bound(args.get("filed_from"), tz_name, end=False),
                                     filed_to=utc_bound(args.get("filed_to"), tz_name, end=True))
-    page = paginate(with_parties(query), Notice, args)
+    page = paginate(services.with_parties(query), Notice, args)
     page["items"] = summary_bodies(page["items"])
     return page
 
@@ -422,13 +411,7 @@ def add_evidence(data, notice_id):
                                {"file": ["Send the evidence as a file part (multipart/form-data)."]}))
     if not upload.filename:
         upload.filename = "evidence"
-    try:
-        created = services.attach_evidence(notice, [upload], current_token().acting_user, now(), field="file")
-    except ValidationError as refused:
-        # save_evidence names the field `evidence` (the web form's); here the part is `file`.
-        errors = {("file" if field == "evidence" else field): messages for field, messages in refused.errors.items()}
-        abort(problem_response(422, "Unprocessable Entity", refused.message, errors))
-    return created[0]
+    return services.attach_evidence(notice, [upload], current_token().acting_user, now(), field="file")[0]
 
 
 @blp.route("/<int:notice_id>/items/<int:item_id>/transitions", methods=["POST"])

@@ -28,7 +28,7 @@ from portal.notices import goodfaith, rules
 from portal.notices.models import (ACTIVE_STATES, OPEN_STATES, REASONS, STATE_LABELS, STATES, Evidence, Notice,
                                    NoticeItem, NoticeMark, Transition)
 from portal.partnerships import services as partnerships
-from portal.partnerships.models import Partnership
+from portal.partnerships.models import Partnership, Terms
 from portal.sla import clocks
 from portal.tenancy import MAX_ID, lock_org, object_id
 from portal.timeutil import to_local, utcnow
@@ -553,6 +553,16 @@ def search_notices(org, state="", marketplace=None, breached=None, filed_from=No
     if partner is not None:
         query = query.where((Notice.platform == partner) if not org.is_platform else (Notice.org == partner))
     return query
+
+
+def with_parties(notices):
+    """Notices with their brand, platform, marketplace and terms read in the same query (no query per row)."""
+    brand, platform = Organization.alias(), Organization.alias()
+    return (notices.select_extend(brand, platform, Marketplace, Terms)
+            .join_from(Notice, brand, on=(Notice.org == brand.id), attr="org")
+            .join_from(Notice, platform, on=(Notice.platform == platform.id), attr="platform")
+            .join_from(Notice, Marketplace, on=(Notice.marketplace == Marketplace.id), attr="marketplace")
+            .join_from(Notice, Terms, on=(Notice.terms == Terms.id), attr="terms"))
 
 
 def state_counts(notices):

@@ -58,14 +58,6 @@ def page_of(query, count):
 
 # --- the list -------------------------------------------------------------------------------------------
 
-def with_parties(notices):
-    """Notices with their brand, platform and marketplace read in the same query (no query per row)."""
-    brand, platform = Organization.alias(), Organization.alias()
-    return (notices.select_extend(brand, platform, Marketplace)
-            .join_from(Notice, brand, on=(Notice.org == brand.id), attr="org")
-            .join_from(Notice, platform, on=(Notice.platform == platform.id), attr="platform")
-            .join_from(Notice, Marketplace, on=(Notice.marketplace == Marketplace.id), attr="marketplace"))
-
 class Filters:
     """The notices list's filters; anything malformed is ignored, never an error page."""
 
@@ -97,7 +89,8 @@ def index():
     filters = Filters(request.args, current_org)
     notices = filters.query(current_org)
     total = notices.count()
-    page, pages, rows = page_of(with_parties(notices).order_by(Notice.filed_at.desc(), Notice.id.desc()), total)
+    newest_first = services.with_parties(notices).order_by(Notice.filed_at.desc(), Notice.id.desc())
+    page, pages, rows = page_of(newest_first, total)
     return render_template("notices/index.html", notices=rows, filters=filters, total=total, page=page, pages=pages,
                            counts=services.state_counts(rows), breached=services.breached_notices(rows),
                            states=STATES, labels=STATE_LABELS, can_file=bool(fileable_partnerships(current_org))
@@ -309,8 +302,8 @@ def queue():
     items = filters.query(current_org)
     total = items.count()
     page, pages, rows = page_of(items, total)
-    notices = {n.id: n for n in with_parties(Notice.select().where(Notice.id.in_({i.notice_id for i in rows})))} \
-        if rows else {}
+    shown = Notice.select().where(Notice.id.in_({i.notice_id for i in rows}))
+    notices = {n.id: n for n in services.with_parties(shown)} if rows else {}
     return render_template("notices/queue.html", items=rows, notices=notices, readings=clocks.readings(rows),
                            filters=filters, total=total, page=page, pages=pages, labels=STATE_LABELS,
                            open_states=OPEN_STATES, reasons=REASONS, form=TransitionForm(), bulk_moves=BULK_MOVES,

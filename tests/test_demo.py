@@ -215,3 +215,48 @@ def test_running_the_demo_again_changes_nothing(seeded, runner):
     again = json.loads(result.stdout)
     assert result.exit_code == 0 and again["seeded"] is False and again["password"] == seeded["password"]
     assert counts() == before
+
+
+def test_the_issue_story_on_the_demo(seeded, make_client):
+    """Last in this module (it adds to the demo): Microsoft files a 50-listing notice to Alibaba on Taobao;
+    Alibaba's analyst acknowledges, removes some, rejects one with reasons, asks for information on one;
+    Microsoft answers; the action clock paused and resumed; the periodic check flags a breach."""
+    from portal.sla import clocks
+    microsoft, alibaba = org("microsoft"), org("alibaba")
+    mark = Mark.for_org(microsoft).where((Mark.office == "CNIPA") & (Mark.word == "XBOX")).get()
+    brand = make_client()
+    brand.sign_in("analyst@microsoft.example", password=seeded["password"])
+    urls = [f"https://item.taobao.com/item.htm?id={900000000000 + n}" for n in range(50)]
+    response = brand.post_form("/notices/new", {
+        "where": f"{partnership('microsoft').id}:taobao", "reason_code": "counterfeit",
+        "explanation": "Fake Xbox controllers: wrong logo font, no hologram, sold at a tenth of the price.",
+        "marks": [str(mark.id)], "listings": "\n".join(urls), "good_faith": "y"})
+    assert response.status_code == 302
+    notice = Notice.for_org(microsoft).order_by(Notice.id.desc()).get()
+    items = list(NoticeItem.select().where(NoticeItem.notice == notice).order_by(NoticeItem.position))
+    assert notice.item_count == 50 and notice.marketplace.slug == "taobao" and notice.platform_id == alibaba.id
+
+    platform = make_client()
+    platform.sign_in("analyst@alibaba.example", password=seeded["password"])
+    ids = [str(i.id) for i in items]
+    assert platform.post_form("/queue/bulk", {"to": "acknowledged", "item": ids[:45]}).status_code == 302
+    assert platform.post_form("/queue/bulk", {"to": "removed", "reason": "Counterfeit: test buy TB-2026-11.",
+                                              "item": ids[:40]}).status_code == 302
+    base = f"/notices/{notice.id}/items"
+    platform.post_form(f"{base}/{items[40].id}/transition", {"to": "rejected", "reason": "An authorised reseller.",
+                                                           "redress": "Send the distribution agreement."})
+    platform.post_form(f"{base}/{items[41].id}/transition", {"to": "info_requested",
+                                                           "reason": "Which product line is infringed?"})
+    assert clocks.clock(items[41], "action").stage == "paused"
+    brand.post_form(f"{base}/{items[41].id}/transition", {"to": "acknowledged", "reason": "Xbox Elite Series 2."})
+    resumed = clocks.clock(items[41], "action")
+    assert resumed.stage == "running"
+    states = [NoticeItem.get_by_id(i.id).state for i in items]
+    assert states.count("removed") == 40 and states[40] == "rejected" and states[41] == "acknowledged"
+    assert states[45:] == ["submitted"] * 5
+    # Two days on, the five never acknowledged have breached: the periodic check flags them, once.
+    with audit.acting_as("worker"):
+        warnings, breaches = clocks.check_clocks(now=utcnow() + timedelta(days=2))
+    flagged = NoticeItem.select().where((NoticeItem.notice == notice) & NoticeItem.breached)
+    assert {i.position for i in flagged} >= {46, 47, 48, 49, 50} and breaches >= 5
+    assert "An authorised reseller." in brand.get(f"/notices/{notice.id}").get_data(as_text=True)

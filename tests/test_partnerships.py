@@ -60,6 +60,21 @@ def test_a_revision_waits_for_the_other_side_and_leaves_the_terms_in_force(app, 
     assert [t.state for t in services.terms_history(active)] == ["declined", "in_force", "superseded"]
 
 
+def test_accepted_terms_dated_later_leave_the_earlier_ones_governing_until_then(app, sides, world):
+    from datetime import datetime
+    from portal.accounts.models import Marketplace
+    brand, platform, _ = sides
+    partnership = act(app, services.create_partnership, brand, platform, TERMS)
+    act(app, services.revise_terms, partnership, platform, dict(TERMS, effective_from="2027-01-01", ack_minutes=60,
+                                                               fast_ack_minutes=30))
+    act(app, services.accept_terms, partnership, brand)
+    taobao = Marketplace.get(Marketplace.slug == "taobao")
+    partnership = Partnership.get_by_id(partnership.id)
+    assert services.filing_terms(partnership, taobao, now=datetime(2026, 12, 1)).version == 1
+    assert services.filing_terms(partnership, taobao, now=datetime(2027, 1, 2)).version == 2
+    assert [t.state for t in services.terms_history(partnership)] == ["in_force", "replaced"]
+
+
 def test_declining_a_proposal_ends_it_and_a_new_proposal_is_then_possible(app, sides):
     brand, platform, _ = sides
     partnership = act(app, services.propose, brand, platform, TERMS)

@@ -4,7 +4,9 @@ A partnership joins two orgs, so it is not owned by one tenant: each side reache
 `services.partnerships_of(org)` / `services.get_partnership(pk, org)`, never unscoped.
 
 Terms (effective dates, marketplaces covered, SLA policy) are immutable versions. One side writes a
-version (`pending`); the other side accepts it (`in_force`, the previous one `superseded`) or declines it.
+version (`pending`); the other side accepts it (`in_force`, the previous one `replaced`) or declines it; a
+pending version revised before a decision is `superseded`. Accepted terms dated in the future leave the
+replaced version governing new notices until their start date.
 Clocks copy their targets and calendar when they start, so a new version never moves a running clock.
 """
 import json
@@ -18,7 +20,7 @@ from portal.sla.calendar import WEEKDAYS, BusinessCalendar
 from portal.timeutil import utcnow
 
 STATUSES = ("proposed", "active", "suspended", "ended")
-TERMS_STATES = ("pending", "in_force", "superseded", "declined")
+TERMS_STATES = ("pending", "in_force", "replaced", "superseded", "declined")
 
 
 class Partnership(BaseModel):

@@ -104,6 +104,12 @@ def filing_terms(partnership, marketplace, now=None):
                                               "active partnership."})
     terms = terms_in_force(partnership)
     today = to_local(now or utcnow(), terms.timezone).date()
+    if today < terms.effective_from:
+        # Accepted terms that start later: until then the version they replaced still governs.
+        earlier = (Terms.select().where((Terms.partnership == partnership) & (Terms.state == "replaced")
+                                        & (Terms.effective_from <= today)).order_by(Terms.version.desc()).first())
+        if earlier is not None and not (earlier.effective_to and today > earlier.effective_to):
+            terms = earlier
     if today < terms.effective_from or (terms.effective_to and today > terms.effective_to):
         raise ValidationError({"partnership": f"The partnership's terms are in effect from {terms.effective_from}"
                                               + (f" to {terms.effective_to}" if terms.effective_to else "")
@@ -345,7 +351,7 @@ def accept_terms(partnership, org, user=None):
         previous = terms_in_force(partnership)
         now = utcnow()
         if previous is not None:
-            Terms.update(state="superseded").where(Terms.id == previous.id).execute()
+            Terms.update(state="replaced").where(Terms.id == previous.id).execute()
         Terms.update(state="in_force", decided_at=now, decided_by=user).where(Terms.id == pending.id).execute()
         changes = {"terms_version": pending.version}
         if partnership.status == "proposed":

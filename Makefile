@@ -37,6 +37,7 @@ test: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python bench/api_throughput.py
 	$(BIN)/python bench/import_marks.py
+	$(BIN)/python bench/screen_listings.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -51,9 +51,13 @@ def add_security_headers(response):
 
 
 def refuse_nul_characters():
-    """NUL has no place in text a person typed, and PostgreSQL refuses to store it: answer 400 up front."""
+    """NUL has no place in text a person typed, and PostgreSQL refuses to store it: answer 400 up front.
+    A multipart part whose name Werkzeug cannot read (a bare line break) arrives named None, which later
+    code (Flask-WTF's CSRF check) cannot handle either: refused here too, before it runs."""
     for values in (request.args, request.form):
         for key, value in values.items(multi=True):
+            if key is None or value is None:
+                abort(400, "A form field without a usable name was sent.")
             if "\x00" in key or "\x00" in value:
                 abort(400, "Text containing NUL characters is not accepted.")
 

@@ -38,6 +38,14 @@ def test_nul_characters_are_refused_up_front(admin, make_client):
     assert Invitation.for_org(org).count() == 0
 
 
+@pytest.mark.parametrize("path", ["/api/v1/notices/1/evidence", "/marks/imports", "/login"])
+def test_a_multipart_part_without_a_usable_name_is_no_500(client, path):
+    # Found by schemathesis: a part named "\n" reached the NUL check as None.
+    body = b'--b\r\nContent-Disposition: form-data; name="\n"\r\n\r\nnull\r\n--b--\r\n'
+    response = client.post(path, data=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert 400 <= response.status_code < 500
+
+
 def test_very_long_values_are_refused_with_messages(admin):
     client, org = admin
     response = client.post_form("/team/invite", {"email": "a" * 300 + "@microsoft.example", "role": "analyst"})

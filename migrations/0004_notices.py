@@ -1,7 +1,7 @@
 """Partnerships with versioned terms (SLA policy), takedown notices with their items, transitions and
 evidence, and the SLA clocks of each item.
 
-The partnership table gains its terms version, status reason and date; its (brand, platform) index is no
+The partnership table gains its status reason, date and the org that changed it; its (brand, platform) index is no
 longer unique (a brand may propose again after a partnership ended). Partnerships created before this
 migration (active, by the CLI or demo) get version 1 of default terms: every marketplace of the platform,
 24 h to acknowledge and 72 h to act (4 h / 24 h on the fast lane), Mon-Fri 09:00-17:00 in the platform's
@@ -42,7 +42,6 @@ def up(migrator, db):
         platform = ForeignKeyField(Organization, on_delete='RESTRICT')
         status = CharField(max_length=16, default='proposed')
         created_at = DateTimeField()
-        terms_version = IntegerField(default=0)
         status_reason = TextField(default='')
         status_changed_at = DateTimeField(null=True)
         status_changed_by = ForeignKeyField(Organization, null=True, on_delete='RESTRICT')
@@ -52,7 +51,6 @@ def up(migrator, db):
             table_name = 'partnership'
 
     migrator.migrate(
-        migrator.add_column('partnership', 'terms_version', IntegerField(default=0)),
         migrator.add_column('partnership', 'status_reason', TextField(default='')),
         migrator.add_column('partnership', 'status_changed_at', DateTimeField(null=True)),
         migrator.add_column('partnership', 'status_changed_by_id',
@@ -200,14 +198,14 @@ def up(migrator, db):
 
     # Default terms, in force, for the partnerships that existed before terms did.
     now = datetime.datetime.utcnow()
-    for partnership in Partnership.select().where(Partnership.terms_version == 0):
+    for partnership in Partnership.select():
         platform = Organization.get_by_id(partnership.platform_id)
         slugs = [m.slug for m in Marketplace.select().where(Marketplace.org == platform.id).order_by(Marketplace.slug)]
         Terms.create(partnership=partnership.id, version=1, state='in_force', proposed_by_org=partnership.brand_id,
                      proposed_at=now, decided_at=now, effective_from=partnership.created_at.date(),
                      marketplaces=';'.join(slugs), ack_minutes=24 * 60, action_minutes=72 * 60,
                      fast_ack_minutes=4 * 60, fast_action_minutes=24 * 60, timezone=platform.timezone or 'UTC')
-        Partnership.update(terms_version=1, status_changed_at=partnership.created_at).where(
+        Partnership.update(status_changed_at=partnership.created_at).where(
             Partnership.id == partnership.id).execute()
 
 
@@ -217,7 +215,6 @@ def down(migrator, db):
     migrator.migrate(
         migrator.drop_index('partnership', 'partnership_brand_id_platform_id'),
         migrator.add_index('partnership', ('brand_id', 'platform_id'), True),
-        migrator.drop_column('partnership', 'terms_version'),
         migrator.drop_column('partnership', 'status_reason'),
         migrator.drop_column('partnership', 'status_changed_at'),
         migrator.drop_column('partnership', 'status_changed_by_id'),

@@ -99,7 +99,7 @@ def body(partnership, now):
     return {"id": partnership.id, "reference": partnership.reference, "status": partnership.status,
             "status_reason": partnership.status_reason, "status_changed_at": partnership.status_changed_at,
             "created_at": partnership.created_at, "brand": partnership.brand, "platform": partnership.platform,
-            "terms_version": partnership.terms_version, "terms": in_force.as_dict() if in_force else None,
+            "terms_version": in_force.version if in_force else 0, "terms": in_force.as_dict() if in_force else None,
             "pending_terms": pending.as_dict() if pending else None,
             "good_faith": goodfaith.score(partnership, now).as_dict()}
 

@@ -28,7 +28,6 @@ class Partnership(BaseModel):
     platform = ForeignKeyField(Organization, backref="brand_partnerships", on_delete="RESTRICT")
     status = CharField(max_length=16, default="proposed")
     created_at = DateTimeField(default=utcnow)
-    terms_version = IntegerField(default=0)  # the version in force; 0 while only proposed
     status_reason = TextField(default="")  # why it was declined, suspended or ended
     status_changed_at = DateTimeField(null=True)
     status_changed_by = ForeignKeyField(Organization, null=True, on_delete="RESTRICT")  # who suspended it
@@ -39,6 +38,12 @@ class Partnership(BaseModel):
     @property
     def reference(self):
         return f"P-{self.id:04d}"
+
+    @property
+    def terms_version(self):
+        """The version in force; 0 while only proposed (the Terms rows say which, nothing else does)."""
+        return (Terms.select(Terms.version).where((Terms.partnership == self.id) & (Terms.state == "in_force"))
+                .scalar() or 0)
 
     def other_side(self, org):
         return self.platform if getattr(org, "id", org) == self.brand_id else self.brand

@@ -47,9 +47,7 @@ def get_partnership(pk, org):
 
 
 def terms_in_force(partnership):
-    if not partnership.terms_version:
-        return None
-    return Terms.get_or_none((Terms.partnership == partnership) & (Terms.version == partnership.terms_version))
+    return Terms.get_or_none((Terms.partnership == partnership) & (Terms.state == "in_force"))
 
 
 def pending_terms(partnership):
@@ -353,13 +351,11 @@ def accept_terms(partnership, org, user=None):
         if previous is not None:
             Terms.update(state="replaced").where(Terms.id == previous.id).execute()
         Terms.update(state="in_force", decided_at=now, decided_by=user).where(Terms.id == pending.id).execute()
-        changes = {"terms_version": pending.version}
-        if partnership.status == "proposed":
-            changes.update(status="active", status_changed_at=now)
-        Partnership.update(**changes).where(Partnership.id == partnership.id).execute()
+        status = "active" if partnership.status == "proposed" else partnership.status
+        if status != partnership.status:
+            Partnership.update(status=status, status_changed_at=now).where(Partnership.id == partnership.id).execute()
         _record("partnership.terms_accepted", partnership,
-                {"version": pending.version, "by": org.slug, "status": [partnership.status,
-                                                                       changes.get("status", partnership.status)],
+                {"version": pending.version, "by": org.slug, "status": [partnership.status, status],
                  "replaces": previous.version if previous else None})
     return Partnership.get_by_id(partnership.id)
 
@@ -430,7 +426,7 @@ def create_partnership(brand, platform, values=None):
         if live_partnership(brand, platform) is not None:
             raise Conflict(f"{brand.name} and {platform.name} already have a partnership.")
         now = utcnow()
-        partnership = Partnership.create(brand=brand, platform=platform, status="active", terms_version=1,
+        partnership = Partnership.create(brand=brand, platform=platform, status="active",
                                          status_changed_at=now)
         terms = Terms.create(partnership=partnership, version=1, state="in_force", proposed_by_org=brand,
                              decided_at=now, **cleaned)

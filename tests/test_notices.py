@@ -324,7 +324,8 @@ def test_filing_through_the_page_with_a_listings_file_and_evidence(setup, make_c
     assert evidence.sha256 in page_text(detail) and "Submitted" in page_text(detail)
     # The items CSV escapes a formula-like title.
     export = client.get("/notices/items.csv")
-    assert "'=HYPERLINK(1)" in export.get_data(as_text=True)
+    exported = export.get_data(as_text=True)
+    assert "'=HYPERLINK(1)" in exported and exported.count(",microsoft,alibaba,taobao") == 2
     # The platform's analyst sees the same notice, the evidence hash and the queue.
     platform = signed_in(make_client, setup.people[("alibaba", "analyst")])
     assert evidence.sha256 in page_text(platform.get(f"/notices/{notice.id}"))

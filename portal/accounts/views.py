@@ -14,6 +14,7 @@ from portal.accounts.forms import (AcceptInvitationForm, ChangePasswordForm, Cho
                                    InviteForm, LoginForm, RoleForm, apply_service_errors)
 from portal.accounts.models import Invitation, Membership, User
 from portal.errors import ServiceError
+from portal.paging import numbered_page
 from portal.tenancy import current_org
 
 bp = Blueprint("accounts", __name__)
@@ -234,12 +235,9 @@ def audit_trail():
         events = events.where(audit.AuditEvent.action == action)
     else:
         action = ""
-    total = events.count()
-    pages = max((total + AUDIT_PAGE_SIZE - 1) // AUDIT_PAGE_SIZE, 1)
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    rows = list(events.order_by(audit.AuditEvent.seq.desc()).paginate(page, AUDIT_PAGE_SIZE))
-    return render_template("accounts/audit.html", events=rows, page=page, pages=pages, total=total,
-                           actions=actions, action=action)
+    page = numbered_page(events.order_by(audit.AuditEvent.seq.desc()), AUDIT_PAGE_SIZE)
+    return render_template("accounts/audit.html", events=page.rows, page=page.number, pages=page.count,
+                           total=page.total, actions=actions, action=action)
 
 
 # --- own account ---------------------------------------------------------------------------------------

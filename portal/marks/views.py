@@ -16,6 +16,7 @@ from portal.marks.models import STATUSES, ImportJob, Mark
 from portal.marks.offices import OFFICES
 from portal.marks.rules import COLUMN_HELP, COLUMNS
 from portal.marks.spreadsheets import FileRefused
+from portal.paging import numbered_page
 from portal.partnerships.services import active_partner_brands
 from portal.tenancy import current_org
 
@@ -61,12 +62,9 @@ class Filters:
 @member("viewer")
 def index():
     filters = Filters(request.args, current_org)
-    marks = filters.query(current_org)
-    total = marks.count()
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    rows = list(marks.order_by(Mark.word, Mark.office, Mark.id).paginate(page, PAGE_SIZE))
-    return render_template("marks/index.html", marks=rows, filters=filters, total=total, page=page, pages=pages,
+    page = numbered_page(filters.query(current_org).order_by(Mark.word, Mark.office, Mark.id), PAGE_SIZE)
+    return render_template("marks/index.html", marks=page.rows, filters=filters, total=page.total, page=page.number,
+                           pages=page.count,
                            offices=sorted(set(OFFICES) | set(services.offices_in_use(current_org))),
                            statuses=STATUSES, expiring_days=services.EXPIRING_DAYS)
 

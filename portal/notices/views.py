@@ -16,8 +16,9 @@ from portal.marks.models import Mark
 from portal.marks.spreadsheets import FileRefused, open_table
 from portal.notices import rules, services
 from portal.notices.forms import EvidenceForm, NoticeForm, TransitionForm
-from portal.partnerships.forms import as_choices
 from portal.notices.models import OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem
+from portal.paging import numbered_page
+from portal.partnerships.forms import as_choices
 from portal.partnerships.services import fileable_partnerships
 from portal.sla import clocks
 from portal.tenancy import current_org
@@ -48,12 +49,6 @@ def parse_day(text):
     except ValueError:
         return None
     return day if 1800 <= day.year <= 2200 else None
-
-
-def page_of(query, count):
-    pages = max((count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    return page, pages, list(query.paginate(page, PAGE_SIZE))
 
 
 # --- the list -------------------------------------------------------------------------------------------
@@ -87,12 +82,11 @@ class Filters:
 @member("viewer")
 def index():
     filters = Filters(request.args, current_org)
-    notices = filters.query(current_org)
-    total = notices.count()
-    newest_first = services.with_parties(notices).order_by(Notice.filed_at.desc(), Notice.id.desc())
-    page, pages, rows = page_of(newest_first, total)
-    return render_template("notices/index.html", notices=rows, filters=filters, total=total, page=page, pages=pages,
-                           counts=services.state_counts(rows), breached=services.breached_notices(rows),
+    newest_first = services.with_parties(filters.query(current_org)).order_by(Notice.filed_at.desc(), Notice.id.desc())
+    page = numbered_page(newest_first, PAGE_SIZE)
+    rows = page.rows
+    return render_template("notices/index.html", notices=rows, filters=filters, total=page.total, page=page.number,
+                           pages=page.count, counts=services.state_counts(rows), breached=services.breached_notices(rows),
                            states=STATES, labels=STATE_LABELS, can_file=bool(fileable_partnerships(current_org))
                            if not current_org.is_platform else False)
 
@@ -102,20 +96,20 @@ def index():
 def export_items():
     """Every listing of the filtered notices with its state and clocks' deadlines, for a spreadsheet."""
     filters = Filters(request.args, current_org)
-    notice_ids = filters.query(current_org).select(Notice.id)
+    notices = filters.query(current_org)
     header = ["notice", "position", "url", "seller_id", "title", "state", "state_changed_at", "due_at", "breached",
               "brand", "platform", "marketplace"]
-    names = {o.id: o.slug for o in Organization.select(Organization.id, Organization.slug)}
-    slugs = {m.id: m.slug for m in Marketplace.select(Marketplace.id, Marketplace.slug)}
 
     def rows():
-        items = NoticeItem.select().where(NoticeItem.notice.in_(notice_ids)).order_by(NoticeItem.notice, NoticeItem.position)
+        # The parties of each notice once (one query), then its listings streamed in order.
+        parties = {n.id: [n.org.slug, n.platform.slug, n.marketplace.slug] for n in services.with_parties(notices)}
+        items = (NoticeItem.select().where(NoticeItem.notice.in_(notices.select(Notice.id)))
+                 .order_by(NoticeItem.notice, NoticeItem.position))
         for item in items.iterator():
             yield [f"N-{item.notice_id:06d}", item.position, item.url, item.seller_id, item.title, item.state,
                    item.state_changed_at.isoformat(timespec="seconds") + "Z",
                    item.due_at.isoformat(timespec="seconds") + "Z" if item.due_at else "",
-                   "yes" if item.breached else "no", names.get(item.brand_id, ""), names.get(item.platform_id, ""),
-                   slugs.get(item.marketplace_id, "")]
+                   "yes" if item.breached else "no", *parties[item.notice_id]]
     return csv_response(f"notice-items-{current_org.slug}.csv", header, rows())
 
 
@@ -299,13 +293,12 @@ class QueueFilters:
 @member("viewer", org_kind="platform")
 def queue():
     filters = QueueFilters(request.args, current_org)
-    items = filters.query(current_org)
-    total = items.count()
-    page, pages, rows = page_of(items, total)
-    shown = Notice.select().where(Notice.id.in_({i.notice_id for i in rows}))
+    page = numbered_page(filters.query(current_org), PAGE_SIZE)
+    rows = page.rows
+    shown = services.visible_notices(current_org).where(Notice.id.in_({i.notice_id for i in rows}))
     notices = {n.id: n for n in services.with_parties(shown)} if rows else {}
     return render_template("notices/queue.html", items=rows, notices=notices, readings=clocks.readings(rows),
-                           filters=filters, total=total, page=page, pages=pages, labels=STATE_LABELS,
+                           filters=filters, total=page.total, page=page.number, pages=page.count, labels=STATE_LABELS,
                            open_states=OPEN_STATES, reasons=REASONS, form=TransitionForm(), bulk_moves=BULK_MOVES,
                            can_act=current_user_can_act(), now=utcnow())
 

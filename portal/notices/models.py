@@ -32,6 +32,11 @@ OPEN_STATES = ("submitted", "acknowledged", "info_requested", "counter_noticed")
 ACTIVE_STATES = ("submitted", "acknowledged", "info_requested", "removed", "counter_noticed", "upheld")
 
 
+def notice_reference(notice_id):
+    """How people name a notice: N-000042."""
+    return f"N-{notice_id:06d}"
+
+
 class Notice(TenantModel):
     org = ForeignKeyField(Organization, backref="notices", on_delete="RESTRICT")  # the brand
     platform = ForeignKeyField(Organization, backref="received_notices", on_delete="RESTRICT")
@@ -53,7 +58,7 @@ class Notice(TenantModel):
 
     @property
     def reference(self):
-        return f"N-{self.id:06d}"
+        return notice_reference(self.id)
 
     @property
     def reason_label(self):

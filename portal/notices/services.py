@@ -26,7 +26,7 @@ from portal.marks.models import Mark
 from portal.marks.offices import covered_countries
 from portal.notices import goodfaith, rules
 from portal.notices.models import (ACTIVE_STATES, OPEN_STATES, REASONS, STATE_LABELS, STATES, Evidence, Notice,
-                                   NoticeItem, NoticeMark, Transition)
+                                   NoticeItem, NoticeMark, Transition, notice_reference)
 from portal.partnerships import services as partnerships
 from portal.partnerships.models import Partnership, Terms
 from portal.sla import clocks
@@ -175,9 +175,7 @@ def attach_evidence(notice, files, user=None, now=None, field="evidence"):
         with db.atomic():
             lock_org(notice.org_id)  # two uploads at once: the second counts the first's files
             check_room()
-            created = [Evidence.create(notice=notice, name=kept.original_name, path=kept.name, sha256=kept.sha256,
-                                       size=kept.size, content_type=kept.mimetype, uploaded_by=user, uploaded_at=now)
-                       for kept in stored]
+            created = _record_evidence(notice, stored, user, now)
             emit("notice.evidence_added", (notice.org_id, notice.platform_id), notice, {
                 "notice": notice.reference, "evidence": [{"id": e.id, "name": e.name, "sha256": e.sha256,
                                                           "size": e.size, "content_type": e.content_type}
@@ -186,6 +184,12 @@ def attach_evidence(notice, files, user=None, now=None, field="evidence"):
         discard_evidence(stored)
         raise
     return created
+
+
+def _record_evidence(notice, stored, user, now):
+    return [Evidence.create(notice=notice, name=kept.original_name, path=kept.name, sha256=kept.sha256,
+                            size=kept.size, content_type=kept.mimetype, uploaded_by=user, uploaded_at=now)
+            for kept in stored]
 
 
 def discard_evidence(stored):
@@ -305,7 +309,8 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
             lock_org(brand)  # two filings of the same URL at once: the second sees the first's items
             terms = partnerships.filing_terms(Partnership.get_by_id(partnership.id), marketplace, now=now)
             skipped = _already_filed(brand, listings.rows)
-            rows = [row for row in listings.rows if row["url_key"] not in {s["url_key"] for s in skipped}]
+            skipped_keys = {s["url_key"] for s in skipped}
+            rows = [row for row in listings.rows if row["url_key"] not in skipped_keys]
             if not rows:
                 raise ValidationError({"listings": "Every listing is already under one of your notices: "
                                                    + "; ".join(f"{s['url']} ({s['notice']}, {s['state']})"
@@ -318,9 +323,7 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
                                    jurisdiction_confirmed=bool(uncovered), fast_lane=fast_lane, filed_by=user,
                                    filed_at=now, item_count=len(rows))
             NoticeMark.insert_many([{"notice": notice.id, "mark": m.id} for m in marks]).execute()
-            for kept in stored:
-                Evidence.create(notice=notice, name=kept.original_name, path=kept.name, sha256=kept.sha256,
-                                size=kept.size, content_type=kept.mimetype, uploaded_by=user, uploaded_at=now)
+            _record_evidence(notice, stored, user, now)
             _create_items(notice, rows, terms, fast_lane, user, brand, now)
             emit("notice.filed", (brand, partnership.platform_id), notice, {
                 "notice": notice.reference, "platform": partnership.platform.slug, "marketplace": marketplace.slug,
@@ -343,7 +346,7 @@ def _already_filed(brand, rows):
         for item in query:
             found[item.url_key] = item
     return [{"row": row["row"], "url": row["url"], "url_key": row["url_key"],
-             "notice": f"N-{found[row['url_key']].notice_id:06d}", "state": found[row["url_key"]].state}
+             "notice": notice_reference(found[row["url_key"]].notice_id), "state": found[row["url_key"]].state}
             for row in rows if row["url_key"] in found]
 
 
@@ -456,7 +459,7 @@ def _apply(item, frm, to, reason, redress, user, org, now):
                       actor_org=org, at=now)
     item.state = to
     emit("notice.item.transitioned", (item.brand_id, item.platform_id), item, {
-        "notice": f"N-{item.notice_id:06d}", "item": item.id, "url": item.url, "from": frm, "to": to,
+        "notice": notice_reference(item.notice_id), "item": item.id, "url": item.url, "from": frm, "to": to,
         "reason": reason, "redress": redress})
 
 
@@ -493,6 +496,8 @@ def bulk_transition(org, item_ids, to, reason="", redress="", user=None, now=Non
         raise ValidationError({"items": "Choose at least one listing."})
     if len(ids) > BULK_LIMIT:
         raise ValidationError({"items": f"Act on at most {BULK_LIMIT} listings at once."})
+    if to in REASON_NEEDED and not (reason or "").strip():  # the same for every listing: said once, up front
+        raise ValidationError({"reason": f"Give {REASON_NEEDED[to]}: the other side sees it."})
     result = BulkResult()
     found = {item.id: item for item in visible_items(org).where(NoticeItem.id.in_(ids))}
     for pk in ids:
@@ -503,8 +508,6 @@ def bulk_transition(org, item_ids, to, reason="", redress="", user=None, now=Non
         try:
             result.done.append(transition(item, org, to, reason, redress, user, now))
         except (Conflict, ValidationError) as refused:
-            if isinstance(refused, ValidationError) and "reason" in refused.errors:
-                raise  # the same for every item: say it once
             result.refused.append((item, refused.message))
     return result
 

@@ -16,7 +16,8 @@ from portal.marks.models import Mark
 from portal.marks.spreadsheets import FileRefused, open_table
 from portal.notices import rules, services
 from portal.notices.forms import EvidenceForm, NoticeForm, TransitionForm
-from portal.notices.models import OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem
+from portal.notices.models import (OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem,
+                                   notice_reference)
 from portal.paging import numbered_page
 from portal.partnerships.forms import as_choices
 from portal.partnerships.services import fileable_partnerships
@@ -106,7 +107,7 @@ def export_items():
         items = (NoticeItem.select().where(NoticeItem.notice.in_(notices.select(Notice.id)))
                  .order_by(NoticeItem.notice, NoticeItem.position))
         for item in items.iterator():
-            yield [f"N-{item.notice_id:06d}", item.position, item.url, item.seller_id, item.title, item.state,
+            yield [notice_reference(item.notice_id), item.position, item.url, item.seller_id, item.title, item.state,
                    item.state_changed_at.isoformat(timespec="seconds") + "Z",
                    item.due_at.isoformat(timespec="seconds") + "Z" if item.due_at else "",
                    "yes" if item.breached else "no", *parties[item.notice_id]]

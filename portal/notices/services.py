@@ -536,7 +536,7 @@ def queue(platform, states=QUEUE_DEFAULT_STATES, brand=None, marketplace=None, b
     return query.order_by(NoticeItem.due_at.asc(nulls="LAST"), NoticeItem.state_changed_at, NoticeItem.id)
 
 
-def search_notices(org, state="", marketplace=None, breached=None, filed_from=None, filed_to=None, partner=None):
+def search_notices(org, state="", marketplace=None, breached=None, filed_from=None, filed_to=None):
     """Notices `org` may read, newest first, with the filters of the notices page and GET /api/v1/notices.
     `state`: notices with at least one item in it; `breached`: with (or without) a breached item;
     `filed_from` / `filed_to`: naive UTC bounds, the end exclusive."""
@@ -553,8 +553,6 @@ def search_notices(org, state="", marketplace=None, breached=None, filed_from=No
         query = query.where(Notice.filed_at >= filed_from)
     if filed_to is not None:
         query = query.where(Notice.filed_at < filed_to)
-    if partner is not None:
-        query = query.where((Notice.platform == partner) if not org.is_platform else (Notice.org == partner))
     return query
 
 

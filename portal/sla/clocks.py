@@ -115,16 +115,8 @@ def resume(item, metric, at):
 def complete(item, metric, at):
     """The clock's goal was reached at `at`. Late: breached stays true (and is emitted if not yet)."""
     c = clock(item, metric)
-    if c.stage not in ("running", "paused"):
-        return c
-    calendar = calendar_of(c)
-    left = (timedelta(seconds=c.remaining_seconds) if c.stage == "paused"
-            else business_remaining(calendar, at, c.deadline))
-    late = at >= c.deadline if c.stage == "running" else left <= timedelta(0)
-    SlaClock.update(stage="completed", stopped_at=at, remaining_seconds=int(left.total_seconds()),
-                    breached=SlaClock.breached | late).where(SlaClock.id == c.id).execute()
-    if late:
-        _emit_late(SlaClock.get_by_id(c.id), at)
+    if c.stage in ("running", "paused"):
+        _stop(c, "completed", at)
     return c
 
 
@@ -132,13 +124,21 @@ def cancel(item, at):
     """Stop every clock of the item that still runs (a withdrawn listing): no longer measured. A clock
     already past its deadline was missed: it keeps that breach (emitted once, like any other)."""
     for c in SlaClock.select().where((SlaClock.item == item) & SlaClock.stage.in_(("running", "paused"))):
-        late = c.stage == "running" and at >= c.deadline
-        left = (timedelta(seconds=c.remaining_seconds) if c.stage == "paused"
-                else business_remaining(calendar_of(c), at, c.deadline))
-        SlaClock.update(stage="cancelled", stopped_at=at, remaining_seconds=int(left.total_seconds()),
-                        breached=SlaClock.breached | late).where(SlaClock.id == c.id).execute()
-        if late:
-            _emit_late(SlaClock.get_by_id(c.id), at)
+        _stop(c, "cancelled", at)
+
+
+def _stop(c, stage, at):
+    """End a running or paused clock as `stage`, keeping the business time it had left (negative: late)."""
+    if c.stage == "paused":
+        left = timedelta(seconds=c.remaining_seconds)
+        late = left <= timedelta(0)  # paused after its deadline (pause() already recorded the breach)
+    else:
+        left = business_remaining(calendar_of(c), at, c.deadline)
+        late = at >= c.deadline
+    SlaClock.update(stage=stage, stopped_at=at, remaining_seconds=int(left.total_seconds()),
+                    breached=SlaClock.breached | late).where(SlaClock.id == c.id).execute()
+    if late:
+        _emit_late(SlaClock.get_by_id(c.id), at)
 
 
 def refresh_item(item):

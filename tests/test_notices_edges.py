@@ -174,3 +174,17 @@ def test_busy_pages_make_a_bounded_number_of_queries(setup, make_client):
     for path, limit in ((f"/notices/{notice.id}", 60), ("/queue", 40), ("/notices", 40)):
         response, queries = count_queries(lambda: client.get(path))
         assert response.status_code == 200 and queries < limit, (path, queries)
+
+
+def test_the_partnerships_list_and_dashboard_do_not_query_per_partnership(app, world, make_client):
+    platform = world.org("Alibaba", kind="platform")
+    world.marketplace(platform, "Taobao", country="CN")
+    for n in range(20):
+        world.partnership(world.org(f"Brand {n}"), platform)
+    analyst = world.person(platform, "analyst")
+    client = make_client()
+    client.sign_in(analyst.email)
+    for path, limit in (("/partnerships", 25), ("/", 30)):
+        response, queries = count_queries(lambda: client.get(path))
+        assert response.status_code == 200 and "Brand 19" in response.get_data(as_text=True) and queries < limit, \
+            (path, queries)

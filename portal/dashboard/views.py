@@ -8,7 +8,7 @@ from portal.marks.services import summary as marks_summary
 from portal.notices import goodfaith
 from portal.notices.services import summary as notices_summary
 from portal.partnerships.models import Partnership
-from portal.partnerships.services import partnerships_of
+from portal.partnerships.services import partnerships_of, with_sides
 from portal.tenancy import current_membership, current_org
 
 bp = Blueprint("dashboard", __name__)
@@ -31,5 +31,5 @@ def index():
                            pending_invitations=pending_invitations, recent_events=recent_events,
                            marketplaces=marketplaces, marks=marks_summary(current_org),
                            notices=notices_summary(current_org),
-                           standings=goodfaith.scores(partnerships_of(current_org).where(
+                           standings=goodfaith.scores(with_sides(partnerships_of(current_org)).where(
                                Partnership.status == "active").order_by(Partnership.id)))

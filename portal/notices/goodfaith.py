@@ -79,19 +79,27 @@ def _rounded(share):
 def score(partnership, now=None):
     """The partnership's brand score over the 90 days before `now` (decisions made after `now` do not
     count: a notice filed with a past `now` is scored on the history as it stood then)."""
-    now = now or utcnow()
-    since = now - timedelta(days=WINDOW_DAYS)
-    of_partnership = NoticeItem.notice.in_(Notice.select(Notice.id).where(Notice.partnership == partnership))
-    decisions = dict(NoticeItem.select(NoticeItem.decision, fn.COUNT(NoticeItem.id))
-                     .where(of_partnership & NoticeItem.decided_at.between(since, now) & (NoticeItem.decision != ""))
-                     .group_by(NoticeItem.decision).tuples())
-    counters = dict(NoticeItem.select(NoticeItem.counter_outcome, fn.COUNT(NoticeItem.id))
-                    .where(of_partnership & NoticeItem.counter_decided_at.between(since, now)
-                           & (NoticeItem.counter_outcome != ""))
-                    .group_by(NoticeItem.counter_outcome).tuples())
-    return Score(removed=decisions.get("removed", 0), rejected=decisions.get("rejected", 0),
-                 counter_reinstated=counters.get("reinstated", 0), counter_upheld=counters.get("upheld", 0))
+    return scores([partnership], now)[0][1]
 
 
 def scores(partnerships, now=None):
-    return [(partnership, score(partnership, now)) for partnership in partnerships]
+    """[(partnership, Score)] for many partnerships in two grouped queries (lists, dashboards, API pages)."""
+    partnerships = list(partnerships)
+    if not partnerships:
+        return []
+    now = now or utcnow()
+    since = now - timedelta(days=WINDOW_DAYS)
+    counts = {}
+    for outcome, moment in ((NoticeItem.decision, NoticeItem.decided_at),
+                            (NoticeItem.counter_outcome, NoticeItem.counter_decided_at)):
+        rows = (NoticeItem.select(Notice.partnership, outcome, fn.COUNT(NoticeItem.id))
+                .join(Notice, on=(NoticeItem.notice == Notice.id))
+                .where(Notice.partnership.in_([p.id for p in partnerships]) & moment.between(since, now)
+                       & (outcome != ""))
+                .group_by(Notice.partnership, outcome).tuples())
+        for partnership_id, name, count in rows:
+            counts[(partnership_id, name)] = count
+    return [(p, Score(removed=counts.get((p.id, "removed"), 0), rejected=counts.get((p.id, "rejected"), 0),
+                      counter_reinstated=counts.get((p.id, "reinstated"), 0),
+                      counter_upheld=counts.get((p.id, "upheld"), 0)))
+            for p in partnerships]

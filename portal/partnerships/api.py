@@ -4,7 +4,6 @@ partnership is a 404 (`services.get_partnership`).
 """
 from marshmallow import Schema, fields, validate
 
-from portal.accounts.models import Organization
 from portal.api.auth import ApiBlueprint
 from portal.api.pagination import PageArgs, paginate
 from portal.api.schemas import UtcDateTime, page_schema
@@ -94,21 +93,20 @@ class PartnershipListArgs(PageArgs):
 PartnershipPage = page_schema(PartnershipSchema, "PartnershipPage")
 
 
-def body(partnership, now):
-    in_force, pending = services.terms_in_force(partnership), services.pending_terms(partnership)
+def bodies(partnerships, now):
+    """The partnerships as the API shows them, their terms and scores read for all at once."""
+    terms = services.current_terms(partnerships)
+    return [body(partnership, *terms[partnership.id], score)
+            for partnership, score in goodfaith.scores(partnerships, now)]
+
+
+def body(partnership, in_force, pending, score):
     return {"id": partnership.id, "reference": partnership.reference, "status": partnership.status,
             "status_reason": partnership.status_reason, "status_changed_at": partnership.status_changed_at,
             "created_at": partnership.created_at, "brand": partnership.brand, "platform": partnership.platform,
             "terms_version": in_force.version if in_force else 0, "terms": in_force.as_dict() if in_force else None,
             "pending_terms": pending.as_dict() if pending else None,
-            "good_faith": goodfaith.score(partnership, now).as_dict()}
-
-
-def with_sides(query):
-    brand, platform = Organization.alias(), Organization.alias()
-    return (query.select_extend(brand, platform)
-            .join_from(Partnership, brand, on=(Partnership.brand == brand.id), attr="brand")
-            .join_from(Partnership, platform, on=(Partnership.platform == platform.id), attr="platform"))
+            "good_faith": score.as_dict()}
 
 
 @blp.route("", methods=["GET"])
@@ -120,9 +118,8 @@ def list_partnerships(args):
     query = services.partnerships_of(current_org)
     if args.get("status"):
         query = query.where(Partnership.status == args["status"])
-    page = paginate(with_sides(query), Partnership, args)
-    now = utcnow()
-    page["items"] = [body(partnership, now) for partnership in page["items"]]
+    page = paginate(services.with_sides(query), Partnership, args)
+    page["items"] = bodies(page["items"], utcnow())
     return page
 
 
@@ -132,4 +129,4 @@ def list_partnerships(args):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_partnership(partnership_id):
     """One partnership: status, both sides, terms in force and pending, the good-faith score"""
-    return body(services.get_partnership(partnership_id, current_org), utcnow())
+    return bodies([services.get_partnership(partnership_id, current_org)], utcnow())[0]

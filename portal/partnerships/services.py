@@ -39,6 +39,24 @@ def partnerships_of(org):
     return Partnership.select().where((Partnership.brand == org_id) | (Partnership.platform == org_id))
 
 
+def with_sides(query):
+    """Partnerships with their brand and platform read in the same query (no query per row)."""
+    brand, platform = Organization.alias(), Organization.alias()
+    return (query.select_extend(brand, platform)
+            .join_from(Partnership, brand, on=(Partnership.brand == brand.id), attr="brand")
+            .join_from(Partnership, platform, on=(Partnership.platform == platform.id), attr="platform"))
+
+
+def current_terms(partnerships):
+    """{partnership id: (terms in force or None, pending terms or None)} for many, in one query."""
+    found = {p.id: [None, None] for p in partnerships}
+    if found:
+        for terms in Terms.select().where(Terms.partnership.in_(list(found))
+                                          & Terms.state.in_(("in_force", "pending"))):
+            found[terms.partnership_id][0 if terms.state == "in_force" else 1] = terms
+    return {pk: tuple(pair) for pk, pair in found.items()}
+
+
 def get_partnership(pk, org):
     found = partnerships_of(org).where(Partnership.id == object_id(pk)).first()
     if found is None:

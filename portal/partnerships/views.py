@@ -24,12 +24,14 @@ def user():
 @bp.route("")
 @member("viewer")
 def index():
-    partnerships = list(services.partnerships_of(current_org).order_by(Partnership.status, Partnership.id))
+    partnerships = list(services.with_sides(services.partnerships_of(current_org))
+                        .order_by(Partnership.status, Partnership.id))
     scored = goodfaith.scores(partnerships)
+    terms = services.current_terms(partnerships)
     return render_template("partnerships/index.html", scored=scored,
                            review=[(p, s) for p, s in scored if s.under_review and p.platform_id == current_org.id],
-                           terms={p.id: services.terms_in_force(p) for p in partnerships},
-                           pending={p.id: services.pending_terms(p) for p in partnerships})
+                           terms={pk: pair[0] for pk, pair in terms.items()},
+                           pending={pk: pair[1] for pk, pair in terms.items()})
 
 
 def marketplace_choices(platform_id):

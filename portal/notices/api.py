@@ -14,7 +14,6 @@ from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import FileStorage
 
 from flask_smorest.fields import Upload
-from portal.accounts.models import Organization
 from portal.api.auth import ApiBlueprint, current_token
 from portal.api.pagination import PageArgs, paginate
 from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
@@ -266,13 +265,6 @@ def _clock(reading):
 def item_bodies(notice, items, org, now):
     history = services.history_of(items)
     clocks = readings(items, now)
-    slugs = {notice.org_id: notice.org.slug, notice.platform_id: notice.platform.slug}
-
-    def slug(org_id):
-        if org_id not in slugs:
-            slugs[org_id] = Organization.get_by_id(org_id).slug
-        return slugs[org_id]
-
     return [{"id": item.id, "notice": item.notice_id, "position": item.position, "url": item.url,
              "seller_id": item.seller_id, "title": item.title, "state": item.state,
              "state_changed_at": item.state_changed_at, "breached": item.breached, "due_at": item.due_at,
@@ -280,7 +272,7 @@ def item_bodies(notice, items, org, now):
              "counter_outcome": item.counter_outcome or None, "counter_decided_at": item.counter_decided_at,
              "allowed_moves": services.allowed_moves(item, org),
              "transitions": [{"from_state": t.from_state or None, "to_state": t.to_state, "reason": t.reason,
-                              "redress": t.redress, "at": t.at, "by": slug(t.actor_org_id)}
+                              "redress": t.redress, "at": t.at, "by": t.actor_org.slug}
                              for t in history.get(item.id, [])],
              "clocks": {metric: _clock(clocks[item.id][metric]) for metric in METRICS}}
             for item in items]

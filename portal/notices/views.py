@@ -104,7 +104,7 @@ def export_items():
     def rows():
         # The parties of each notice once (one query), then its listings streamed in order.
         parties = {n.id: [n.org.slug, n.platform.slug, n.marketplace.slug] for n in services.with_parties(notices)}
-        items = (NoticeItem.select().where(NoticeItem.notice.in_(notices.select(Notice.id)))
+        items = (services.visible_items(current_org).where(NoticeItem.notice.in_(notices.select(Notice.id)))
                  .order_by(NoticeItem.notice, NoticeItem.position))
         for item in items.iterator():
             yield [notice_reference(item.notice_id), item.position, item.url, item.seller_id, item.title, item.state,
@@ -269,7 +269,7 @@ class QueueFilters:
     def __init__(self, args, platform):
         # Every brand with notices here, not only today's partners: a suspended partner's items still wait.
         self.brands = list(Organization.select().where(Organization.id.in_(
-            Notice.select(Notice.org).where(Notice.platform == platform).distinct())).order_by(Organization.name))
+            services.visible_notices(platform).select(Notice.org).distinct())).order_by(Organization.name))
         self.brand = next((b for b in self.brands if b.slug == args.get("brand")), None)
         self.marketplaces = list(Marketplace.for_org(platform).order_by(Marketplace.name))
         self.marketplace = next((m for m in self.marketplaces if m.slug == args.get("marketplace")), None)

@@ -83,6 +83,18 @@ def content_type(head):
     return None
 
 
+def download(path, mimetype, name):
+    """A stored file as a download under a tidy name, never rendered inline, never kept by a shared cache
+    (it is legal evidence); 404 when the file is gone."""
+    from flask import abort, send_file
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=mimetype or "application/octet-stream", as_attachment=True,
+                         download_name=name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def delete(area, name):
     if name:
         (folder(area) / name).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from portal.access import member
 from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal import uploads
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.marks import imports, services, workbook
@@ -175,13 +176,7 @@ def delete(mark_id):
 def proof(mark_id):
     mark = services.get_visible_mark(mark_id, current_org)
     path = services.proof_file(mark)
-    if not path.exists():
-        abort(404)
-    # Served as a download under a tidy name, never rendered inline by the browser.
-    response = send_file(path, mimetype=mark.proof_type or "application/octet-stream", as_attachment=True,
-                         download_name=mark.proof_name or f"proof-{mark.id}")
-    response.headers["Cache-Control"] = "private, no-store"  # legal evidence: never kept by a shared cache
-    return response
+    return uploads.download(path, mark.proof_type, mark.proof_name or f"proof-{mark.id}")
 
 
 # --- verification (platforms) --------------------------------------------------------------------------

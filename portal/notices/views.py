@@ -4,12 +4,13 @@ Views stay thin: rules live in portal.notices.services, clocks in portal.sla.clo
 import tempfile
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.access import member
 from portal.accounts.forms import apply_service_errors
 from portal.accounts.models import Marketplace, Organization
+from portal import uploads
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.marks.models import Mark
@@ -255,12 +256,7 @@ def add_evidence(notice_id):
 def evidence(notice_id, evidence_id):
     notice = services.get_visible_notice(notice_id, current_org)
     found = services.get_evidence(notice, evidence_id)
-    path = services.evidence_file(found)
-    if not path.exists():
-        abort(404)
-    response = send_file(path, mimetype=found.content_type, as_attachment=True, download_name=found.name)
-    response.headers["Cache-Control"] = "private, no-store"  # legal evidence: never kept by a shared cache
-    return response
+    return uploads.download(services.evidence_file(found), found.content_type, found.name)
 
 
 # --- the platform's queue -------------------------------------------------------------------------------

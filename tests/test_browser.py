@@ -168,6 +168,8 @@ def test_admin_invites_a_colleague_who_joins(open_page, world):
     link = admin.get_by_role("textbox", name="Invitation link").input_value()
     assert "/invite/" in link
     admin.get_by_role("button", name="Copy").click()
+    # The clipboard answers asynchronously: wait for the label to change, then check it.
+    admin.get_by_role("button", name="Copied").wait_for()
     assert admin.get_by_role("button", name="Copied").is_visible()
 
     newcomer = open_page()

@@ -42,6 +42,12 @@ class Conflict(ServiceError):
     status = 409
 
 
+class Forbidden(ServiceError):
+    """The object may be seen but not changed by this org (another member's flag)."""
+
+    status = 403
+
+
 class NotFound(HTTPNotFound):
     """Missing, or owned by another org: the two are indistinguishable on purpose (DESIGN.md rule 1)."""
 

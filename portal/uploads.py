@@ -98,3 +98,30 @@ def download(path, mimetype, name):
 def delete(area, name):
     if name:
         (folder(area) / name).unlink(missing_ok=True)
+
+
+def discard(area, stored):
+    """Delete files kept by `save_documents` (their transaction failed)."""
+    for kept in stored:
+        delete(area, kept.name)
+
+
+def save_documents(files, area, max_bytes, max_files, holder, field="evidence"):
+    """Keep uploaded evidence documents (PDF, PNG or JPEG by content, each within `max_bytes`) in `area`;
+    all or none. `holder` names what they are attached to, for the messages ("a notice")."""
+    files = [f for f in files if f is not None and getattr(f, "filename", None)]
+    if len(files) > max_files:
+        raise ValidationError({field: f"Attach at most {max_files} evidence files to {holder}."})
+    stored = []
+    try:
+        for upload in files:
+            kept = save_upload(upload.stream, area, max_bytes, upload.filename, field=field)
+            stored.append(kept)
+            kept.mimetype = content_type(kept.head)
+            if kept.size == 0 or kept.mimetype is None:
+                raise ValidationError({field: f"{kept.original_name}: attach evidence as PDF, PNG or JPEG "
+                                              "files (checked by their content, not their names)."})
+    except BaseException:
+        discard(area, stored)
+        raise
+    return stored

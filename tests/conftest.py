@@ -203,9 +203,22 @@ class World:
                       explanation="Counterfeit goods sold under our registered mark.", good_faith=True,
                       marks=[m.id for m in marks])
         fields.update(values)
-        entries = [(n, {"url": url}) for n, url in enumerate(urls, start=1)]
+        # A listing is a URL, or (URL, seller id).
+        entries = [(n, {"url": url} if isinstance(url, str) else {"url": url[0], "seller_id": url[1]})
+                   for n, url in enumerate(urls, start=1)]
         with self.app.app_context(), acting_as("test"):
             return file_notice(brand, fields, entries, evidence, now=now)
+
+
+    def flag(self, org, seller_id, marketplace, tlp="green", distribution="alliance", share_with=(), **values):
+        """Flag a seller for `org` through the intel service, as `test`."""
+        from portal.intel.services import create_flag
+        fields = dict(marketplace=getattr(marketplace, "slug", marketplace), seller_id=seller_id,
+                      category="suspected_counterfeit", confidence="medium", tlp=tlp, distribution=distribution,
+                      share_with=[getattr(o, "slug", o) for o in share_with])
+        fields.update(values)
+        with self.app.app_context(), acting_as("test"):
+            return create_flag(org, fields)
 
 
 @pytest.fixture

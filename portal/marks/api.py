@@ -255,7 +255,7 @@ def start_import(data):
 @blp.response(200, ImportJobPage)
 def list_imports(args):
     """Your organization's import jobs, in id order"""
-    page = paginate(ImportJob.for_org(current_org), ImportJob, args)
+    page = paginate(imports.jobs_of(current_org, "marks"), ImportJob, args)
     page["items"] = [job_body(job) for job in page["items"]]
     return page
 
@@ -266,7 +266,7 @@ def list_imports(args):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_import(import_id):
     """One import job: status, progress and counts"""
-    return job_body(ImportJob.get_for_org(import_id, current_org))
+    return job_body(imports.get_job(import_id, current_org, "marks"))
 
 
 @blp.route("/imports/<int:import_id>/errors", methods=["GET"])
@@ -276,7 +276,7 @@ def get_import(import_id):
 @blp.alt_response(404, response="NOT_FOUND")
 def import_errors_api(args, import_id):
     """The error report of an import job: {row, column, code, message, value, level}, by row"""
-    job = ImportJob.get_for_org(import_id, current_org)
+    job = imports.get_job(import_id, current_org, "marks")
     return paginate(imports.row_errors(job), ImportRowError, args)  # paginate orders by id
 
 
@@ -286,7 +286,7 @@ def import_errors_api(args, import_id):
 @blp.alt_response(404, response="NOT_FOUND")
 def apply_import(import_id):
     """Import for real the file a finished dry run checked, without sending it again"""
-    job = ImportJob.get_for_org(import_id, current_org)
+    job = imports.get_job(import_id, current_org, "marks")
     try:
         applied = imports.apply_dry_run(job, user=current_token().acting_user)
     except FileRefused as refused:

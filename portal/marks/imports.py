@@ -24,8 +24,9 @@ from portal.db import db
 from portal.marks import rules
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from portal.marks.services import status_after_change, stored_values
-from portal.marks.spreadsheets import FileRefused, open_table
-from portal.tenancy import lock_org
+from portal.errors import NotFound
+from portal.marks.spreadsheets import MARK_COLUMNS, FileRefused, open_table
+from portal.tenancy import lock_org, object_id
 from portal.timeutil import local_today, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,26 +49,48 @@ def stored_path(job):
     return uploads.folder(IMPORT_AREA) / job.stored_path
 
 
+def importer_for(kind):
+    """The Importer of a kind of bulk upload: marks here, flags in portal.intel.imports."""
+    if kind == "flags":
+        from portal.intel.imports import FlagImporter
+        return FlagImporter
+    if kind == "marks":
+        return MarkImporter
+    raise ValueError(f"no importer for {kind!r}")
+
+
+def jobs_of(org, kind):
+    """An org's import jobs of one kind (the marks page lists mark imports, the intel page flag imports)."""
+    return ImportJob.for_org(org).where(ImportJob.kind == kind)
+
+
+def get_job(pk, org, kind):
+    job = jobs_of(org, kind).where(ImportJob.id == object_id(pk)).first()
+    if job is None:
+        raise NotFound()
+    return job
+
+
 # --- starting -----------------------------------------------------------------------------------------
 
-def start_import(org, stream, filename, dry_run=False, user=None, run_inline=None):
+def start_import(org, stream, filename, dry_run=False, user=None, run_inline=None, kind="marks"):
     """Keep and check the uploaded file, create its job and run it (inline when small). Returns the job.
 
     Raises ValidationError / FileRefused for a file that cannot be imported at all; nothing is kept then.
     """
-    if org.is_platform:
-        raise FileRefused("not_a_brand", "Only brand organizations import marks.")
+    importer = importer_for(kind)
+    importer.check_org(org)
     limit = limits()
     stored = uploads.save_upload(stream, IMPORT_AREA, limit["max_bytes"], filename)
     try:
-        table = open_table(stored.path(IMPORT_AREA), stored.original_name, limit["max_unpacked"])
+        table = open_table(stored.path(IMPORT_AREA), stored.original_name, limit["max_unpacked"], importer.columns)
         with db.atomic():
             job = ImportJob.create(
-                org=org, created_by=user, created_by_label=audit.current_actor()[1], filename=stored.original_name,
-                file_format=table.file_format, encoding=table.encoding, file_size=stored.size,
-                file_sha256=stored.sha256, stored_path=stored.name, dry_run=dry_run,
+                org=org, kind=kind, created_by=user, created_by_label=audit.current_actor()[1],
+                filename=stored.original_name, file_format=table.file_format, encoding=table.encoding,
+                file_size=stored.size, file_sha256=stored.sha256, stored_path=stored.name, dry_run=dry_run,
                 warnings="\n".join(table.warnings))
-            audit.record("mark_import.started", org, job, change=job_summary(job))
+            audit.record(f"{importer.audit_name}.started", org, job, change=job_summary(job))
     except BaseException:
         uploads.delete(IMPORT_AREA, stored.name)
         raise
@@ -87,11 +110,11 @@ def apply_dry_run(dry_run_job, user=None):
         if not claimed:
             raise FileRefused("not_applicable", "This dry run was applied already.")
         job = ImportJob.create(
-            org=dry_run_job.org, created_by=user, created_by_label=audit.current_actor()[1],
+            org=dry_run_job.org, kind=dry_run_job.kind, created_by=user, created_by_label=audit.current_actor()[1],
             filename=dry_run_job.filename, file_format=dry_run_job.file_format, encoding=dry_run_job.encoding,
             file_size=dry_run_job.file_size, file_sha256=dry_run_job.file_sha256,
             stored_path=dry_run_job.stored_path, warnings=dry_run_job.warnings, applied_from=dry_run_job)
-        audit.record("mark_import.started", job.org, job, change=job_summary(job))
+        audit.record(f"{importer_for(job.kind).audit_name}.started", job.org, job, change=job_summary(job))
     schedule(job, inline=job.file_size <= limits()["inline_bytes"])
     return ImportJob.get_by_id(job.id)
 
@@ -111,7 +134,7 @@ def job_summary(job):
 
 def previous_import_of_same_file(job):
     """The last earlier real import of the same bytes, to say "you imported this file before"."""
-    return (ImportJob.for_org(job.org_id)
+    return (jobs_of(job.org_id, job.kind)
             .where((ImportJob.file_sha256 == job.file_sha256) & (ImportJob.id < job.id)
                    & (ImportJob.dry_run == False) & (ImportJob.status == "done"))  # noqa: E712
             .order_by(ImportJob.id.desc()).first())
@@ -137,7 +160,7 @@ def run_import(job_id):
     if job is None:
         return None
     try:
-        Importer(job).run()
+        importer_for(job.kind)(job).run()
     except FileRefused as refused:
         fail(job, refused.text, refused.problems)
     except (OperationalError, InterfaceError):
@@ -161,7 +184,7 @@ def fail(job, message, problems=()):
                  "value": rules.reported_value(value)} for row, column, code, text, value in problems]).execute()
         ImportJob.update(status="failed", failure=message, finished_at=utcnow(),
                          stored_path="").where(ImportJob.id == job.id).execute()
-        audit.record("mark_import.failed", job.org, job, change={"job": job.id, "failure": message})
+        audit.record(f"{importer_for(job.kind).audit_name}.failed", job.org, job, change={"job": job.id, "failure": message})
     uploads.delete(IMPORT_AREA, job.stored_path)
 
 
@@ -171,7 +194,7 @@ def finish(job):
     with db.atomic():
         ImportJob.update(status="done", finished_at=utcnow(),
                          **({} if keep_file else {"stored_path": ""})).where(ImportJob.id == job.id).execute()
-        audit.record("mark_import.finished", job.org, job, change={
+        audit.record(f"{importer_for(job.kind).audit_name}.finished", job.org, job, change={
             "job": job.id, "dry_run": job.dry_run, "rows": job.total_rows, "created": job.created,
             "updated": job.updated, "unchanged": job.unchanged, "errors": job.error_rows})
     if not keep_file:
@@ -181,8 +204,18 @@ def finish(job):
 class Importer:
     """Streams one job's rows through validation and the upsert, a batch per transaction.
 
-    The audit event of a batch lists each created mark as [office, number, word, classes, registered on,
-    expires on, jurisdictions, status] and each update as {id, before, after}."""
+    A kind of bulk upload says what its rows are: `columns` (the table's spec), `clean(values)` (a
+    rules.Checked), `key(fields)` (a hash of the natural key, for "duplicate of row N"),
+    `duplicate(fields, first)` (the Problem of a repeated key), `stored(fields)`, `upsert(candidates,
+    codes)` and the audit names. The job machinery (counting, batches, resuming, reports) is this class."""
+
+    columns = MARK_COLUMNS
+    audit_name = "mark_import"  # mark_import.started / .finished / .failed
+    batch_event = "marks.imported"
+
+    @classmethod
+    def check_org(cls, org):
+        """Refuse (FileRefused) an org that may not upload this kind of file."""
 
     def __init__(self, job):
         self.job = job
@@ -194,7 +227,7 @@ class Importer:
         self.first_row_of = {}
 
     def run(self):
-        table = open_table(stored_path(self.job), self.job.filename, limits()["max_unpacked"])
+        table = open_table(stored_path(self.job), self.job.filename, limits()["max_unpacked"], self.columns)
         if self.job.total_rows is None:
             self.count_rows(table)
         batch = []
@@ -224,9 +257,9 @@ class Importer:
     def remember(self, number, values):
         if values is None:
             return
-        checked = rules.clean_mark(values)
+        checked = self.clean(values)
         if checked.ok:
-            self.first_row_of.setdefault(key_hash(checked.fields), number)
+            self.first_row_of.setdefault(self.key(checked.fields), number)
 
     def apply(self, batch):
         for attempt in range(3):
@@ -250,25 +283,21 @@ class Importer:
             if values is None:
                 codes.append("-")
                 continue
-            checked = rules.clean_mark(values)
+            checked = self.clean(values)
             for warning in checked.warnings:
                 errors.append(error_row(self.job, number, warning, level="warning"))
             if not checked.ok:
                 errors.extend(error_row(self.job, number, problem) for problem in checked.problems)
                 codes.append("e")
                 continue
-            digest = key_hash(checked.fields)
+            digest = self.key(checked.fields)
             first = self.first_row_of.get(digest, seen_in_batch.get(digest))
             if first is not None:
-                fields = checked.fields
-                errors.append(error_row(self.job, number, rules.Problem(
-                    "registration_number", "duplicate_row",
-                    f"Row {first} has the same office and registration number; this row was skipped.",
-                    f"{fields['office']} {fields['registration_number']}")))
+                errors.append(error_row(self.job, number, self.duplicate(checked.fields, first)))
                 codes.append("e")
                 continue
             seen_in_batch[digest] = number
-            candidates.append((number, len(codes), stored_values(checked.fields)))
+            candidates.append((number, len(codes), self.stored(checked.fields)))
             codes.append("?")
 
         created, updated = self.upsert(candidates, codes)
@@ -283,11 +312,36 @@ class Importer:
             error_rows=ImportJob.error_rows + error_count, last_row=batch[-1][0], heartbeat_at=utcnow(),
         ).where(ImportJob.id == self.job.id).execute()
         if (created or updated) and not self.job.dry_run:
-            audit.record("marks.imported", self.org, self.job, change={
+            audit.record(self.batch_event, self.org, self.job, change={
                 "job": self.job.id, "dry_run": self.job.dry_run, "rows": [batch[0][0], batch[-1][0]],
                 "created": created, "updated": updated})
         self.job.last_row = batch[-1][0]
         self.first_row_of.update(seen_in_batch)
+
+
+class MarkImporter(Importer):
+    """Marks, upserted by (org, office, registration number). The audit event of a batch lists each created
+    mark as [office, number, word, classes, registered on, expires on, jurisdictions, status] and each
+    update as {id, before, after}."""
+
+    @classmethod
+    def check_org(cls, org):
+        if org.is_platform:
+            raise FileRefused("not_a_brand", "Only brand organizations import marks.")
+
+    def clean(self, values):
+        return rules.clean_mark(values)
+
+    def key(self, fields):
+        return hash((fields["office"], fields["registration_number"]))
+
+    def duplicate(self, fields, first):
+        return rules.Problem("registration_number", "duplicate_row",
+                             f"Row {first} has the same office and registration number; this row was skipped.",
+                             f"{fields['office']} {fields['registration_number']}")
+
+    def stored(self, fields):
+        return stored_values(fields)
 
     def existing_marks(self, rows):
         """{(office, number): Mark} for the batch's keys. One query per office, so each is a search of
@@ -340,10 +394,6 @@ class Importer:
             fields = [getattr(Mark, name) for name in INSERT_FIELDS]
             Mark.insert_many(inserts, fields=fields).execute()
         return created, updated
-
-
-def key_hash(fields):
-    return hash((fields["office"], fields["registration_number"]))
 
 
 def error_row(job, number, problem, level="error"):

@@ -85,6 +85,7 @@ class ImportJob(TenantModel):
     """One uploaded file going through the import service: counts, progress and where its file is kept."""
 
     org = ForeignKeyField(Organization, backref="import_jobs", on_delete="RESTRICT")
+    kind = CharField(max_length=16, default="marks")  # marks | flags: which importer reads the file
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_by_label = CharField(max_length=254, default="")
     filename = CharField(max_length=255)
@@ -110,7 +111,7 @@ class ImportJob(TenantModel):
     heartbeat_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("org", "created_at"), False),)
+        indexes = ((("org", "kind", "created_at"), False),)
 
     @property
     def is_finished(self):

@@ -211,7 +211,7 @@ def review(mark_id, decision):
 # --- bulk upload ---------------------------------------------------------------------------------------
 
 def render_imports(form=None, status=200, refused=None):
-    jobs = list(ImportJob.for_org(current_org).order_by(ImportJob.id.desc()).limit(20))
+    jobs = list(imports.jobs_of(current_org, "marks").order_by(ImportJob.id.desc()).limit(20))
     return render_template("marks/imports.html", form=form or ImportForm(), jobs=jobs, columns=COLUMNS,
                            column_help=COLUMN_HELP, refused=refused, limits=imports.limits()), status
 
@@ -240,21 +240,21 @@ def imports_page():
 @bp.route("/imports/<int:job_id>")
 @member("viewer", org_kind="brand")
 def import_job(job_id):
-    job = ImportJob.get_for_org(job_id, current_org)
+    job = imports.get_job(job_id, current_org, "marks")
     from_row = min(max(request.args.get("from_row", 2, type=int) or 2, 2), job.last_row + 2)
     errors = imports.row_errors(job)
     return render_template("marks/import_job.html", job=job, errors=list(errors.limit(ERRORS_SHOWN)),
                            errors_shown=ERRORS_SHOWN, error_count=errors.count(), outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS),
                            from_row=from_row, page_rows=OUTCOME_ROWS, confirm_form=ConfirmForm(),
                            same_file=imports.previous_import_of_same_file(job),
-                           applied_as=ImportJob.for_org(current_org).where(ImportJob.applied_from == job).first())
+                           applied_as=imports.jobs_of(current_org, "marks").where(ImportJob.applied_from == job).first())
 
 
 @bp.route("/imports/<int:job_id>/progress")
 @member("viewer", org_kind="brand")
 def import_progress(job_id):
     """Polled by the job page (portal.js) to move the progress bar without reloading."""
-    response = jsonify(imports.job_status(ImportJob.get_for_org(job_id, current_org)))
+    response = jsonify(imports.job_status(imports.get_job(job_id, current_org, "marks")))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -262,7 +262,7 @@ def import_progress(job_id):
 @bp.route("/imports/<int:job_id>/errors.csv")
 @member("viewer", org_kind="brand")
 def import_errors(job_id):
-    job = ImportJob.get_for_org(job_id, current_org)
+    job = imports.get_job(job_id, current_org, "marks")
     def rows():  # a generator function, so the query runs while the response streams
         for error in imports.row_errors(job).iterator():
             yield [error.row, error.column, error.code, error.message, error.value, error.level]
@@ -272,7 +272,7 @@ def import_errors(job_id):
 @bp.route("/imports/<int:job_id>/apply", methods=["POST"])
 @member("analyst", org_kind="brand")
 def apply_import(job_id):
-    job = ImportJob.get_for_org(job_id, current_org)
+    job = imports.get_job(job_id, current_org, "marks")
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:

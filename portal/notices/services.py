@@ -27,6 +27,7 @@ from portal.marks.offices import covered_countries
 from portal.notices import goodfaith, rules
 from portal.notices.models import (ACTIVE_STATES, OPEN_STATES, REASONS, STATE_LABELS, STATES, Evidence, Notice,
                                    NoticeItem, NoticeMark, Transition, notice_reference)
+from portal.intel import strikes
 from portal.partnerships import services as partnerships
 from portal.partnerships.models import Partnership, Terms
 from portal.sla import clocks
@@ -136,23 +137,7 @@ def evidence_limit():
 
 def save_evidence(files, field="evidence"):
     """Keep uploaded evidence files (PDF, PNG or JPEG by content, within the size cap); all or none."""
-    files = [f for f in files if f is not None and getattr(f, "filename", None)]
-    if len(files) > MAX_EVIDENCE_FILES:
-        raise ValidationError({field: f"Attach at most {MAX_EVIDENCE_FILES} evidence files to a notice."})
-    stored = []
-    try:
-        for upload in files:
-            kept = uploads.save_upload(upload.stream, EVIDENCE_AREA, evidence_limit(), upload.filename,
-                                       field=field)
-            stored.append(kept)
-            kept.mimetype = uploads.content_type(kept.head)
-            if kept.size == 0 or kept.mimetype is None:
-                raise ValidationError({field: f"{kept.original_name}: attach evidence as PDF, PNG or JPEG "
-                                              "files (checked by their content, not their names)."})
-    except BaseException:
-        discard_evidence(stored)
-        raise
-    return stored
+    return uploads.save_documents(files, EVIDENCE_AREA, evidence_limit(), MAX_EVIDENCE_FILES, "a notice", field)
 
 
 def attach_evidence(notice, files, user=None, now=None, field="evidence"):
@@ -193,8 +178,7 @@ def _record_evidence(notice, stored, user, now):
 
 
 def discard_evidence(stored):
-    for kept in stored:
-        uploads.delete(EVIDENCE_AREA, kept.name)
+    uploads.discard(EVIDENCE_AREA, stored)
 
 
 def evidence_file(evidence):
@@ -458,6 +442,8 @@ def _apply(item, frm, to, reason, redress, user, org, now):
     Transition.create(item=item, from_state=frm, to_state=to, reason=reason, redress=redress, actor=user,
                       actor_org=org, at=now)
     item.state = to
+    if to in ("removed", "reinstated"):
+        strikes.sync_strike(item, now)
     emit("notice.item.transitioned", (item.brand_id, item.platform_id), item, {
         "notice": notice_reference(item.notice_id), "item": item.id, "url": item.url, "from": frm, "to": to,
         "reason": reason, "redress": redress})

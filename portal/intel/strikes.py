@@ -1,0 +1,113 @@
+"""Strikes and repeat infringers ("four strikes and you're out", Taobao 2013).
+
+A strike is an upheld counterfeit removal: a listing removed under a notice whose reason is counterfeit,
+as long as the removal stands (removed, counter-noticed and not yet decided, or upheld). Decided here:
+- listings of one seller removed under one notice are one strike (one act of enforcement, dated by its
+  first removal), so a notice naming ten listings of a shop does not make it a repeat infringer at once;
+- a strike whose removals were all reinstated after a counter-notice is voided (kept, with the date);
+- a seller with four strikes (not voided) within 365 days is a repeat infringer from the fourth one on;
+  the mark stays unless a voided strike takes the count back under four;
+- listings filed without a seller id give no strike (nobody to attribute it to).
+
+The strikes follow the items: `sync_strike` is called by the notices service on every removal and
+reinstatement, in the same transaction.
+"""
+from datetime import timedelta
+
+from portal.accounts.models import Marketplace
+from portal.events import emit
+from portal.intel.models import Seller, Strike
+from portal.notices.models import Notice, NoticeItem, notice_reference
+from portal.partnerships.models import Partnership
+
+STANDING = ("removed", "counter_noticed", "upheld")
+REPEAT_STRIKES = 4
+REPEAT_WINDOW = timedelta(days=365)
+
+
+def seller_for(marketplace_id, external_id):
+    """The seller row for (marketplace, id), created on first use (also by concurrent first uses)."""
+    external_id = external_id.strip()
+    Seller.insert(marketplace=marketplace_id, external_id=external_id).on_conflict_ignore().execute()
+    return Seller.get((Seller.marketplace == marketplace_id) & (Seller.external_id == external_id))
+
+
+def find_seller(marketplace_id, external_id):
+    return Seller.get_or_none((Seller.marketplace == marketplace_id) & (Seller.external_id == external_id.strip()))
+
+
+def sync_strike(item, now):
+    """Bring the strike of `item`'s seller under `item`'s notice in step with that notice's items."""
+    seller_id = (item.seller_id or "").strip()
+    if not seller_id:
+        return None
+    notice = Notice.get_by_id(item.notice_id)
+    if notice.reason_code != "counterfeit":
+        return None
+    seller = seller_for(item.marketplace_id, seller_id)
+    standing = list(NoticeItem.select().where((NoticeItem.notice == notice) & (NoticeItem.seller_id == item.seller_id)
+                                              & NoticeItem.state.in_(STANDING))
+                    .order_by(NoticeItem.decided_at, NoticeItem.id))
+    strike = Strike.get_or_none((Strike.seller == seller) & (Strike.notice == notice))
+    if standing:
+        first = standing[0]
+        values = {"item": first.id, "listings": len(standing), "at": first.decided_at or now, "voided_at": None}
+        if strike is None:
+            strike = Strike.create(seller=seller, notice=notice, **values)
+            _announce("intel.strike.added", strike, seller, notice)
+        else:
+            was_void = strike.voided_at is not None
+            Strike.update(**values).where(Strike.id == strike.id).execute()
+            if was_void:
+                _announce("intel.strike.restored", strike, seller, notice)
+    elif strike is not None and strike.voided_at is None:
+        Strike.update(voided_at=now).where(Strike.id == strike.id).execute()
+        _announce("intel.strike.voided", strike, seller, notice)
+    refresh_repeat_status(seller)
+    return Strike.get_or_none(Strike.id == strike.id) if strike else None
+
+
+def _announce(kind, strike, seller, notice):
+    emit(kind, (notice.org_id, notice.platform_id), strike, {
+        "seller": seller.external_id, "marketplace": seller.marketplace_id, "notice": notice_reference(notice.id)})
+
+
+def repeat_since(times):
+    """When a sorted series of strike times first holds REPEAT_STRIKES within REPEAT_WINDOW, or None."""
+    for index in range(REPEAT_STRIKES - 1, len(times)):
+        if times[index] - times[index - REPEAT_STRIKES + 1] <= REPEAT_WINDOW:
+            return times[index]
+    return None
+
+
+def refresh_repeat_status(seller):
+    """Recompute the seller's repeat-infringer mark from its standing strikes; announce a new mark to the
+    marketplace's platform and the brands partnered on it."""
+    times = [at for (at,) in Strike.select(Strike.at).where((Strike.seller == seller) & Strike.voided_at.is_null())
+             .order_by(Strike.at).tuples()]
+    since = repeat_since(times)
+    if since == seller.repeat_infringer_at:
+        return since
+    Seller.update(repeat_infringer_at=since).where(Seller.id == seller.id).execute()
+    became = seller.repeat_infringer_at is None
+    seller.repeat_infringer_at = since
+    if became:
+        marketplace = Marketplace.get_by_id(seller.marketplace_id)
+        emit("intel.seller.repeat_infringer", [marketplace.org_id, *partner_brand_ids(marketplace)], seller, {
+            "seller": seller.external_id, "marketplace": marketplace.slug, "since": since.isoformat(),
+            "strikes": len(times)})
+    return since
+
+
+def partner_brand_ids(marketplace):
+    """Brands with an active partnership with the marketplace's platform: they see its repeat infringers."""
+    return [brand for (brand,) in Partnership.select(Partnership.brand)
+            .where((Partnership.platform == marketplace.org_id) & (Partnership.status == "active")).tuples()]
+
+
+def strikes_of(seller):
+    return list(Strike.select().where(Strike.seller == seller).order_by(Strike.at.desc()))
+
+
+def recent_strike_count(strikes, now):
+    return sum(1 for strike in strikes if strike.voided_at is None and strike.at >= now - REPEAT_WINDOW)

@@ -61,13 +61,16 @@ def _register_accounts(app):
 def _register_blueprints(app):
     from portal.accounts.views import bp as accounts_bp
     from portal.dashboard.views import bp as dashboard_bp
+    from portal.intel.screening_views import bp as screening_bp
+    from portal.intel.views import bp as intel_bp
     from portal.marks.views import bp as marks_bp
     from portal.notices.views import bp as notices_bp
     from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
     from portal.partnerships.views import bp as partnerships_bp
 
-    for blueprint in (accounts_bp, dashboard_bp, marks_bp, notices_bp, oauth_bp, ops_bp, partnerships_bp):
+    for blueprint in (accounts_bp, dashboard_bp, marks_bp, notices_bp, oauth_bp, ops_bp, partnerships_bp, intel_bp,
+                      screening_bp):
         app.register_blueprint(blueprint)
 
 

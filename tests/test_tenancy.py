@@ -112,7 +112,8 @@ def test_every_tenant_model_is_known_to_these_tests():
     # A new tenant-owned model needs its routes added to objects_of(); this list makes that visible.
     assert {m.__name__ for m in tenant_models()} == {"Marketplace", "Membership", "Invitation", "AuditEvent",
                                                      "OAuthClient", "AuthorizationCode", "Token", "Mark",
-                                                     "ImportJob", "ImportRowError", "ImportOutcomes", "Notice"}
+                                                     "ImportJob", "ImportRowError", "ImportOutcomes", "Notice",
+                                                     "Flag", "Sighting", "AuthorizedSeller", "Screening"}
 
 
 def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):

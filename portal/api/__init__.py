@@ -74,6 +74,8 @@ def security_scheme():
 def init_app(app):
     from portal.accounts.api import blp as accounts_blp
     from portal.api.docs import bp as docs_bp
+    from portal.intel.api import blp as intel_blp
+    from portal.intel.screening_api import blp as screening_blp
     from portal.marks.api import blp as marks_blp
     from portal.notices.api import blp as notices_blp
     from portal.oauth.api import blp as oauth_blp
@@ -85,7 +87,7 @@ def init_app(app):
     api.spec.components.security_scheme("oauth2", security_scheme())
     from portal.extensions import csrf
 
-    for blueprint in (oauth_blp, accounts_blp, marks_blp, partnerships_blp, notices_blp):
+    for blueprint in (oauth_blp, accounts_blp, marks_blp, partnerships_blp, notices_blp, intel_blp, screening_blp):
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
         # The API authenticates by bearer token only and never reads cookies, so a forged cross-site
         # request carries no credentials: the CSRF token is for cookie-authenticated forms.

@@ -47,6 +47,7 @@ client_cli = AppGroup("client", help="OAuth clients (API integrations).")
 partnership_cli = AppGroup("partnership", help="Partnerships between brands and platforms.")
 marks_cli = AppGroup("marks", help="The marks registry.")
 notices_cli = AppGroup("notices", help="Takedown notices and their SLA clocks.")
+intel_cli = AppGroup("intel", help="Flagged-seller intelligence, strikes and listing screening.")
 
 
 @db_cli.command("upgrade")
@@ -226,6 +227,37 @@ def notices_check_sla():
     emit({"warnings": warnings, "breaches": breaches})
 
 
+@intel_cli.command("import")
+@click.option("--org", "org_slug", required=True, help="Slug of the flagging organization.")
+@click.option("--dry-run", is_flag=True, help="Only report what would happen.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@json_command
+def intel_import(org_slug, dry_run, path):
+    """Flag sellers from a CSV or XLSX file (the same import service as the bulk flag page), here and now."""
+    from portal.intel.imports import start_flag_import
+    from portal.marks.imports import job_status, row_errors
+
+    org = services.get_organization(org_slug)
+    with open(path, "rb") as handle:
+        job = start_flag_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True)
+    emit(dict(job_status(job), error_rows=[e.as_dict() for e in row_errors(job).limit(100)]))
+    if job.status == "failed":
+        sys.exit(1)
+
+
+@intel_cli.command("rebuild-strikes")
+@json_command
+def intel_rebuild_strikes():
+    """Replay every upheld counterfeit removal into strikes and repeat-infringer marks (once after upgrading
+    to a version with strikes, or to repair them); running it again changes nothing."""
+    from portal.intel.models import Seller, Strike
+    from portal.intel.strikes import rebuild_all
+
+    looked_at = rebuild_all()
+    emit({"notice_sellers": looked_at, "strikes": Strike.select().where(Strike.voided_at.is_null()).count(),
+          "repeat_infringers": Seller.select().where(Seller.repeat_infringer_at.is_null(False)).count()})
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
@@ -239,5 +271,5 @@ def demo():
 
 def register_commands(app):
     for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, client_cli, partnership_cli, marks_cli,
-                    notices_cli, demo):
+                    notices_cli, intel_cli, demo):
         app.cli.add_command(command)

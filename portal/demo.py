@@ -30,13 +30,15 @@ from flask import current_app
 from peewee import fn
 
 from portal.accounts import services
-from portal.accounts.models import Organization
+from portal.accounts.models import Marketplace, Organization
 from portal.db import db
+from portal.intel.models import Flag, Seller, Sighting
+from portal.intel.services import add_sighting, create_flag
 from portal.marks.models import Mark
 from portal.marks.offices import covered_countries
 from portal.marks.services import create_mark, review_mark
 from portal.notices.goodfaith import score
-from portal.notices.models import NoticeItem
+from portal.notices.models import Notice, NoticeItem
 from portal.notices.services import file_notice, transition, visible_items, visible_notices
 from portal.partnerships.models import Terms
 from portal.partnerships.services import create_partnership, terms_in_force
@@ -152,6 +154,7 @@ def seed_demo(now=None):
             member(orgs[org_slug], email, role, name="Outside counsel")
         partnerships = seed_marks(orgs, users[f"analyst@{PLATFORM[0]}.example"], now)
         history = seed_history(orgs, users, partnerships, now=now)
+        history["intel"] = seed_intel(orgs, users, now)
 
     result = {"password": password, "logins": logins}
     path = logins_file()
@@ -345,7 +348,7 @@ class History:
     def _seller_pool(self, marketplace):
         """A marketplace's infringing sellers; a few of them turn up again and again (repeat infringers)."""
         low, high = (1100000000, 1109999999) if marketplace == "aliexpress" else (2200000000, 2219999999)
-        return [str(self.rng.randint(low, high)) for _ in range(18)]
+        return [str(self.rng.randint(low, high)) for _ in range(80)]
 
     def _url(self, rng, marketplace):
         while True:
@@ -557,3 +560,70 @@ def seed_history(orgs, users, partnerships, now=None, seed=HISTORY_SEED):
                                          .group_by(NoticeItem.state).order_by(NoticeItem.state).tuples()),
                         "fast_lane": score(partnerships[slug], now).fast_lane}
     return {"brands": brands, "sla_check": {"warnings": warnings, "breaches": breaches}}
+
+
+# --- shared intelligence -----------------------------------------------------------------------------
+
+def top_sellers(brand, marketplace, count):
+    """The sellers most often named in `brand`'s notices on `marketplace`, most named first."""
+    named = fn.COUNT(NoticeItem.id)
+    query = (visible_items(brand).join(Marketplace, on=(NoticeItem.marketplace == Marketplace.id))
+             .where((Marketplace.slug == marketplace) & (NoticeItem.seller_id != ""))
+             .select(NoticeItem.seller_id, named).group_by(NoticeItem.seller_id)
+             .order_by(named.desc(), NoticeItem.seller_id).limit(count))
+    return [seller_id for seller_id, _ in query.tuples()]
+
+
+def seed_intel(orgs, users, now):
+    """Flags on sellers from the history, under each sharing level, with a sighting and linked sellers:
+    - Louis Vuitton flags its worst Taobao seller to the whole alliance (TLP:GREEN, with notices and
+      identifiers), Swarovski adds a sighting;
+    - Swarovski flags an AliExpress store that shares the first one's storefront domain (a linked seller);
+    - Microsoft shares a flag with Alibaba only (TLP:AMBER, a group whose members are not shown);
+    - Louis Vuitton keeps an internal TLP:RED flag to itself;
+    - Alibaba flags a repeat infringer to the alliance (TLP:CLEAR)."""
+    lv, swarovski, microsoft, alibaba = (orgs[s] for s in ("louis-vuitton", "swarovski", "microsoft", PLATFORM[0]))
+    lv_taobao = top_sellers(lv, "taobao", 2)
+    worst = lv_taobao[0]
+    lv_notices = [n.id for n in visible_notices(lv).join(NoticeItem).where(NoticeItem.seller_id == worst)
+                  .distinct().order_by(Notice.id.desc()).limit(3)]
+    shared = create_flag(lv, {
+        "marketplace": "taobao", "seller_id": worst, "category": "counterfeit_confirmed", "confidence": "high",
+        "tlp": "green", "distribution": "alliance", "display_name": "奢品汇 Luxury Outlet 88",
+        "shop_url": f"https://shop{worst[-6:]}.taobao.com", "notices": lv_notices,
+        "identifiers": {"email": "service@luxe-outlet88.example", "domain": "luxe-outlet88.example"},
+        "notes": "Test buy of a Neverfull MM in October: counterfeit (stitching, date code, heat stamp). The shop "
+                 "reopens under new ids; watch the storefront domain."},
+        user=users["analyst@louis-vuitton.example"], now=now - timedelta(days=20))
+    add_sighting(shared, swarovski, {"kind": "seen", "note": "Also sells fake Swan necklaces in the same shop.",
+                                     "listing_url": f"https://item.taobao.com/item.htm?id={worst[-9:]}123"},
+                 user=users["analyst@swarovski.example"], now=now - timedelta(days=9))
+    create_flag(swarovski, {
+        "marketplace": "aliexpress", "seller_id": top_sellers(swarovski, "aliexpress", 1)[0],
+        "category": "suspected_counterfeit", "confidence": "medium", "tlp": "amber", "distribution": "alliance",
+        "display_name": "Crystal Dreams Store", "identifiers": {"domain": "luxe-outlet88.example"},
+        "notes": "Storefront links to the same outside shop as Louis Vuitton's Taobao flag."},
+        user=users["analyst@swarovski.example"], now=now - timedelta(days=8))
+    create_flag(microsoft, {
+        "marketplace": "aliexpress", "seller_id": top_sellers(microsoft, "aliexpress", 1)[0],
+        "category": "counterfeit_confirmed", "confidence": "high", "tlp": "amber", "distribution": "group",
+        "share_with": [alibaba.slug], "display_name": "Key Paradise Store",
+        "identifiers": {"payment": "keyparadise@pay.example"},
+        "notes": "Test buys of 'lifetime' Windows 11 Pro keys: volume keys resold, blocked within weeks."},
+        user=users["analyst@microsoft.example"], now=now - timedelta(days=6))
+    create_flag(lv, {
+        "marketplace": "taobao", "seller_id": lv_taobao[1], "category": "suspected_counterfeit",
+        "confidence": "low", "tlp": "red", "distribution": "own",
+        "notes": "Internal: part of a customs referral; do not share until the raid."},
+        user=users["admin@louis-vuitton.example"], now=now - timedelta(days=3))
+    repeat = (Seller.select().where(Seller.repeat_infringer_at.is_null(False)).order_by(Seller.repeat_infringer_at)
+              .first())
+    if repeat is not None:
+        marketplace = Marketplace.get_by_id(repeat.marketplace_id)
+        create_flag(alibaba, {
+            "marketplace": marketplace.slug, "seller_id": repeat.external_id, "category": "repeat_infringer",
+            "confidence": "high", "tlp": "clear", "distribution": "alliance",
+            "notes": "Four upheld counterfeit removals within a year; the store is closed under our policy."},
+            user=users[f"analyst@{PLATFORM[0]}.example"], now=now - timedelta(days=1))
+    return {"flags": Flag.select().count(), "sightings": Sighting.select().count(),
+            "repeat_infringers": Seller.select().where(Seller.repeat_infringer_at.is_null(False)).count()}

@@ -221,3 +221,31 @@ def test_notices_check_sla_reports_warnings_and_breaches_once(runner, world):
     code, data = run(runner, "notices", "check-sla")
     assert code == 0 and data == {"warnings": 0, "breaches": 0}
     assert SlaClock.select().where(SlaClock.breached).count() == 1
+
+
+def test_intel_import_and_rebuild_strikes(runner, world, tmp_path):
+    from portal.intel.models import Flag, Strike
+    from portal.notices.models import NoticeItem
+    alibaba = world.org("Alibaba", kind="platform")
+    world.marketplace(alibaba, "Taobao")
+    lv = world.org("Louis Vuitton")
+    path = tmp_path / "flags.csv"
+    path.write_text("marketplace,seller_id,category,tlp,distribution\n"
+                    "taobao,shop-1,suspected_counterfeit,green,alliance\n"
+                    "taobao,shop-2,suspected_counterfeit,red,alliance\n")
+    code, data = run(runner, "intel", "import", "--org", "louis-vuitton", str(path))
+    assert code == 0 and data["created"] == 1 and data["errors"] == 1
+    assert data["error_rows"][0]["row"] == 3 and data["error_rows"][0]["column"] == "tlp"
+    assert Flag.select().count() == 1
+
+    # Strikes that went missing (a database from before strikes existed) are replayed, idempotently.
+    partnership = world.partnership(lv, alibaba)
+    filed = world.notice(lv, partnership, [("https://item.taobao.com/item.htm?id=5", "shop-1")])
+    item = NoticeItem.get(NoticeItem.notice == filed.notice)
+    NoticeItem.update(state="removed", decision="removed", decided_at=filed.notice.filed_at).where(
+        NoticeItem.id == item.id).execute()
+    assert not Strike.select().exists()
+    for _ in range(2):
+        code, data = run(runner, "intel", "rebuild-strikes")
+        assert code == 0 and data["strikes"] == 1 and data["repeat_infringers"] == 0
+    assert Strike.get().item_id == item.id

@@ -14,6 +14,8 @@ reinstatement, in the same transaction.
 """
 from datetime import timedelta
 
+from peewee import fn
+
 from portal.accounts.models import Marketplace
 from portal.events import emit
 from portal.intel.models import Seller, Strike
@@ -111,3 +113,22 @@ def strikes_of(seller):
 
 def recent_strike_count(strikes, now):
     return sum(1 for strike in strikes if strike.voided_at is None and strike.at >= now - REPEAT_WINDOW)
+
+
+def rebuild_all(now=None):
+    """Replay every counterfeit removal into strikes (after an upgrade, or to repair): idempotent.
+    Returns the number of (notice, seller) pairs looked at."""
+    from portal.db import db
+    from portal.timeutil import utcnow
+    now = now or utcnow()
+    pairs = (NoticeItem.select(fn.MIN(NoticeItem.id).alias("first"))
+             .join(Notice, on=(NoticeItem.notice == Notice.id))
+             .where((Notice.reason_code == "counterfeit") & (NoticeItem.seller_id != "")
+                    & NoticeItem.decided_at.is_null(False))
+             .group_by(NoticeItem.notice, NoticeItem.seller_id))
+    count = 0
+    for (first,) in list(pairs.tuples()):
+        with db.atomic():
+            sync_strike(NoticeItem.get_by_id(first), now)
+        count += 1
+    return count

@@ -32,7 +32,8 @@ from peewee import fn
 from portal.accounts import services
 from portal.accounts.models import Marketplace, Organization
 from portal.db import db
-from portal.intel.models import Flag, Seller, Sighting
+from portal.intel.models import Flag, Screening, Seller, Sighting
+from portal.intel.screen import add_authorized_seller, screen_listings
 from portal.intel.services import add_sighting, create_flag
 from portal.marks.models import Mark
 from portal.marks.offices import covered_countries
@@ -625,5 +626,32 @@ def seed_intel(orgs, users, now):
             "confidence": "high", "tlp": "clear", "distribution": "alliance",
             "notes": "Four upheld counterfeit removals within a year; the store is closed under our policy."},
             user=users[f"analyst@{PLATFORM[0]}.example"], now=now - timedelta(days=1))
+    seed_screening(lv, users["analyst@louis-vuitton.example"], now)
     return {"flags": Flag.select().count(), "sightings": Sighting.select().count(),
+            "screenings": Screening.select().count(),
             "repeat_infringers": Seller.select().where(Seller.repeat_infringer_at.is_null(False)).count()}
+
+
+# Listing titles as a crawler finds them: the mark disguised in every way counterfeiters use, a few
+# honest listings, and one from the brand's authorized reseller.
+SCREENING_TITLES = [
+    ("L o u i s  V u i t t o n Neverfull MM 1:1 mirror quality", "2207000101", "388.00"),
+    ("LV Speedy 30 replica AAA grade with dust bag", "2207000102", "260.00"),
+    ("L0uis Vu1tt0n Keepall 55 original leather top copy", "2207000103", "455.00"),
+    ("Lоuis Vuіttоn Alma BB (Type A) 高仿", "2207000104", "199.00"),
+    ("L.O.U.I.S-V.U.I.T.T.O.N monogram scarf inspired", "2207000105", "59.00"),
+    ("Louis Vuitton Capucines MM, pre-owned, receipt included", "2207000106", "2899.00"),
+    ("Genuine leather tote bag, unbranded", "2207000107", "45.00"),
+    ("Louis Vuitton Twist chain bag, new season", "2200000001", "3650.00"),
+]
+
+
+def seed_screening(lv, user, now):
+    """Louis Vuitton's authorized reseller, and a screened batch of crawled Taobao listings with hits."""
+    add_authorized_seller(lv, "taobao", "2200000001", "Authorized retailer (Shanghai flagship reseller)", user=user,
+                          now=now - timedelta(days=30))
+    entries = [(row, {"title": title, "seller_id": seller, "price": price,
+                      "url": f"https://item.taobao.com/item.htm?id=7990000{row:05d}"})
+               for row, (title, seller, price) in enumerate(SCREENING_TITLES, start=1)]
+    screen_listings(lv, entries, default_marketplace="taobao", source="upload", filename="crawl-taobao.csv",
+                    user=user, now=now - timedelta(hours=5))

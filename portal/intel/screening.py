@@ -218,6 +218,8 @@ class Screener:
         if not marks:
             return []
         indicators += [name for name, pattern in RAW_INDICATORS.items() if pattern.search(title)]
+        # "top copy" found says all that "copy" would: keep the longer phrase only.
+        indicators = [i for i in indicators if not any(i != j and f" {i} " in f" {j} " for j in indicators)]
         plain = " ".join((title or "").lower().split())
         hits = []
         for key in marks:

@@ -67,10 +67,9 @@ def search_flags(org, q="", marketplace=None, category="", tlp="", status="activ
         query = query.where(Seller.id == seller)
     q = rules.text(q)[:200]
     if q:
-        like = f"%{q.lower()}%"
         by_identifier = FlagIdentifier.select(FlagIdentifier.flag).where(FlagIdentifier.value.contains(q.lower()))
-        query = query.where((fn.LOWER(Seller.external_id).contains(q.lower())) | (fn.LOWER(Flag.display_name) ** like)
-                            | Flag.id.in_(by_identifier))
+        query = query.where(fn.LOWER(Seller.external_id).contains(q.lower())
+                            | fn.LOWER(Flag.display_name).contains(q.lower()) | Flag.id.in_(by_identifier))
     return query
 
 
@@ -485,3 +484,71 @@ def summary(org, now=None):
             Seller.repeat_infringer_at.is_null(False)
             & Seller.marketplace.in_(sharing.strike_marketplaces(org))).count(),
     }
+
+
+# --- what the pages offer ----------------------------------------------------------------------------
+
+def alliance_marketplaces():
+    """Every marketplace of the alliance with its platform, by name: a flag may name a seller on any."""
+    return list(Marketplace.select(Marketplace, Organization).join(Organization)
+                .order_by(Marketplace.name, Marketplace.slug))
+
+
+def alliance_orgs(exclude=None):
+    """The orgs a flag may be shared with: every member org but `exclude` (the owner), by name."""
+    query = Organization.select().order_by(Organization.name, Organization.slug)
+    if exclude is not None:
+        query = query.where(Organization.id != exclude)
+    return list(query)
+
+
+def require_owner(flag, org):
+    """Refuse unless `org` may change `flag` now: Forbidden (another org's flag), Conflict (withdrawn).
+    For pages that show an edit form before anything is sent."""
+    _owned(flag, org)
+    return flag
+
+
+def linkable_notices(org, keep=(), limit=50):
+    """The notices of `org` a flag may link, newest first: its `limit` newest and those in `keep` (the
+    ones a flag links already, however old). Platforms file no notices: none."""
+    found = {n.id: n for n in Notice.for_org(org).order_by(Notice.id.desc()).limit(limit)}
+    keep = [i for i in keep if i not in found]
+    if keep:
+        found.update({n.id: n for n in Notice.for_org(org).where(Notice.id.in_(keep))})
+    return sorted(found.values(), key=lambda n: n.id, reverse=True)
+
+
+def sighting_counts(org, flag_ids):
+    """{flag id: number of its sightings `org` may read} for many flags in one query."""
+    flag_ids = list(flag_ids)
+    if not flag_ids:
+        return {}
+    return dict(sharing.visible_sightings(org).select(Sighting.flag, fn.COUNT(Sighting.id))
+                .where(Sighting.flag.in_(flag_ids)).group_by(Sighting.flag).order_by().tuples())
+
+
+def export_batches(query, org, size=500):
+    """The flags of `query` (a visible, filtered flag query) in id order, `size` at a time, each with its
+    seller, owner, `identifier_list` and `sighting_count` (the sightings `org` may read): five queries
+    per batch whatever the number of flags, and memory for one batch only."""
+    last = 0
+    while True:
+        batch = with_sellers(query.where(Flag.id > last).order_by(Flag.id).limit(size))
+        if not batch:
+            return
+        identifiers = identifiers_of(batch)
+        counts = sighting_counts(org, [flag.id for flag in batch])
+        for flag in batch:
+            flag.identifier_list = identifiers[flag.id]
+            flag.sighting_count = counts.get(flag.id, 0)
+        yield batch
+        last = batch[-1].id
+
+
+def readable_notice_ids(org, notice_ids):
+    """Those of `notice_ids` that `org` may read (a strike names a notice; only its readers get a link)."""
+    notice_ids = list(set(notice_ids))
+    if not notice_ids:
+        return set()
+    return {n.id for n in visible_notices(org).select(Notice.id).where(Notice.id.in_(notice_ids))}

@@ -13,7 +13,9 @@ from portal.access import access_rule_of
 from portal.accounts import services
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.services import token_digest
-from portal.audit import AuditEvent
+from portal.audit import AuditEvent, acting_as
+from portal.intel import screen
+from portal.intel.models import AuthorizedSeller, Flag, Screening
 from portal.marks.models import ImportJob, Mark
 from portal.notices.models import Evidence, Notice, NoticeItem
 from portal.partnerships.models import Partnership
@@ -83,6 +85,13 @@ def two_orgs(world):
         services.invite_member(org, f"newcomer@{org.slug}.example", "analyst")
         world.mark(org, word=org.name.upper())
         world.upload(org, "word,office,registration_number,nice_classes\nX,USPTO,1,0\n", dry_run=True)
+        # Intelligence only its org sees: a flag kept to itself, a screening, an authorized seller.
+        world.flag(org, f"seller-{org.slug}", "alibaba-market", tlp="red", distribution="own")
+        with world.app.app_context(), acting_as("test"):
+            screen.add_authorized_seller(org, "alibaba-market", f"reseller-{org.slug}")
+            screen.screen_listings(org, [(1, {"url": f"https://item.taobao.com/item.htm?id=9{org.id}",
+                                              "title": f"{org.name.upper()} replica"})],
+                                   default_marketplace="alibaba-market")
         client, _ = create_client(org, f"{org.name} reporting", "reports:read", redirect_uris=["https://a.example/cb"])
         Token.create(org=org, client=client, user=people[(org.slug, "analyst")], grant_type="authorization_code",
                      family=f"grant-of-{org.slug}", access_token_hash=token_digest(f"t-{org.slug}"),
@@ -100,7 +109,9 @@ def objects_of(org):
             "mark_id": Mark.for_org(org).get().id, "job_id": ImportJob.for_org(org).get().id,
             "notice_id": notice.id, "item_id": NoticeItem.get(NoticeItem.notice == notice).id,
             "evidence_id": Evidence.get(Evidence.notice == notice).id,
-            "partnership_id": Partnership.get(Partnership.brand == org).id}
+            "partnership_id": Partnership.get(Partnership.brand == org).id,
+            "flag_id": Flag.for_org(org).get().id, "marketplace": "alibaba-market", "seller_id": f"seller-{org.slug}",
+            "screening_id": Screening.for_org(org).get().id, "authorized_id": AuthorizedSeller.for_org(org).get().id}
 
 
 def test_every_route_declares_an_access_rule(app):
@@ -142,6 +153,8 @@ def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
     assert Mark.for_org(b).count() == 2 and ImportJob.for_org(b).count() == 1  # the fixture's mark and the notice's
     assert {i.state for i in NoticeItem.select().where(NoticeItem.brand == b)} == {"submitted"}
     assert Partnership.get(Partnership.brand == b).status == "active"
+    assert [(f.status, f.tlp) for f in Flag.for_org(b)] == [("active", "red")]
+    assert AuthorizedSeller.for_org(b).count() == 1 and Screening.for_org(b).count() == 1
 
 
 def test_own_objects_work_on_the_same_routes(app, make_client, two_orgs):
@@ -188,7 +201,10 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
             "accounts.revoke_invitation", "oauth.create_client", "oauth.rotate_secret",
             "oauth.revoke_client", "oauth.revoke_grant", "marks.create", "marks.edit", "marks.delete",
             "marks.imports_page", "marks.apply_import", "notices.new", "notices.transition",
-            "partnerships.propose", "partnerships.revise", "partnerships.decide"} <= set(checked)
+            "partnerships.propose", "partnerships.revise", "partnerships.decide", "intel.new_flag",
+            "intel.edit_flag", "intel.withdraw_flag", "intel.add_sighting", "intel.add_evidence",
+            "intel.flag_imports", "intel.apply_flag_import", "screening.new", "screening.file_notice",
+            "screening.authorized", "screening.remove_authorized"} <= set(checked)
     after = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
     assert after == before
     assert sum(1 for i in Invitation.for_org(a) if i.is_pending) == 1
@@ -196,6 +212,8 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
     assert Mark.for_org(a).count() == 2 and ImportJob.for_org(a).count() == 1
     assert {i.state for i in NoticeItem.select().where(NoticeItem.brand == a)} == {"submitted"}
     assert Partnership.get(Partnership.brand == a).status == "active"
+    assert [(f.status, f.tlp) for f in Flag.for_org(a)] == [("active", "red")]
+    assert AuthorizedSeller.for_org(a).count() == 1 and Screening.for_org(a).count() == 1
 
 
 def test_self_service_posts_are_the_known_few(app):

@@ -4,6 +4,7 @@ from flask import Blueprint, render_template
 from portal.access import member
 from portal.accounts.models import Invitation, Marketplace, Membership
 from portal.audit import AuditEvent
+from portal.intel.services import summary as intel_summary
 from portal.marks.services import summary as marks_summary
 from portal.notices import goodfaith
 from portal.notices.services import summary as notices_summary
@@ -30,6 +31,6 @@ def index():
     return render_template(f"dashboard/{current_org.kind}.html", team_size=team_size,
                            pending_invitations=pending_invitations, recent_events=recent_events,
                            marketplaces=marketplaces, marks=marks_summary(current_org),
-                           notices=notices_summary(current_org),
+                           notices=notices_summary(current_org), intel=intel_summary(current_org),
                            standings=goodfaith.scores(with_sides(partnerships_of(current_org)).where(
                                Partnership.status == "active").order_by(Partnership.id)))

@@ -1,6 +1,7 @@
 """The API foundation: bearer-only access, problem+json errors, scopes, tenancy, pagination, rate limits
 and the OpenAPI document, through the Flask test client with real tokens from the token endpoint."""
 import json
+import re
 
 import pytest
 from flask import Flask
@@ -143,7 +144,11 @@ def bearer_rules(app):
 def api_objects_of(org):
     """One object of `org` for each kind of API URL parameter (new parameters must be added here).
     Notices, their items and partnerships are read through the services' predicates, so a platform
-    names the notices sent to it and the partnerships it is a side of."""
+    names the notices sent to it and the partnerships it is a side of. A flag is the org's first own flag
+    (its seller gives `marketplace` and `seller_id`); `sighted_flag_id` is not a parameter but the flag of
+    another org, visible to this one, that the sightings route is tried on (no org sights its own)."""
+    from portal.intel.models import Flag, Screening
+    from portal.intel.sharing import visible_flags
     from portal.notices.models import NoticeItem
     from portal.notices.services import visible_notices
     from portal.partnerships.services import partnerships_of
@@ -154,9 +159,35 @@ def api_objects_of(org):
     notice = visible_notices(org).order_by(Notice.id).first()
     item = NoticeItem.select().where(NoticeItem.notice == notice).order_by(NoticeItem.id).first() if notice else None
     partnership = partnerships_of(org).order_by(Partnership.id).first()
+    flag = Flag.for_org(org).order_by(Flag.id).first()
+    sighted = visible_flags(org).where(Flag.org != org).order_by(Flag.id).first()
     return {"marketplace_id": first(Marketplace), "mark_id": first(Mark), "import_id": first(ImportJob),
             "notice_id": notice.id if notice else None, "item_id": item.id if item else None,
-            "partnership_id": partnership.id if partnership else None}
+            "partnership_id": partnership.id if partnership else None,
+            "flag_id": flag.id if flag else None, "sighted_flag_id": sighted.id if sighted else None,
+            "marketplace": flag.seller.marketplace.slug if flag else None,
+            "seller_id": flag.seller.external_id if flag else None, "screening_id": first(Screening)}
+
+
+def seed_flags(world, org, marketplace, sighted_by_all=False):
+    """A flag nobody else may see (TLP:RED, own organization: the org's first), and with `sighted_by_all` a
+    second one the whole alliance sees, for the others' sightings."""
+    world.flag(org, f"{org.slug}.hidden-shop", marketplace, tlp="red", distribution="own",
+               display_name=f"{org.name} lead", notes=f"{org.name} notes")
+    if sighted_by_all:
+        world.flag(org, "open-shop", marketplace, tlp="green", distribution="alliance")
+
+
+def seed_screening(app, org):
+    """A screening of one listing by the brand `org` (if the screening service is there)."""
+    try:
+        from portal.intel.screen import screen_listings
+    except ImportError:
+        return
+    from portal.audit import acting_as
+    with app.app_context(), acting_as("test"):
+        screen_listings(org, [(1, {"title": f"{org.name.upper()} replica", "marketplace": "taobao",
+                                   "url": "https://item.taobao.com/item.htm?id=1", "seller_id": "s-1"})])
 
 
 def seed_marks(world, org):
@@ -164,15 +195,22 @@ def seed_marks(world, org):
     world.upload(org, "word,office,registration_number,nice_classes\nX,USPTO,7654321,9\n", dry_run=True)
 
 
-# Which side's token walks a route, by its parameters: marketplaces are a platform's, marks and imports a
-# brand's; notices, items and partnerships are read by both sides. Evidence is added only by the brand that
-# filed the notice (the platform's own is a 404 too, tested in test_notices_api.py).
+# Which side's token walks a route, by its parameters: marketplaces are a platform's, marks, imports and
+# screenings a brand's; notices, items and partnerships are read by both sides, and both flag sellers.
+# Evidence is added only by the brand that filed the notice (the platform's own is a 404 too, tested in
+# test_notices_api.py).
 def sides_for(rule):
     if "marketplace_id" in rule.arguments:
         return ["platform"]
     if rule.arguments & {"notice_id", "item_id", "partnership_id"} and rule.endpoint != "Notices.add_evidence":
         return ["platform", "brand"]  # the platform first: it acknowledges before the brand withdraws
+    if rule.arguments & {"flag_id", "seller_id"}:
+        return ["platform", "brand"]
     return ["brand"]
+
+
+# Routes tried on another of the side's objects than the one api_objects_of names for the parameter.
+OWN_OBJECT = {"Intelligence.add_sighting": {"flag_id": "sighted_flag_id"}}
 
 
 PDF = b"%PDF-1.4\n%%EOF\n"
@@ -182,9 +220,13 @@ def request_body(rule, side):
     """What each route is sent: a change a marks route accepts, a move the side may make, a file."""
     if rule.endpoint == "Notices.transition_item":
         return {"json": {"to": "acknowledged" if side == "platform" else "withdrawn"}}
-    if rule.endpoint == "Notices.add_evidence":
+    if rule.endpoint in ("Notices.add_evidence", "Intelligence.add_evidence"):
         import io
         return {"data": {"file": (io.BytesIO(PDF), "e.pdf")}, "content_type": "multipart/form-data"}
+    if rule.endpoint == "Intelligence.update_flag":
+        return {"json": {"notes": "HACKED" if side == "foreign" else "Renamed"}}
+    if rule.endpoint == "Intelligence.add_sighting":
+        return {"json": {"kind": "false_positive", "note": "HACKED" if side == "foreign" else "Seen"}}
     return {"json": {"word": "HACKED" if side == "foreign" else "RENAMED"}}
 
 
@@ -198,6 +240,13 @@ def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, w
     for brand, platform in ((microsoft, alibaba), (swarovski, other)):
         world.notice(brand, world.partnership(brand, platform), ["https://shop.example.com/item/1"],
                      confirm_jurisdiction=True)
+    # Each org's first flag is hidden from every other org; Swarovski also flags a seller to the whole
+    # alliance, which Microsoft and Alibaba add sightings to.
+    for org, marketplace in ((alibaba, "taobao"), (other, "shopmart-us"), (microsoft, "taobao"),
+                             (swarovski, "taobao")):
+        seed_flags(world, org, marketplace, sighted_by_all=org is swarovski)
+    for brand in (microsoft, swarovski):
+        seed_screening(app, brand)
     every_scope = "marks:read marks:write notices:read notices:write intel:read intel:write reports:read"
     # Each parameter is tried by an org of the kind that owns (or reads) such objects, against the same kind
     # of object of another org.
@@ -206,16 +255,18 @@ def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, w
              "brand": (client_token(client, microsoft, every_scope), api_objects_of(microsoft),
                        api_objects_of(swarovski))}
     checked = set()
-    for rule in bearer_rules(app):
+    # Routes that delete (withdraw) last: the others still find the side's own objects as they were.
+    for rule in sorted(bearer_rules(app), key=lambda rule: "DELETE" in rule.methods):
         if not rule.arguments:
             continue
         assert set(rule.arguments) <= set(sides["brand"][1]), f"{rule.rule}: parameter not covered by api_objects_of"
         for side in sides_for(rule):
             token, ours, theirs = sides[side]
+            own_keys = OWN_OBJECT.get(rule.endpoint, {})
             with app.test_request_context():
                 from flask import url_for
                 foreign = url_for(rule.endpoint, **{name: theirs[name] for name in rule.arguments})
-                own = url_for(rule.endpoint, **{name: ours[name] for name in rule.arguments})
+                own = url_for(rule.endpoint, **{name: ours[own_keys.get(name, name)] for name in rule.arguments})
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}, key=lambda m: m == "DELETE"):
                 response = client.open(foreign, method=method, headers=bearer(token), **request_body(rule, "foreign"))
                 assert response.status_code == 404, f"{side} {method} {foreign}: {response.status_code}"
@@ -229,6 +280,14 @@ def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, w
     assert {("platform", "POST", "/api/v1/notices/<int:notice_id>/items/<int:item_id>/transitions"),
             ("brand", "GET", "/api/v1/partnerships/<int:partnership_id>"),
             ("brand", "POST", "/api/v1/notices/<int:notice_id>/evidence")} <= checked
+    flag_routes = {("GET", "/api/v1/intel/flags/<int:flag_id>"), ("PATCH", "/api/v1/intel/flags/<int:flag_id>"),
+                   ("DELETE", "/api/v1/intel/flags/<int:flag_id>"),
+                   ("POST", "/api/v1/intel/flags/<int:flag_id>/sightings"),
+                   ("POST", "/api/v1/intel/flags/<int:flag_id>/evidence"),
+                   ("GET", "/api/v1/intel/sellers/<marketplace>/<seller_id:seller_id>")}
+    assert {(side, method, path) for side in ("platform", "brand") for method, path in flag_routes} <= checked
+    if "Screening.get_screening" in app.view_functions:
+        assert ("brand", "GET", "/api/v1/intel/screenings/<int:screening_id>") in checked
     # Nothing of Swarovski's changed.
     from portal.marks.models import ImportJob as Job
     assert Mark.for_org(swarovski).get().word == "SWAROVSKI"
@@ -238,6 +297,19 @@ def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, w
     assert Evidence.select().join(Notice).where(Notice.org == swarovski).count() == 0
     # Ours moved: acknowledged by Alibaba, then withdrawn by Microsoft.
     assert [i.state for i in NoticeItem.select().where(NoticeItem.brand == microsoft)] == ["withdrawn"]
+    # Nobody touched the hidden flags of Swarovski and Shopmart; Microsoft and Alibaba changed, added
+    # evidence to and withdrew their own, and sighted Swarovski's open one.
+    from portal.intel.models import Flag, FlagEvidence, Sighting
+    for org in (swarovski, other):
+        hidden = Flag.for_org(org).order_by(Flag.id).first()
+        assert (hidden.status, hidden.notes) == ("active", f"{org.name} notes")
+        assert not Sighting.select().where(Sighting.flag == hidden).exists()
+        assert not FlagEvidence.select().where(FlagEvidence.flag == hidden).exists()
+    for org in (microsoft, alibaba):
+        own = Flag.for_org(org).order_by(Flag.id).first()
+        assert (own.status, own.notes) == ("withdrawn", "Renamed")
+        assert FlagEvidence.select().where(FlagEvidence.flag == own).count() == 1
+    assert {s.org_id for s in Sighting.select()} == {microsoft.id, alibaba.id}
 
 
 def test_every_scoped_api_route_refuses_a_token_without_its_scope(app, client, world):
@@ -275,7 +347,7 @@ def test_every_api_route_is_declared_with_its_scope_in_the_openapi_document(app,
     spec = client.get("/api/openapi.json").json
     assert spec["openapi"] == "3.1.0"
     for rule in bearer_rules(app):
-        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             operation = spec["paths"][path][method.lower()]
             scope = access_rule_of(app.view_functions[rule.endpoint]).scope

@@ -393,3 +393,70 @@ def test_brand_files_a_notice_and_the_platform_works_it(open_page, world):
     page.reload()
     page.wait_for_selector("text=The seller is an authorised reseller.", state="attached")
     assert page.locator("text=Removed").count() >= 2
+
+
+def test_brands_share_a_flag_and_screen_listings_into_a_notice(open_page, world):
+    """Louis Vuitton flags a seller to the alliance, Swarovski adds a sighting; Louis Vuitton screens
+    disguised titles and files a notice from the hits in one step."""
+    from portal.intel.models import Flag, Sighting
+    from portal.notices.models import Notice, NoticeItem
+
+    lv, swarovski = world.org("Louis Vuitton"), world.org("Swarovski")
+    platform = world.org("Alibaba", kind="platform")
+    world.marketplace(platform, "Taobao", country="CN")
+    world.partnership(lv, platform, always_open=True)
+    world.verified_mark(lv, platform, word="LOUIS VUITTON")
+    world.person(lv, "analyst", email="analyst@louis-vuitton.example")
+    world.person(swarovski, "analyst", email="analyst@swarovski.example")
+
+    page = open_page()
+    sign_in(page, "analyst@louis-vuitton.example")
+    page.get_by_role("link", name="Intelligence").click()
+    page.get_by_role("link", name="Flag a seller").click()
+    assert_accessible_basics(page)
+    page.get_by_label("Marketplace", exact=True).select_option("taobao")
+    page.get_by_label("Seller id on the marketplace").fill("luxe-88")
+    page.get_by_label("Display name (as the shop shows it)").fill("Luxury Outlet 88")
+    page.get_by_label("Category", exact=True).select_option("counterfeit_confirmed")
+    page.get_by_label("TLP label").select_option("red")
+    page.get_by_label("Distribution", exact=True).select_option("alliance")
+    page.get_by_label("Contact e-mail").fill("Service@Luxe88.example")
+    page.get_by_role("button", name="Flag the seller").click()
+    page.wait_for_selector("text=TLP:RED is for named recipients only")  # refused, nothing lost
+    assert page.get_by_label("Seller id on the marketplace").input_value() == "luxe-88"
+    page.get_by_label("TLP label").select_option("green")
+    page.get_by_role("button", name="Flag the seller").click()
+    page.wait_for_selector("text=raised: TLP:GREEN")
+    assert_accessible_basics(page)
+    flag = Flag.get()
+    assert (flag.tlp, flag.distribution, flag.display_name) == ("green", "alliance", "Luxury Outlet 88")
+
+    other = open_page()
+    sign_in(other, "analyst@swarovski.example")
+    other.get_by_role("link", name="Intelligence").click()
+    other.get_by_role("link", name=flag.reference).click()
+    other.get_by_label("What you found").select_option("seen")
+    other.get_by_label("Note", exact=True).fill("Also sells fake Swan necklaces.")
+    other.get_by_role("button", name="Add the sighting").click()
+    other.wait_for_selector("text=Your sighting was added")
+    assert Sighting.get().org_id == swarovski.id
+
+    page.get_by_role("link", name="Screening").click()
+    page.goto("/intel/screenings/new")
+    assert_accessible_basics(page)
+    page.get_by_label("Listings", exact=True).fill("\n".join([
+        "https://item.taobao.com/item.htm?id=101\tluxe-88\tL o u i s  V u i t t o n Neverfull 1:1 mirror quality\t388",
+        "https://item.taobao.com/item.htm?id=102\tshop-2\tLоuis Vu1tt0n Alma BB AAA\t199",
+        "https://item.taobao.com/item.htm?id=103\tshop-3\tPlain leather tote bag\t45"]))
+    page.get_by_label("Default marketplace").select_option("taobao")
+    page.get_by_role("button", name="Screen").click()
+    page.wait_for_selector("text=in disguise")
+    assert_accessible_basics(page)
+    for label in ("Select row 1", "Select row 2"):
+        page.get_by_label(re.compile(f"^{label}:")).check()
+    page.get_by_label("I make the good-faith statement above").check()
+    page.get_by_role("button", name="File a notice from the selected hits").click()
+    page.wait_for_selector("text=filed with 2 listing(s) to Alibaba")
+    notice = Notice.get()
+    assert sorted(i.url for i in NoticeItem.select().where(NoticeItem.notice == notice)) == [
+        "https://item.taobao.com/item.htm?id=101", "https://item.taobao.com/item.htm?id=102"]

@@ -217,6 +217,85 @@ def test_running_the_demo_again_changes_nothing(seeded, runner):
     assert counts() == before
 
 
+def test_the_intelligence_story_on_the_demo(seeded, make_client):
+    """Issue 6's story, through the pages and the API on the demo: Louis Vuitton flags a seller to the
+    alliance, Swarovski sees it and adds a sighting; Microsoft's AMBER flag to Alibaba only is invisible to
+    Louis Vuitton on every path; a seller reaches four strikes and is marked; disguised titles are screened
+    and the hits become a notice."""
+    from portal.intel.models import Flag, Screening, ScreeningHit, Seller, Sighting
+    from tests.oauth_helpers import register
+    lv, swarovski, microsoft, alibaba = org("louis-vuitton"), org("swarovski"), org("microsoft"), org("alibaba")
+    clients = {}
+    for slug in ("louis-vuitton", "swarovski", "alibaba"):
+        clients[slug] = make_client()
+        clients[slug].sign_in(f"analyst@{slug}.example", password=seeded["password"])
+
+    response = clients["louis-vuitton"].post_form("/intel/flags/new", {
+        "marketplace": "tmall", "seller_id": "story-shop-1", "display_name": "Story Outlet", "category":
+        "counterfeit_confirmed", "confidence": "high", "tlp": "green", "distribution": "alliance",
+        "email": "story@outlet.example"})
+    assert response.status_code == 302
+    flag = Flag.for_org(lv).where(Flag.display_name == "Story Outlet").get()
+    assert "Story Outlet" in clients["swarovski"].get("/intel/flags").get_data(as_text=True)
+    response = clients["swarovski"].post_form(f"/intel/flags/{flag.id}/sightings",
+                                              {"kind": "seen", "note": "Also sells fake Swan necklaces."})
+    assert response.status_code == 302
+    assert Sighting.get((Sighting.flag == flag) & (Sighting.org == swarovski)).kind == "seen"
+    assert "Also sells fake Swan necklaces." in clients["louis-vuitton"].get(f"/intel/flags/{flag.id}").get_data(
+        as_text=True)
+
+    amber = Flag.for_org(microsoft).where(Flag.distribution == "group").get()
+    seller = Seller.get_by_id(amber.seller_id)
+    lv_api = register(lv, "intel:read")
+    token = make_client().post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(lv_api[0].client_id, lv_api[1])).json["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    api = make_client()
+    assert clients["louis-vuitton"].get(f"/intel/flags/{amber.id}").status_code == 404
+    assert amber.display_name not in clients["louis-vuitton"].get("/intel/flags?status=all").get_data(as_text=True)
+    assert amber.display_name not in clients["louis-vuitton"].get("/intel/flags.csv?status=all").get_data(as_text=True)
+    assert api.get(f"/api/v1/intel/flags/{amber.id}", headers=bearer).status_code == 404
+    assert amber.id not in {f["id"] for f in api.get("/api/v1/intel/flags?status=all&limit=200", headers=bearer).json["items"]}
+    profile = clients["louis-vuitton"].get(f"/intel/sellers/aliexpress/{seller.external_id}")
+    assert amber.display_name not in profile.get_data(as_text=True)  # its notices may show; the flag never
+    assert clients["alibaba"].get(f"/intel/flags/{amber.id}").status_code == 200
+
+    # Four counterfeit notices naming one new seller, each removed: four strikes, a repeat infringer.
+    mark = Mark.for_org(lv).where((Mark.office == "CNIPA") & (Mark.status == "verified")).get()
+    for n in range(4):
+        response = clients["louis-vuitton"].post_form("/notices/new", {
+            "where": f"{partnership('louis-vuitton').id}:taobao", "reason_code": "counterfeit",
+            "explanation": "Counterfeit Neverfull bags: test buy confirmed fake date codes.",
+            "marks": [str(mark.id)], "good_faith": "y",
+            "listings": f"https://item.taobao.com/item.htm?id={880000000000 + n}, story-repeat-9, LV Neverfull 1:1"})
+        assert response.status_code == 302
+        notice = Notice.for_org(lv).order_by(Notice.id.desc()).get()
+        item = NoticeItem.get(NoticeItem.notice == notice)
+        assert clients["alibaba"].post_form(f"/notices/{notice.id}/items/{item.id}/transition", {
+            "to": "removed", "reason": "Counterfeit confirmed."}).status_code == 302
+    repeat = Seller.get(Seller.external_id == "story-repeat-9")
+    assert repeat.repeat_infringer_at is not None
+    for slug in ("louis-vuitton", "alibaba"):  # the brand partnered on Taobao, and the platform
+        text = clients[slug].get("/intel/sellers/taobao/story-repeat-9").get_data(as_text=True)
+        assert "Repeat infringer since" in text and "4 strikes in the last 365 days" in text
+
+    # Disguised titles screened; the hits become a notice in one step.
+    response = clients["louis-vuitton"].post_form("/intel/screenings/new", {"marketplace": "taobao", "listings": "\n".join([
+        "https://item.taobao.com/item.htm?id=870000000001\tscreen-1\tL o u i s  V u i t t o n Alma 1:1\t199",
+        "https://item.taobao.com/item.htm?id=870000000002\tscreen-2\tLоuis Vuіttоn Speedy mirror quality\t260",
+        "https://item.taobao.com/item.htm?id=870000000003\tscreen-3\tCanvas tote bag\t40"])})
+    assert response.status_code == 302
+    screening = Screening.for_org(lv).order_by(Screening.id.desc()).get()
+    hits = list(ScreeningHit.select().where(ScreeningHit.screening == screening).order_by(ScreeningHit.row))
+    assert [h.row for h in hits] == [1, 2] and all(h.disguised for h in hits)
+    response = clients["louis-vuitton"].post_form(f"/intel/screenings/{screening.id}/notice", {
+        "hit": [str(h.id) for h in hits], "partnership": str(partnership("louis-vuitton").id), "good_faith": "y"})
+    assert response.status_code == 302
+    filed = Notice.for_org(lv).order_by(Notice.id.desc()).get()
+    assert filed.item_count == 2 and filed.reason_code == "counterfeit"
+    assert all(h.notice_id == filed.id for h in ScreeningHit.select().where(ScreeningHit.screening == screening))
+
+
 def test_the_issue_story_on_the_demo(seeded, make_client):
     """Last in this module (it adds to the demo): Microsoft files a 50-listing notice to Alibaba on Taobao;
     Alibaba's analyst acknowledges, removes some, rejects one with reasons, asks for information on one;

@@ -4,7 +4,7 @@ sightings and evidence, updating and withdrawing it, the CSV export, bulk flaggi
 Views stay thin: flags are read only through portal.intel.sharing (visible_flags, get_visible_flag) and
 services.search_flags, sightings through sharing.visible_sightings (inside the services), and every rule
 of flagging lives in portal.intel.services and rules. A flag the viewer may not see answers 404."""
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import uploads
@@ -18,7 +18,7 @@ from portal.intel.forms import (DISTRIBUTION_MEANINGS, IDENTIFIER_FIELDS, TLP_ME
                                 FlagForm, FlagImportForm, FlagValues, SightingForm, WithdrawForm)
 from portal.intel.models import (CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS,
                                  TLP_LABELS, Flag, FlagNotice)
-from portal.marks import imports
+from portal.marks import import_pages, imports
 from portal.marks.models import ImportJob
 from portal.marks.spreadsheets import FileRefused
 from portal.notices.models import STATE_LABELS, notice_reference
@@ -29,8 +29,6 @@ from portal.tenancy import current_org
 bp = Blueprint("intel", __name__, url_prefix="/intel")
 
 PAGE_SIZE = 50
-ERRORS_SHOWN = 200
-OUTCOME_ROWS = 100
 STATUSES = {"active": "Active", "withdrawn": "Withdrawn", "all": "Any status"}
 OWNERS = {"mine": "Raised by us", "others": "Shared with us"}
 EXPORT_HEADER = ["reference", "owner", "marketplace", "seller_id", "display_name", "shop_url", "category",
@@ -239,16 +237,16 @@ def edit_flag(flag_id):
     return redirect(url_for("intel.flag", flag_id=flag.id))
 
 
-@bp.route("/flags/<int:flag_id>/withdraw", methods=["POST"])
-@member("analyst")
-def withdraw_flag(flag_id):
+def act_on_flag(flag_id, form, slot, act, done, anchor=""):
+    """The forms of a flag's page: checked, passed to the service, answered. A refusal about the flag's
+    state (withdrawn meanwhile: a Conflict) is flashed on its page; one about the form re-renders the form
+    (`slot` on the page) with its messages; a non-owner's attempt stays the service's 403."""
     viewer = org()
     flag = sharing.get_visible_flag(flag_id, viewer)
-    form = WithdrawForm()
     if not form.validate_on_submit():
-        return render_flag(flag, 422, withdraw_form=form)
+        return render_flag(flag, 422, **{slot: form})
     try:
-        services.withdraw_flag(flag, viewer, form.reason.data, user())
+        result = act(flag, viewer)
     except Forbidden:
         raise
     except Conflict as error:
@@ -256,51 +254,40 @@ def withdraw_flag(flag_id):
         return redirect(url_for("intel.flag", flag_id=flag.id))
     except ServiceError as error:
         apply_service_errors(form, error)
-        return render_flag(flag, error.status, withdraw_form=form)
-    flash(f"Flag {flag.reference} withdrawn; those who could read it still see it, marked withdrawn.", "success")
-    return redirect(url_for("intel.flag", flag_id=flag.id))
+        return render_flag(flag, error.status, **{slot: form})
+    flash(done(flag, result), "success")
+    return redirect(url_for("intel.flag", flag_id=flag.id) + anchor)
+
+
+@bp.route("/flags/<int:flag_id>/withdraw", methods=["POST"])
+@member("analyst")
+def withdraw_flag(flag_id):
+    form = WithdrawForm()
+    return act_on_flag(
+        flag_id, form, "withdraw_form",
+        lambda flag, viewer: services.withdraw_flag(flag, viewer, form.reason.data, user()),
+        lambda flag, _: f"Flag {flag.reference} withdrawn; those who could read it still see it, marked withdrawn.")
 
 
 @bp.route("/flags/<int:flag_id>/sightings", methods=["POST"])
 @member("analyst")
 def add_sighting(flag_id):
-    viewer = org()
-    flag = sharing.get_visible_flag(flag_id, viewer)
     form = SightingForm()
-    if not form.validate_on_submit():
-        return render_flag(flag, 422, sighting_form=form)
-    try:
-        services.add_sighting(flag, viewer, form.values(), user())
-    except Conflict as error:
-        flash(error.message, "error")
-        return redirect(url_for("intel.flag", flag_id=flag.id))
-    except ServiceError as error:
-        apply_service_errors(form, error)
-        return render_flag(flag, error.status, sighting_form=form)
-    flash("Your sighting was added; the flag's owner is told.", "success")
-    return redirect(url_for("intel.flag", flag_id=flag.id) + "#flag-sightings")
+    return act_on_flag(
+        flag_id, form, "sighting_form",
+        lambda flag, viewer: services.add_sighting(flag, viewer, form.values(), user()),
+        lambda flag, _: "Your sighting was added; the flag's owner is told.", anchor="#flag-sightings")
 
 
 @bp.route("/flags/<int:flag_id>/evidence", methods=["POST"])
 @member("analyst")
 def add_evidence(flag_id):
-    viewer = org()
-    flag = sharing.get_visible_flag(flag_id, viewer)
     form = EvidenceForm()
-    if not form.validate_on_submit():
-        return render_flag(flag, 422, evidence_form=form)
-    try:
-        added = services.attach_flag_evidence(flag, viewer, form.evidence.data or [], user())
-    except Forbidden:
-        raise
-    except Conflict as error:
-        flash(error.message, "error")
-        return redirect(url_for("intel.flag", flag_id=flag.id))
-    except ServiceError as error:
-        apply_service_errors(form, error)
-        return render_flag(flag, error.status, evidence_form=form)
-    flash(f"{len(added)} evidence file(s) attached; the flag's readers see their SHA-256.", "success")
-    return redirect(url_for("intel.flag", flag_id=flag.id) + "#flag-evidence")
+    return act_on_flag(
+        flag_id, form, "evidence_form",
+        lambda flag, viewer: services.attach_flag_evidence(flag, viewer, form.evidence.data or [], user()),
+        lambda flag, added: f"{len(added)} evidence file(s) attached; the flag's readers see their SHA-256.",
+        anchor="#flag-evidence")
 
 
 @bp.route("/flags/<int:flag_id>/evidence/<int:evidence_id>")
@@ -317,7 +304,7 @@ def render_imports(form=None, status=200, refused=None):
     jobs = list(imports.jobs_of(org(), "flags").order_by(ImportJob.id.desc()).limit(20))
     return render_template("intel/imports.html", form=form or FlagImportForm(), jobs=jobs,
                            columns=rules.FLAG_COLUMNS, column_help=COLUMN_HELP, refused=refused,
-                           limits=imports.limits()), status
+                           limits=imports.limits(), pages=import_pages.PAGES["flags"]), status
 
 
 @bp.route("/flags/import", methods=["GET", "POST"])
@@ -344,24 +331,13 @@ def flag_imports():
 @bp.route("/flags/import/<int:job_id>")
 @member("viewer")
 def flag_import(job_id):
-    job = imports.get_job(job_id, org(), "flags")
-    from_row = min(max(request.args.get("from_row", 2, type=int) or 2, 2), job.last_row + 2)
-    errors = imports.row_errors(job)
-    return render_template("intel/import_job.html", job=job, errors=list(errors.limit(ERRORS_SHOWN)),
-                           errors_shown=ERRORS_SHOWN, error_count=errors.count(),
-                           outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS), from_row=from_row,
-                           page_rows=OUTCOME_ROWS, confirm_form=ConfirmForm(),
-                           same_file=imports.previous_import_of_same_file(job),
-                           applied_as=imports.jobs_of(org(), "flags").where(ImportJob.applied_from == job).first())
+    return import_pages.job_page(imports.get_job(job_id, org(), "flags"))
 
 
 @bp.route("/flags/import/<int:job_id>/status")
 @member("viewer")
 def flag_import_status(job_id):
-    """Polled by the job page (portal.js) to move the progress bar without reloading."""
-    response = jsonify(imports.job_status(imports.get_job(job_id, org(), "flags")))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return import_pages.job_status(imports.get_job(job_id, org(), "flags"))
 
 
 @bp.route("/flags/import/<int:job_id>/apply", methods=["POST"])

@@ -3,7 +3,7 @@ platforms' verification queue, and bulk upload with its jobs. Views stay thin: r
 the import in imports."""
 import io
 
-from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for)
+from flask import (Blueprint, abort, flash, redirect, render_template, request, send_file, url_for)
 from flask_login import current_user
 
 from portal.access import member
@@ -11,7 +11,7 @@ from portal.accounts.forms import ConfirmForm, apply_service_errors
 from portal import uploads
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
-from portal.marks import imports, services, workbook
+from portal.marks import import_pages, imports, services, workbook
 from portal.marks.forms import ImportForm, MarkForm, ReviewForm
 from portal.marks.models import STATUSES, ImportJob, Mark
 from portal.marks.offices import OFFICES
@@ -24,8 +24,6 @@ from portal.tenancy import current_org
 bp = Blueprint("marks", __name__, url_prefix="/marks")
 
 PAGE_SIZE = 50
-ERRORS_SHOWN = 200
-OUTCOME_ROWS = 100
 
 
 def user():
@@ -213,7 +211,8 @@ def review(mark_id, decision):
 def render_imports(form=None, status=200, refused=None):
     jobs = list(imports.jobs_of(current_org, "marks").order_by(ImportJob.id.desc()).limit(20))
     return render_template("marks/imports.html", form=form or ImportForm(), jobs=jobs, columns=COLUMNS,
-                           column_help=COLUMN_HELP, refused=refused, limits=imports.limits()), status
+                           column_help=COLUMN_HELP, refused=refused, limits=imports.limits(),
+                           pages=import_pages.PAGES["marks"]), status
 
 
 @bp.route("/imports", methods=["GET", "POST"])
@@ -240,23 +239,13 @@ def imports_page():
 @bp.route("/imports/<int:job_id>")
 @member("viewer", org_kind="brand")
 def import_job(job_id):
-    job = imports.get_job(job_id, current_org, "marks")
-    from_row = min(max(request.args.get("from_row", 2, type=int) or 2, 2), job.last_row + 2)
-    errors = imports.row_errors(job)
-    return render_template("marks/import_job.html", job=job, errors=list(errors.limit(ERRORS_SHOWN)),
-                           errors_shown=ERRORS_SHOWN, error_count=errors.count(), outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS),
-                           from_row=from_row, page_rows=OUTCOME_ROWS, confirm_form=ConfirmForm(),
-                           same_file=imports.previous_import_of_same_file(job),
-                           applied_as=imports.jobs_of(current_org, "marks").where(ImportJob.applied_from == job).first())
+    return import_pages.job_page(imports.get_job(job_id, current_org, "marks"))
 
 
 @bp.route("/imports/<int:job_id>/progress")
 @member("viewer", org_kind="brand")
 def import_progress(job_id):
-    """Polled by the job page (portal.js) to move the progress bar without reloading."""
-    response = jsonify(imports.job_status(imports.get_job(job_id, current_org, "marks")))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return import_pages.job_status(imports.get_job(job_id, current_org, "marks"))
 
 
 @bp.route("/imports/<int:job_id>/errors.csv")

@@ -179,7 +179,6 @@ def up(migrator, db):
         indicators = CharField(max_length=500, default='')
         disguised = BooleanField(default=False)
         reason = TextField()
-        flagged = BooleanField(default=False)
         notice = ForeignKeyField(Notice, null=True, on_delete='SET NULL')
         class Meta:
             database = db

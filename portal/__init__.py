@@ -59,6 +59,8 @@ def _register_accounts(app):
 
 
 def _register_blueprints(app):
+    from portal.intel.routing import register_converters
+    register_converters(app)  # before the routes that use them
     from portal.accounts.views import bp as accounts_bp
     from portal.dashboard.views import bp as dashboard_bp
     from portal.intel.screening_views import bp as screening_bp

@@ -289,3 +289,66 @@ def test_a_platform_cannot_import_marks_but_can_flag(app, world, alliance):
             world.upload(alliance["alibaba"], "word,office,registration_number,nice_classes\n")
         job = start_flag_import(alliance["alibaba"], io.BytesIO(csv.encode()), "flags.csv")
     assert job.created == 1 and Flag.get().org_id == alliance["alibaba"].id
+
+
+def test_a_flag_file_without_a_column_keeps_what_the_flags_say_there(app, world, alliance):
+    """Re-importing a narrower file (no notes, no display name, only the e-mail column) changes only what it
+    has columns for: notes, names and the other identifiers stay."""
+    from portal.intel.imports import start_flag_import
+    lv = alliance["lv"]
+    flag = world.flag(lv, "shop-k", "taobao", display_name="Keep Me", notes="Test buy TB-1.", confidence="high",
+                      identifiers={"email": "old@shop.example", "domain": "shop.example"})
+    narrow = ("marketplace,seller_id,category,tlp,distribution,email\n"
+              "taobao,shop-k,counterfeit_confirmed,green,alliance,new@shop.example\n")
+    with app.app_context(), acting_as("test"):
+        job = start_flag_import(lv, io.BytesIO(narrow.encode()), "narrow.csv")
+    assert job.updated == 1
+    flag = Flag.get_by_id(flag.id)
+    assert (flag.display_name, flag.notes, flag.confidence, flag.category) == (
+        "Keep Me", "Test buy TB-1.", "high", "counterfeit_confirmed")
+    assert services.identifiers_of([flag])[flag.id] == [("domain", "shop.example"), ("email", "new@shop.example")]
+
+
+def test_two_listings_of_one_seller_removed_at_once_make_one_strike(app, world, alliance):
+    """PostgreSQL: two analysts (or a bulk action and an analyst) remove two listings of the same seller
+    and notice in overlapping transactions. The second waits for the first (the seller is locked), then
+    counts its listing into the same strike instead of failing on the strike's unique key."""
+    import threading
+
+    from portal.db import db, is_postgresql
+    if not is_postgresql():
+        pytest.skip("SQLite runs one writer at a time; the interleaving exists only on PostgreSQL")
+    lv, alibaba = alliance["lv"], alliance["alibaba"]
+    partnership = world.partnership(lv, alibaba)
+    filed = world.notice(lv, partnership, [(f"https://item.taobao.com/item.htm?id=6{n}", "twin-shop") for n in (1, 2)])
+    first, second = list(NoticeItem.select().where(NoticeItem.notice == filed.notice).order_by(NoticeItem.position))
+    world.flag(lv, "twin-shop", "taobao")  # the seller is known already: no insert of it to wait on
+    with app.app_context(), acting_as("test"):
+        for item in (first, second):  # so that removing is the transaction's first audited change
+            transition(item, alibaba, "acknowledged")
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def remove(item, hold):
+        try:
+            with app.app_context(), acting_as("analyst"), db.connection_context():
+                with db.atomic():
+                    transition(item, alibaba, "removed", reason="Counterfeit confirmed.")
+                    if hold:
+                        holding.set()
+                        release.wait(10)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(repr(error))
+
+    a = threading.Thread(target=remove, args=(first, True))
+    a.start()
+    assert holding.wait(10)
+    b = threading.Thread(target=remove, args=(second, False))
+    b.start()
+    b.join(1)
+    assert b.is_alive()  # waiting for the seller the first transaction holds
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert errors == []
+    strike = Strike.get()
+    assert strike.listings == 2 and strike.item_id == first.id

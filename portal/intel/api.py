@@ -52,7 +52,6 @@ Decided here:
 from flask import abort, url_for
 from marshmallow import Schema, ValidationError as SchemaError, fields, validate, validates_schema
 from werkzeug.datastructures import FileStorage
-from werkzeug.routing import PathConverter
 
 from flask_smorest.fields import Upload
 from portal.api.auth import ApiBlueprint, current_token
@@ -61,7 +60,7 @@ from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
 from portal.errors import NotFound, ValidationError, problem_response
 from portal.intel import rules, services, sharing
 from portal.intel.models import (CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS,
-                                 TLP_LABELS, Flag, Seller)
+                                 TLP_LABELS, Flag)
 from portal.marks.rules import CONTROL_CHARACTERS
 from portal.notices.models import STATES, notice_reference
 from portal.notices.rules import MAX_SELLER_ID, MAX_URL
@@ -71,18 +70,6 @@ blp = ApiBlueprint("Intelligence", __name__, url_prefix="/intel",
                    description="Flagged sellers shared across the alliance under TLP labels, sightings, seller "
                                "profiles")
 
-
-class SellerIdConverter(PathConverter):
-    """The rest of the path, whatever it holds: a seller id may contain `/`, begin or end with one, or hold
-    `//` (werkzeug's `path` would refuse a leading `/`, and the app would then answer a redirect that
-    merges the slashes, changing the id)."""
-
-    regex = ".+?"
-    part_isolating = False  # werkzeug would infer True from a regex without "/"
-
-
-# Registered with the app before the blueprint's routes are added (deferred functions run in order).
-blp.record_once(lambda state: state.app.url_map.converters.setdefault("seller_id", SellerIdConverter))
 
 EVIDENCE_TYPES = ("application/pdf", "image/png", "image/jpeg")
 LIST_STATUSES = {"active": "active", "withdrawn": "withdrawn", "all": ""}
@@ -418,10 +405,8 @@ def list_flags(args):
         marketplace = services.find_marketplace(args["marketplace"])
     query = services.search_flags(org, q=args.get("q", ""), marketplace=marketplace,
                                   category=args.get("category", ""), tlp=args.get("tlp", ""),
-                                  status=LIST_STATUSES[args["status"]], owner=args.get("owner", ""))
-    if args.get("seller_id"):
-        sellers = Seller.select(Seller.id).where(Seller.external_id == rules.text(args["seller_id"]))
-        query = query.where(Flag.seller.in_(sellers))
+                                  status=LIST_STATUSES[args["status"]], owner=args.get("owner", ""),
+                                  seller_id=args.get("seller_id", ""))
     page = paginate(query, Flag, args)
     page["items"] = summary_bodies(page["items"], org)
     return page

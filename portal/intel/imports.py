@@ -8,9 +8,9 @@ over the API, not from the file.
 """
 from portal.accounts.models import Marketplace, Organization
 from portal.errors import ValidationError
-from portal.intel import rules, sharing, strikes
-from portal.intel.models import Flag, FlagIdentifier, FlagShare
-from portal.intel.services import UPDATABLE, _insert_flag, _replace_children, active_flag_of, announce
+from portal.intel import rules, sharing
+from portal.intel.models import Flag, FlagIdentifier, FlagShare, Seller
+from portal.intel.services import UPDATABLE, _insert_flag, _replace_children, announce
 from portal.marks.imports import Importer, start_import
 from portal.marks.rules import Checked, Problem
 from portal.timeutil import utcnow
@@ -30,8 +30,14 @@ class FlagImporter(Importer):
 
     def clean(self, values):
         values = dict(values)
+        # What the file has a column for: an update changes only that (a file without a notes column keeps
+        # the flags' notes); identifiers are replaced kind by kind.
+        given = {name for name in UPDATABLE if name in values}
+        given |= {"shares"} if "share_with" in values else set()
+        kinds = {kind for kind in IDENTIFIER_COLUMNS if kind in values}
         values["identifiers"] = {kind: values.pop(kind) for kind in IDENTIFIER_COLUMNS if values.get(kind)}
         fields, errors = rules.clean_flag(values)
+        fields["given"], fields["identifier_kinds"] = given, kinds
         checked = Checked(fields=fields)
         if "marketplace" not in errors and fields["marketplace"] not in self.marketplaces:
             errors["marketplace"] = f"No marketplace {fields['marketplace'][:64]!r} in the alliance."
@@ -61,47 +67,68 @@ class FlagImporter(Importer):
         return fields
 
     def upsert(self, candidates, codes):
+        """Create or update the batch's flags. The batch's sellers, active flags and their groups and
+        identifiers are read in a fixed number of queries, whatever the batch's size."""
         now = utcnow()
+        existing = self.existing_flags(candidates)
+        # Who could see the existing flags before: only orgs that gain one are told (new flags had nobody).
+        before = sharing.audiences([flag.id for flag in existing.values()]) if not self.job.dry_run else {}
         created, updated, touched = [], [], []
         for _, position, fields in candidates:
-            marketplace_id = self.marketplaces[fields["marketplace"]]
-            seller = strikes.find_seller(marketplace_id, fields["seller_id"])
-            flag = active_flag_of(self.org, seller) if seller is not None else None
+            flag = existing.get((self.marketplaces[fields["marketplace"]], fields["seller_id"]))
             if flag is None:
                 codes[position] = "c"
                 created.append([fields["marketplace"], fields["seller_id"], fields["category"], fields["tlp"],
                                 fields["distribution"]])
                 if not self.job.dry_run:
-                    marketplace = Marketplace.get_by_id(marketplace_id)
-                    touched.append((_insert_flag(self.org, marketplace, fields, fields["shares"], [],
-                                                 self.job.created_by, now), None))
+                    marketplace = Marketplace.get_by_id(self.marketplaces[fields["marketplace"]])
+                    touched.append(_insert_flag(self.org, marketplace, fields, fields["shares"], [],
+                                                self.job.created_by, now))
                 continue
-            before = comparable(flag)
-            after = {**{name: fields[name] for name in UPDATABLE}, "shares": sorted(fields["shares"]),
-                     "identifiers": sorted(fields["identifiers"])}
-            changed = {name for name in after if after[name] != before[name]}
+            after = dict(flag.content)
+            after.update({name: fields[name] for name in fields["given"] if name in UPDATABLE})
+            if "shares" in fields["given"] or after["distribution"] != "group":
+                after["shares"] = sorted(fields["shares"])
+            after["identifiers"] = sorted([pair for pair in flag.content["identifiers"]
+                                           if pair[0] not in fields["identifier_kinds"]] + fields["identifiers"])
+            changed = {name for name in after if after[name] != flag.content[name]}
             if not changed:
                 codes[position] = "n"
                 continue
             codes[position] = "u"
-            updated.append({"id": flag.id, "before": {n: before[n] for n in changed},
+            updated.append({"id": flag.id, "before": {n: flag.content[n] for n in changed},
                             "after": {n: after[n] for n in changed}})
             if not self.job.dry_run:
-                audience = {o.id for o in sharing.audience(flag)}
-                Flag.update(updated_at=now, **{n: fields[n] for n in UPDATABLE}).where(Flag.id == flag.id).execute()
-                _replace_children(flag, shares=fields["shares"], identifiers=fields["identifiers"])
-                touched.append((Flag.get_by_id(flag.id), audience))
+                Flag.update(updated_at=now, **{n: after[n] for n in UPDATABLE}).where(Flag.id == flag.id).execute()
+                _replace_children(flag, shares=after["shares"], identifiers=after["identifiers"])
+                touched.append(flag)
         if touched:
-            announce([flag for flag, _ in touched],
-                     {flag.id: audience for flag, audience in touched if audience is not None})
+            fresh = {flag.id: flag for flag in Flag.select().where(Flag.id.in_([flag.id for flag in touched]))}
+            announce(list(fresh.values()), before)
         return created, updated
 
-
-def comparable(flag):
-    """A flag's content in the shape a row is compared with."""
-    return {**{name: getattr(flag, name) for name in UPDATABLE},
-            "shares": sorted(s.org_id for s in FlagShare.select().where(FlagShare.flag == flag)),
-            "identifiers": sorted((i.kind, i.value) for i in FlagIdentifier.select().where(FlagIdentifier.flag == flag))}
+    def existing_flags(self, candidates):
+        """{(marketplace id, seller id): the org's active flag on that seller, with `.content`} for a batch."""
+        keys = {(self.marketplaces[fields["marketplace"]], fields["seller_id"]) for _, _, fields in candidates}
+        sellers = {}
+        for marketplace_id in {m for m, _ in keys}:
+            external_ids = sorted(e for m, e in keys if m == marketplace_id)
+            sellers.update({s.id: (s.marketplace_id, s.external_id) for s in Seller.select().where(
+                (Seller.marketplace == marketplace_id) & Seller.external_id.in_(external_ids))})
+        if not sellers:
+            return {}
+        flags = {f.id: f for f in Flag.for_org(self.org).where(Flag.seller.in_(list(sellers))
+                                                               & (Flag.status == "active"))}
+        shares, identifiers = {i: [] for i in flags}, {i: [] for i in flags}
+        if flags:
+            for share in FlagShare.select().where(FlagShare.flag.in_(list(flags))):
+                shares[share.flag_id].append(share.org_id)
+            for found in FlagIdentifier.select().where(FlagIdentifier.flag.in_(list(flags))):
+                identifiers[found.flag_id].append((found.kind, found.value))
+        for flag in flags.values():
+            flag.content = {**{name: getattr(flag, name) for name in UPDATABLE}, "shares": sorted(shares[flag.id]),
+                            "identifiers": sorted(identifiers[flag.id])}
+        return {sellers[flag.seller_id]: flag for flag in flags.values()}
 
 
 def start_flag_import(org, stream, filename, dry_run=False, user=None, run_inline=None):

@@ -207,7 +207,6 @@ class ScreeningHit(BaseModel):
     indicators = CharField(max_length=500, default="")  # "; "-separated
     disguised = BooleanField(default=False)
     reason = TextField()
-    flagged = BooleanField(default=False)  # the seller has a flag the brand could see when screening
     notice = ForeignKeyField(Notice, null=True, on_delete="SET NULL")  # filed from this hit
 
     class Meta:

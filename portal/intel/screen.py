@@ -18,13 +18,14 @@ Decided here (and in the README):
   say what the brand's names are); one hit per listing, naming every word found and remembering every
   registration of those words (`mark_ids`). Only the hits are stored, not the clean listings.
 - **Score** of a listing: the best of its words' scores from the engine (mark 0.6, disguised +0.15,
-  indicators +0.1 each up to +0.3), +0.1 when the seller has an active flag the brand may see
-  (`sharing.visible_flags`, the one predicate), capped at 1.0. The reason says so, without naming the flag
-  (the reason is stored and the flag's audience may change later; the seller's page applies visibility
-  when it is read).
+  indicators +0.1 each up to +0.3), stored with the hit; +0.1 (capped at 1.0) when the seller has an active
+  flag the brand may see, decided at every reading through `sharing.visible_flags` (the one predicate) and
+  never stored, so a flag hidden since leaves no trace in the screening. The reason says so without naming
+  the flag. Hits are listed by their stored (title) score, then batch order.
 - **Authorized sellers** (the brand's list, matched on marketplace and exact seller id, as sellers are
   everywhere in the portal) are never reported: their listings with a hit are only counted
-  (`authorized_skipped`).
+  (`authorized_skipped`). A seller authorized after a screening keeps its hits on record, but they are
+  refused at filing and left out of the notice drafts.
 - **Filing from hits**: the chosen hits must be unfiled and on one marketplace; each must name at least one
   of the brand's verified, unexpired marks (a notice relies only on those, and a listing is filed only
   on marks it names); the notice relies on those marks. Reason "counterfeit"; the explanation defaults to
@@ -245,8 +246,8 @@ def flagged_pairs(org, pairs):
     return found & set(pairs)
 
 
-def listing_reason(hits, flagged):
-    """Why a listing is reported: the words found (disguised or not), the indicators, a flag."""
+def listing_reason(hits):
+    """Why a listing is reported: the words found (disguised or not), the indicators."""
     if len(hits) == 1:
         text = hits[0].reason
     else:
@@ -255,22 +256,18 @@ def listing_reason(hits, flagged):
         if hits[0].indicators:
             text += "; counterfeit indicators: " + ", ".join(hits[0].indicators)
         text += "."
-    if flagged:
-        text += f" The seller has an active flag shared with you (+{FLAG_BONUS:g})."
     return text
 
 
-def _hit_row(screening, row, hits, flagged):
-    best = max(hit.score for hit in hits)
-    score = round(min(best + (FLAG_BONUS if flagged else 0), 1.0), 2)
+def _hit_row(screening, row, hits):
+    score = max(hit.score for hit in hits)
     words = "; ".join(hit.word for hit in hits)
     indicators = hits[0].indicators  # title-level: the same for every word
     mark_ids = sorted({mark_id for hit in hits for mark_id in hit.mark_ids})
     return {"screening": screening.id, "row": row["row"], "marketplace": row["marketplace"].id, "url": row["url"],
             "title": row["title"], "price": row["price"], "seller_id": row["seller_id"], "score": score,
             "words": words[:500], "mark_ids": ",".join(map(str, mark_ids)), "indicators": "; ".join(indicators)[:500],
-            "disguised": any(hit.disguised for hit in hits), "reason": listing_reason(hits, flagged),
-            "flagged": flagged}
+            "disguised": any(hit.disguised for hit in hits), "reason": listing_reason(hits)}
 
 
 def screen_listings(org, entries, default_marketplace=None, source="api", filename="", user=None, now=None):
@@ -296,20 +293,16 @@ def screen_listings(org, entries, default_marketplace=None, source="api", filena
     authorized = _authorized_pairs(org) if found else set()
     reported = [(row, hits) for row, hits in found
                 if not (row["seller_id"] and (row["marketplace"].id, row["seller_id"]) in authorized)]
-    flagged = flagged_pairs(org, {(row["marketplace"].id, row["seller_id"]) for row, _ in reported
-                                  if row["seller_id"]}) if reported else set()
     with db.atomic():
         screening = Screening.create(org=org, source=source, filename=_text(filename)[:MAX_FILENAME],
                                      listings=len(rows), hit_count=len(reported),
                                      authorized_skipped=len(found) - len(reported), created_by=user, created_at=now)
-        hit_rows = [_hit_row(screening, row, hits, (row["marketplace"].id, row["seller_id"]) in flagged)
-                    for row, hits in reported]
+        hit_rows = [_hit_row(screening, row, hits) for row, hits in reported]
         for chunk in chunked(hit_rows, 200):
             ScreeningHit.insert_many(chunk).execute()
         audit.record("intel.screening.run", org, screening, change={
             "source": source, "filename": screening.filename, "listings": screening.listings,
             "hits": screening.hit_count, "authorized_skipped": screening.authorized_skipped,
-            "flagged": sum(1 for hit in hit_rows if hit["flagged"]),
             "marketplaces": sorted({row["marketplace"].slug for row in rows})})
     return screening
 
@@ -333,7 +326,28 @@ def hits_query(screening):
 
 
 def hits_of(screening):
-    return list(hits_query(screening))
+    return with_flags(screening, list(hits_query(screening)))
+
+
+def with_flags(screening, hits):
+    """Hits as the brand may read them now: a seller with an active flag the brand may see (read through
+    the sharing predicate at every reading, never stored, so a flag hidden since leaves no trace) is marked
+    `flagged`, its score raised by FLAG_BONUS (at most 1.0) and the reason says so."""
+    flagged = flagged_pairs(screening.org_id, {(hit.marketplace_id, hit.seller_id) for hit in hits if hit.seller_id})
+    for hit in hits:
+        hit.flagged = (hit.marketplace_id, hit.seller_id) in flagged
+        if hit.flagged:
+            hit.score = round(min(hit.score + FLAG_BONUS, 1.0), 2)
+            hit.reason += f" The seller has an active flag shared with you (+{FLAG_BONUS:g})."
+    return hits
+
+
+def flagged_count(screening):
+    """How many of the screening's hits are of sellers the brand may now see flagged."""
+    pairs = list(ScreeningHit.select(ScreeningHit.marketplace, ScreeningHit.seller_id)
+                 .where((ScreeningHit.screening == screening) & (ScreeningHit.seller_id != "")).tuples())
+    flagged = flagged_pairs(screening.org_id, set(pairs))
+    return sum(1 for pair in pairs if pair in flagged)
 
 
 def mark_ids_of(hit):
@@ -412,7 +426,9 @@ def partnerships_for(org, marketplace):
 def notice_drafts(org, screening, now=None):
     """One draft per marketplace (and per 300 listings) of the screening's unfiled hits that name a usable
     mark, best hits first."""
-    hits = [hit for hit in hits_of(screening) if hit.notice_id is None]
+    authorized = _authorized_pairs(org)
+    hits = [hit for hit in hits_of(screening)
+            if hit.notice_id is None and (hit.marketplace_id, hit.seller_id) not in authorized]
     usable = usable_marks(org, [mark_id for hit in hits for mark_id in mark_ids_of(hit)], now)
     drafts, by_marketplace = [], {}
     for hit in hits:
@@ -457,6 +473,12 @@ def _check_hits(org, hits, now):
         raise Conflict({"hits": "Already filed: " + "; ".join(
             f"row {hit.row} under {notices.notice_reference(hit.notice_id)}" for hit in filed[:5])
             + ("; ..." if len(filed) > 5 else "") + ". Select only hits not filed yet."})
+    authorized = _authorized_pairs(org)
+    resellers = [hit for hit in hits if hit.seller_id and (hit.marketplace_id, hit.seller_id) in authorized]
+    if resellers:
+        raise ValidationError({"hits": "Authorized sellers since the screening: " + "; ".join(
+            f"row {hit.row} ({hit.seller_id})" for hit in resellers[:5]) + ("; ..." if len(resellers) > 5 else "")
+            + ". Their listings are not taken down; unselect those hits."})
     slugs = sorted({hit.marketplace.slug for hit in hits})
     if len(slugs) > 1:
         raise ValidationError({"hits": f"The selected hits are on {len(slugs)} marketplaces ({', '.join(slugs)}); a "

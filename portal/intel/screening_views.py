@@ -16,7 +16,7 @@ from portal.accounts.forms import apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.intel import screen
-from portal.intel.models import ScreeningHit
+
 from portal.marks.spreadsheets import FileRefused, open_table
 from portal.notices import rules as notice_rules
 from portal.notices.services import GOOD_FAITH_STATEMENT
@@ -176,9 +176,9 @@ def partnership_choices(org, hits):
 
 def render_detail(screening, form=None, status=200, selected=(), warning=None, problems=()):
     page = numbered_page(screen.hits_query(screening), HITS_PAGE_SIZE)
-    hits = page.rows
+    hits = screen.with_flags(screening, page.rows)
     unfiled = [hit for hit in hits if hit.notice_id is None]
-    flagged = screen.hits_query(screening).where(ScreeningHit.flagged == True).count()  # noqa: E712
+    flagged = screen.flagged_count(screening)
     if form is None:
         form = FileFromHitsForm(formdata=None)
         form.explanation.data = screen.default_explanation(unfiled, per_listing=False) if unfiled else ""

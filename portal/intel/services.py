@@ -45,9 +45,10 @@ def evidence_path(evidence):
     return uploads.folder(EVIDENCE_AREA) / evidence.path
 
 
-def search_flags(org, q="", marketplace=None, category="", tlp="", status="active", owner="", seller=None):
+def search_flags(org, q="", marketplace=None, category="", tlp="", status="active", owner="", seller_id=""):
     """Flags `org` may see, filtered. `owner`: "mine", "others" or "" (both); `status`: "active",
-    "withdrawn" or "" (both); `q` finds a seller id, display name or identifier."""
+    "withdrawn" or "" (both); `q` finds a seller id, display name or identifier; `seller_id` is a
+    seller's exact id on its marketplace."""
     query = sharing.visible_flags(org)
     if status:
         query = query.where(Flag.status == status)
@@ -59,12 +60,13 @@ def search_flags(org, q="", marketplace=None, category="", tlp="", status="activ
         query = query.where(Flag.category == category)
     if tlp:
         query = query.where(Flag.tlp == tlp)
-    if marketplace is not None or seller is not None or q:
+    seller_id = rules.text(seller_id)
+    if marketplace is not None or seller_id or q:
         query = query.join(Seller)
     if marketplace is not None:
         query = query.where(Seller.marketplace == marketplace)
-    if seller is not None:
-        query = query.where(Seller.id == seller)
+    if seller_id:
+        query = query.where(Seller.external_id == seller_id)
     q = rules.text(q)[:200]
     if q:
         by_identifier = FlagIdentifier.select(FlagIdentifier.flag).where(FlagIdentifier.value.contains(q.lower()))
@@ -265,16 +267,22 @@ def announce(flags, previous_audience=None):
     """Tell each org that may now see some of `flags` (and could not before) what it received: one
     `intel.flag.shared` event per org, listing only its flags, without the group of a hidden group."""
     received = {}
+    now_seen = sharing.audiences([flag.id for flag in flags])
     for flag in flags:
         already = (previous_audience or {}).get(flag.id, set())
-        for org_id in (o.id for o in sharing.audience(flag)):
+        for org_id in sorted(now_seen[flag.id]):
             if org_id != flag.org_id and org_id not in already:
                 received.setdefault(org_id, []).append(flag)
+    if not received:
+        return
+    owners = {o.id: o.slug for o in Organization.select().where(Organization.id.in_({f.org_id for f in flags}))}
+    sellers = {s.id: s for s in Seller.select(Seller, Marketplace).join(Marketplace)
+               .where(Seller.id.in_({f.seller_id for f in flags}))}
     for org_id, shared in received.items():
         emit("intel.flag.shared", [org_id], shared[0] if len(shared) == 1 else None, {
-            "flags": [{"flag": f.reference, "id": f.id, "from": f.org.slug, "seller": f.seller.external_id,
-                       "marketplace": f.seller.marketplace.slug, "category": f.category, "tlp": f.tlp_label,
-                       "distribution": f.distribution} for f in shared]})
+            "flags": [{"flag": f.reference, "id": f.id, "from": owners[f.org_id],
+                       "seller": sellers[f.seller_id].external_id, "marketplace": sellers[f.seller_id].marketplace.slug,
+                       "category": f.category, "tlp": f.tlp_label, "distribution": f.distribution} for f in shared]})
 
 
 def _owned(flag, org):
@@ -306,7 +314,7 @@ def update_flag(flag, org, values, user=None, now=None):
         else:
             named = []
         shares = sharing.check_sharing(tlp, distribution, named, org.id)
-        previous = {flag.id: {o.id for o in sharing.audience(flag)}}
+        previous = sharing.audiences([flag.id])
         changes = {name: fields[name] for name in UPDATABLE if name in fields}
         Flag.update(updated_at=now, **changes).where(Flag.id == flag.id).execute()
         _replace_children(flag, shares=shares, identifiers=fields.get("identifiers"), notice_ids=notice_ids)
@@ -372,6 +380,8 @@ def attach_flag_evidence(flag, org, files, user=None, now=None):
             if already + len(stored) > MAX_EVIDENCE_FILES:
                 raise ValidationError({"evidence": f"A flag holds at most {MAX_EVIDENCE_FILES} evidence files; "
                                                    f"this one has {already}."})
+            if Flag.get_by_id(flag.id).status != "active":  # withdrawn while the files came in
+                raise Conflict("This flag was withdrawn; it cannot change any more.")
             created = _record_evidence(flag, stored, user, now)
             audit.record("intel.flag.evidence_added", org, flag, change={
                 "flag": flag.reference, "evidence": [{"name": e.name, "sha256": e.sha256, "size": e.size}

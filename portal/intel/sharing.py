@@ -84,6 +84,17 @@ def audience(flag):
     return Organization.select().where(fn.EXISTS(sees)).order_by(Organization.id)
 
 
+def audiences(flag_ids):
+    """{flag id: {ids of the orgs that may see it}} for many flags in one query (the same rule, joined)."""
+    found = {flag_id: set() for flag_id in flag_ids}
+    if found:
+        pairs = (Flag.select(Flag.id, Organization.id).join(Organization, on=visible_to(Organization.id))
+                 .where(Flag.id.in_(list(found))).tuples())
+        for flag_id, org_id in pairs:
+            found[flag_id].add(org_id)
+    return found
+
+
 def audience_is_known(flag):
     """Whether the flag's readers may know one another: then they see each other's sightings too."""
     return flag.distribution == "alliance" or (flag.distribution == "group" and flag.show_group)

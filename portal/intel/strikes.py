@@ -17,6 +17,7 @@ from datetime import timedelta
 from peewee import fn
 
 from portal.accounts.models import Marketplace
+from portal.db import is_postgresql
 from portal.events import emit
 from portal.intel.models import Seller, Strike
 from portal.notices.models import Notice, NoticeItem, notice_reference
@@ -46,7 +47,7 @@ def sync_strike(item, now):
     notice = Notice.get_by_id(item.notice_id)
     if notice.reason_code != "counterfeit":
         return None
-    seller = seller_for(item.marketplace_id, seller_id)
+    seller = lock_seller(seller_for(item.marketplace_id, seller_id))
     standing = list(NoticeItem.select().where((NoticeItem.notice == notice) & (NoticeItem.seller_id == item.seller_id)
                                               & NoticeItem.state.in_(STANDING))
                     .order_by(NoticeItem.decided_at, NoticeItem.id))
@@ -63,10 +64,25 @@ def sync_strike(item, now):
             if was_void:
                 _announce("intel.strike.restored", strike, seller, notice)
     elif strike is not None and strike.voided_at is None:
-        Strike.update(voided_at=now).where(Strike.id == strike.id).execute()
+        Strike.update(voided_at=_reinstated_at(notice, item.seller_id) or now).where(Strike.id == strike.id).execute()
         _announce("intel.strike.voided", strike, seller, notice)
     refresh_repeat_status(seller)
     return Strike.get_or_none(Strike.id == strike.id) if strike else None
+
+
+def lock_seller(seller):
+    """Serialise the writers of one seller's strikes (two listings of a notice removed at once by a bulk
+    action on PostgreSQL would both insert the strike). SQLite's write lock already does."""
+    if is_postgresql():
+        return Seller.select().where(Seller.id == seller.id).for_update().get()
+    return seller
+
+
+def _reinstated_at(notice, seller_id):
+    """When the last of the notice's listings of that seller was reinstated (a replay voids at that time)."""
+    return (NoticeItem.select(fn.MAX(NoticeItem.counter_decided_at))
+            .where((NoticeItem.notice == notice) & (NoticeItem.seller_id == seller_id)
+                   & (NoticeItem.counter_outcome == "reinstated")).scalar())
 
 
 def _announce(kind, strike, seller, notice):

@@ -395,7 +395,7 @@ def find_seller():
                            seller_id=seller_id, asked=bool(request.args))
 
 
-@bp.route("/sellers/<marketplace>/<path:seller_id>")
+@bp.route("/sellers/<marketplace>/<seller_id:seller_id>", merge_slashes=False)
 @member("viewer")
 def seller(marketplace, seller_id):
     viewer = org()

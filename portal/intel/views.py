@@ -12,14 +12,12 @@ from portal.access import member
 from portal.accounts.forms import ConfirmForm, apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import Conflict, Forbidden, ServiceError
-from portal.intel import imports as intel_imports
 from portal.intel import rules, services, sharing
 from portal.intel.forms import (DISTRIBUTION_MEANINGS, IDENTIFIER_FIELDS, TLP_MEANINGS, EvidenceForm, FlagFields,
                                 FlagForm, FlagImportForm, FlagValues, SightingForm, WithdrawForm)
 from portal.intel.models import (CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS,
                                  TLP_LABELS, Flag, FlagNotice)
 from portal.marks import import_pages, imports
-from portal.marks.models import ImportJob
 from portal.marks.spreadsheets import FileRefused
 from portal.notices.models import STATE_LABELS, notice_reference
 from portal.paging import numbered_page
@@ -301,31 +299,15 @@ def evidence(flag_id, evidence_id):
 # --- bulk flagging --------------------------------------------------------------------------------------
 
 def render_imports(form=None, status=200, refused=None):
-    jobs = list(imports.jobs_of(org(), "flags").order_by(ImportJob.id.desc()).limit(20))
-    return render_template("intel/imports.html", form=form or FlagImportForm(), jobs=jobs,
-                           columns=rules.FLAG_COLUMNS, column_help=COLUMN_HELP, refused=refused,
-                           limits=imports.limits(), pages=import_pages.PAGES["flags"]), status
+    return render_template("intel/imports.html", form=form or FlagImportForm(),
+                           jobs=import_pages.recent_jobs(org(), "flags"), columns=rules.FLAG_COLUMNS,
+                           column_help=COLUMN_HELP, refused=refused, limits=imports.limits(), pages=import_pages.PAGES["flags"]), status
 
 
 @bp.route("/flags/import", methods=["GET", "POST"])
 @member("viewer")
 def flag_imports():
-    form = FlagImportForm()
-    if request.method == "GET":
-        return render_imports(form)
-    if not form.validate_on_submit():
-        return render_imports(form, status=422)
-    upload = form.file.data
-    try:
-        job = intel_imports.start_flag_import(org(), upload.stream, upload.filename, dry_run=form.dry_run.data,
-                                              user=user())
-    except FileRefused as refused:
-        form.file.errors = [refused.text]
-        return render_imports(form, status=422, refused=refused)
-    except ServiceError as error:
-        apply_service_errors(form, error)
-        return render_imports(form, status=error.status)
-    return redirect(url_for("intel.flag_import", job_id=job.id))
+    return import_pages.upload(org(), "flags", FlagImportForm(), render_imports, user())
 
 
 @bp.route("/flags/import/<int:job_id>")

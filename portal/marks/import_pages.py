@@ -1,12 +1,15 @@
-"""The pages every kind of bulk upload shares (marks, flags): a job's page with its progress, report and
-per-row outcomes, and the status its progress bar polls. Each kind names its routes and words once."""
+"""The pages every kind of bulk upload shares (marks, flags): the upload form and recent jobs, a job's page
+with its progress, report and per-row outcomes, and the status its progress bar polls. Each kind names its
+routes and words once."""
 from dataclasses import dataclass
 
-from flask import jsonify, render_template, request
+from flask import jsonify, redirect, render_template, request, url_for
 
-from portal.accounts.forms import ConfirmForm
+from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.errors import ServiceError
 from portal.marks import imports
 from portal.marks.models import ImportJob
+from portal.marks.spreadsheets import FileRefused
 
 ERRORS_SHOWN = 200
 OUTCOME_ROWS = 100
@@ -49,3 +52,26 @@ def job_status(job):
     response = jsonify(imports.job_status(job))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def recent_jobs(org, kind, count=20):
+    return list(imports.jobs_of(org, kind).order_by(ImportJob.id.desc()).limit(count))
+
+
+def upload(org, kind, form, render, user=None):
+    """The upload form of any kind: a GET shows it; a POST starts the job and opens its page, or shows the
+    form again (`render(form, status, refused)`) saying why the file was refused, with nothing kept."""
+    if request.method == "GET":
+        return render(form)
+    if not form.validate_on_submit():
+        return render(form, status=422)
+    file = form.file.data
+    try:
+        job = imports.start_import(org, file.stream, file.filename, dry_run=form.dry_run.data, user=user, kind=kind)
+    except FileRefused as refused:
+        form.file.errors = [refused.text]
+        return render(form, status=422, refused=refused)
+    except ServiceError as error:
+        apply_service_errors(form, error)
+        return render(form, status=error.status)
+    return redirect(url_for(PAGES[kind].job, job_id=job.id))

@@ -13,7 +13,7 @@ from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.marks import import_pages, imports, services, workbook
 from portal.marks.forms import ImportForm, MarkForm, ReviewForm
-from portal.marks.models import STATUSES, ImportJob, Mark
+from portal.marks.models import STATUSES, Mark
 from portal.marks.offices import OFFICES
 from portal.marks.rules import COLUMN_HELP, COLUMNS
 from portal.marks.spreadsheets import FileRefused
@@ -209,8 +209,8 @@ def review(mark_id, decision):
 # --- bulk upload ---------------------------------------------------------------------------------------
 
 def render_imports(form=None, status=200, refused=None):
-    jobs = list(imports.jobs_of(current_org, "marks").order_by(ImportJob.id.desc()).limit(20))
-    return render_template("marks/imports.html", form=form or ImportForm(), jobs=jobs, columns=COLUMNS,
+    return render_template("marks/imports.html", form=form or ImportForm(),
+                           jobs=import_pages.recent_jobs(current_org, "marks"), columns=COLUMNS,
                            column_help=COLUMN_HELP, refused=refused, limits=imports.limits(),
                            pages=import_pages.PAGES["marks"]), status
 
@@ -218,22 +218,7 @@ def render_imports(form=None, status=200, refused=None):
 @bp.route("/imports", methods=["GET", "POST"])
 @member("viewer", org_kind="brand")
 def imports_page():
-    form = ImportForm()
-    if request.method == "GET":
-        return render_imports(form)
-    if not form.validate_on_submit():
-        return render_imports(form, status=422)
-    upload = form.file.data
-    try:
-        job = imports.start_import(current_org, upload.stream, upload.filename, dry_run=form.dry_run.data,
-                                   user=user())
-    except FileRefused as refused:
-        form.file.errors = [refused.text]
-        return render_imports(form, status=422, refused=refused)
-    except ServiceError as error:
-        apply_service_errors(form, error)
-        return render_imports(form, status=error.status)
-    return redirect(url_for("marks.import_job", job_id=job.id))
+    return import_pages.upload(current_org, "marks", ImportForm(), render_imports, user())
 
 
 @bp.route("/imports/<int:job_id>")

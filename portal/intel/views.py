@@ -301,7 +301,8 @@ def evidence(flag_id, evidence_id):
 def render_imports(form=None, status=200, refused=None):
     return render_template("intel/imports.html", form=form or FlagImportForm(),
                            jobs=import_pages.recent_jobs(org(), "flags"), columns=rules.FLAG_COLUMNS,
-                           column_help=COLUMN_HELP, refused=refused, limits=imports.limits(), pages=import_pages.PAGES["flags"]), status
+                           column_help=COLUMN_HELP, refused=refused, limits=imports.limits(),
+                           pages=import_pages.PAGES["flags"]), status
 
 
 @bp.route("/flags/import", methods=["GET", "POST"])

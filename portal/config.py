@@ -95,6 +95,9 @@ def settings_from_env():
         # Marks registry: proof files (registration certificates) and bulk imports.
         "MARK_PROOF_MAX_BYTES": env_int("MARK_PROOF_MAX_BYTES", 10 * MB),
         "NOTICE_EVIDENCE_MAX_BYTES": env_int("NOTICE_EVIDENCE_MAX_BYTES", 20 * MB),
+        # Text fields of a form (not files): a pasted batch of 10,000 listings to screen is a few MB, over
+        # Werkzeug's 500 kB default. The request as a whole stays under MAX_CONTENT_LENGTH.
+        "MAX_FORM_MEMORY_SIZE": 40 * MB,
         "MARKS_IMPORT_MAX_BYTES": env_int("MARKS_IMPORT_MAX_BYTES", 50 * MB),
         "MARKS_IMPORT_MAX_ROWS": env_int("MARKS_IMPORT_MAX_ROWS", 500_000),
         "MARKS_IMPORT_BATCH_ROWS": env_int("MARKS_IMPORT_BATCH_ROWS", 1000),

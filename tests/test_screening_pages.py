@@ -55,7 +55,7 @@ def test_upload_then_file_a_notice_from_selected_hits(lv):
     text = page_text(page)
     assert page.status_code == 200
     assert "L o u i s  V u i t t o n Neverfull replica" in text and "Leather gloves" not in text
-    assert "in disguise" in text and "/intel/sellers/taobao/shop-1" in text
+    assert "in disguise" in text and "/intel/flags/new?marketplace=taobao&seller_id=shop-1" in text  # unknown seller: flag it
     assert "File a notice from the selected hits" in text
     assert "Listing screening found our registered marks" in text  # the explanation, prefilled
     hits = {hit.row: hit for hit in ScreeningHit.select().where(ScreeningHit.screening == screening)}

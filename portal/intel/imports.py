@@ -8,7 +8,7 @@ over the API, not from the file.
 """
 from portal.accounts.models import Marketplace, Organization
 from portal.errors import ValidationError
-from portal.intel import rules, sharing
+from portal.intel import rules, sharing, strikes
 from portal.intel.models import Flag, FlagIdentifier, FlagShare, Seller
 from portal.intel.services import UPDATABLE, _insert_flag, _replace_children, announce
 from portal.marks.imports import Importer, start_import
@@ -29,6 +29,7 @@ class FlagImporter(Importer):
         self.orgs = {o.slug: o.id for o in Organization.select(Organization.id, Organization.slug)}
 
     def clean(self, values):
+        raw = dict(values)  # as the file has it, for the error report
         values = dict(values)
         # What the file has a column for: an update changes only that (a file without a notes column keeps
         # the flags' notes); identifiers are replaced kind by kind.
@@ -46,14 +47,24 @@ class FlagImporter(Importer):
             errors["share_with"] = "No organization " + ", ".join(repr(s[:64]) for s in unknown[:5]) + " in the alliance."
         if not errors:
             named = [self.orgs[slug] for slug in fields["share_with"]]
+            if "shares" not in given and fields["distribution"] == "group":
+                named = self.current_group(fields)  # a file without the column keeps a flag's group
             try:
                 fields["shares"] = sharing.check_sharing(fields["tlp"], fields["distribution"], named, self.org.id)
             except ValidationError as refused:
                 errors.update({name: messages[0] for name, messages in refused.errors.items()})
         for column, message in errors.items():
             column = column if column in self.columns.names else "identifiers"
-            checked.problem(column, "invalid", message, values.get(column) if column != "identifiers" else "")
+            checked.problem(column, "invalid", message, raw.get(column) if column != "identifiers" else "")
         return checked
+
+    def current_group(self, fields):
+        """The orgs the org's active flag on this seller is shared with ([] when it has none)."""
+        seller = strikes.find_seller(self.marketplaces[fields["marketplace"]], fields["seller_id"])
+        if seller is None:
+            return []
+        return [share.org_id for share in FlagShare.select().join(Flag).where(
+            (Flag.org == self.org) & (Flag.seller == seller) & (Flag.status == "active"))]
 
     def key(self, fields):
         return hash((fields["marketplace"], fields["seller_id"]))

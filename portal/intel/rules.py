@@ -146,7 +146,9 @@ def clean_identifiers(errors, entries):
             continue
         stored, problem = normalise_identifier(kind, value)
         if problem:
-            errors.setdefault(kind if kind in FLAG_COLUMNS.names else "identifiers", f"{IDENTIFIER_KINDS[kind]}: {problem}")
+            # Reported under the field it came in: a form's or file's own column ({kind: value}), else the list.
+            field = kind if isinstance(entries, dict) and kind in FLAG_COLUMNS.names else "identifiers"
+            errors.setdefault(field, f"{IDENTIFIER_KINDS[kind]}: {problem}")
             continue
         if (kind, stored) not in found:
             found.append((kind, stored))

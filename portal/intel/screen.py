@@ -56,6 +56,7 @@ from portal.intel import sharing
 from portal.intel.models import AuthorizedSeller, Flag, Screening, ScreeningHit, Seller
 from portal.intel.screening import Screener
 from portal.marks.models import Mark
+from portal.marks.offices import covered_countries
 from portal.marks.rules import reported_value
 from portal.marks.spreadsheets import Columns
 from portal.notices import rules as notice_rules
@@ -83,7 +84,9 @@ SCREENING_COLUMNS = Columns(
     names=("title", "price", "seller_id", "url", "marketplace"), required=("title", "url"),
     aliases={"title": ("title", "listingtitle", "producttitle", "itemtitle", "name", "productname"),
              "price": ("price", "listprice", "saleprice", "amount", "cost"),
-             "seller_id": ("sellerid", "seller", "shopid", "storeid", "sellername", "shop", "store"),
+             # Ids only: a seller's or shop's *name* is not its id (ids are matched exactly against
+             # authorized sellers and flags), so "Seller name" / "Shop" columns are left alone.
+             "seller_id": ("sellerid", "seller", "shopid", "storeid"),
              "url": ("url", "listingurl", "link", "listing", "producturl", "itemurl"),
              "marketplace": ("marketplace", "platform", "site", "market")})
 
@@ -429,6 +432,11 @@ def notice_drafts(org, screening, now=None):
     authorized = _authorized_pairs(org)
     hits = [hit for hit in hits_of(screening)
             if hit.notice_id is None and (hit.marketplace_id, hit.seller_id) not in authorized]
+    # Listings already under one of the brand's active notices (filed from this draft, say) are not offered
+    # again: filing them would be refused.
+    in_hand = {entry["url_key"] for entry in notices.already_filed(
+        org, [{"row": hit.row, "url": hit.url, "url_key": url_key(hit.url)} for hit in hits])}
+    hits = [hit for hit in hits if url_key(hit.url) not in in_hand]
     usable = usable_marks(org, [mark_id for hit in hits for mark_id in mark_ids_of(hit)], now)
     drafts, by_marketplace = [], {}
     for hit in hits:
@@ -439,7 +447,7 @@ def notice_drafts(org, screening, now=None):
         left_out = [hit for hit in marketplace_hits if hit not in fileable]
         covering = partnerships_for(org, marketplace) if fileable else []
         for chunk in chunked(fileable, notice_rules.MAX_ITEMS):
-            marks = sorted({i for hit in chunk for i in mark_ids_of(hit) if i in usable})
+            marks = marks_for(chunk, usable, marketplace)
             drafts.append(NoticeDraft(marketplace=marketplace, partnership=covering[0] if len(covering) == 1 else None,
                                       marks=marks, hits=chunk, explanation=default_explanation(chunk),
                                       left_out=left_out))
@@ -493,7 +501,28 @@ def _check_hits(org, hits, now):
                                         f"the marks named by row(s) {rows} is: {', '.join(words)} need(s) "
                                         "verification by a partner platform (or a renewal) first. Unselect "
                                         "those hits or have the marks verified."})
-    return hits[0].marketplace, sorted({mark_id for hit in hits for mark_id in mark_ids_of(hit) if mark_id in usable})
+    return hits[0].marketplace, marks_for(hits, usable, hits[0].marketplace)
+
+
+def marks_for(hits, usable, marketplace):
+    """The registrations a notice of `hits` on `marketplace` relies on: for each hit, the usable ones its
+    title names that cover the marketplace's country (all its usable ones when none does: the filer then
+    confirms the jurisdiction warning). At most MAX_MARKS; past that, each hit keeps one of its own first."""
+    per_hit = []
+    for hit in hits:
+        named = [i for i in mark_ids_of(hit) if i in usable]
+        covering = [i for i in named if marketplace.country
+                    and marketplace.country in covered_countries(usable[i].jurisdiction_list)]
+        per_hit.append(sorted(covering or named))
+    relied = sorted({i for ids in per_hit for i in ids})
+    if len(relied) <= notice_rules.MAX_MARKS:
+        return relied
+    chosen = {ids[0] for ids in per_hit if ids}
+    for mark_id in relied:
+        if len(chosen) >= notice_rules.MAX_MARKS:
+            break
+        chosen.add(mark_id)
+    return sorted(chosen)[:notice_rules.MAX_MARKS]
 
 
 def _partnership_for(org, marketplace, given):

@@ -2,9 +2,8 @@
 keep the list of authorized sellers screening leaves alone. Brands only (a platform gets 404). Views stay
 thin: the rules live in portal.intel.screen."""
 import tempfile
-from urllib.parse import quote
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -40,10 +39,11 @@ def can_act():
 
 
 def seller_path(hit):
-    """The seller's intelligence page (portal.intel.views); a plain path while that page is not registered."""
-    if "intel.seller" in current_app.view_functions:
+    """Where a hit's seller leads: its intelligence page when the brand may read something there (a flag it
+    may see: the hit is `flagged`); otherwise the form to flag it, prefilled (the page would be a 404)."""
+    if hit.flagged:
         return url_for("intel.seller", marketplace=hit.marketplace.slug, seller_id=hit.seller_id)
-    return f"/intel/sellers/{quote(hit.marketplace.slug, safe='')}/{quote(hit.seller_id, safe='')}"
+    return url_for("intel.new_flag", marketplace=hit.marketplace.slug, seller_id=hit.seller_id)
 
 
 # --- forms --------------------------------------------------------------------------------------------

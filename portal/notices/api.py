@@ -30,7 +30,7 @@ blp = ApiBlueprint("Notices", __name__, url_prefix="/notices",
                    description="Takedown notices, their listings (items), statements of reasons and SLA clocks")
 
 EVIDENCE_TYPES = ("application/pdf", "image/png", "image/jpeg")
-MAX_NOTICE_MARKS = 200
+MAX_NOTICE_MARKS = rules.MAX_MARKS
 
 
 # --- output schemas ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from portal.marks.rules import CONTROL_CHARACTERS, reported_value
 from portal.marks.spreadsheets import Columns
 
 MAX_ITEMS = 300
+MAX_MARKS = 200  # registrations a notice relies on
 MAX_URL = 2048
 MAX_SELLER_ID = 200
 MAX_TITLE = 500
@@ -20,7 +21,7 @@ MAX_REASON = 4000
 LISTING_COLUMNS = Columns(
     names=("url", "seller_id", "title"), required=("url",),
     aliases={"url": ("url", "listingurl", "link", "listing", "producturl", "itemurl"),
-             "seller_id": ("sellerid", "seller", "shopid", "storeid", "sellername"),
+             "seller_id": ("sellerid", "seller", "shopid", "storeid"),  # an id, not a seller's name
              "title": ("title", "listingtitle", "producttitle", "itemtitle", "name")})
 
 

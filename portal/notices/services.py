@@ -196,6 +196,9 @@ def _check_marks(errors, brand, mark_ids, marketplace, today):
     if not ids:
         errors["marks"] = "Choose at least one of your marks that the listings infringe."
         return [], []
+    if len(ids) > rules.MAX_MARKS:
+        errors["marks"] = f"A notice relies on at most {rules.MAX_MARKS} registrations; choose those that matter."
+        return [], []
     marks = list(Mark.for_org(brand).where(Mark.id.in_([i for i in ids if 1 <= i <= MAX_ID])))
     problems = []
     unknown = sorted(set(ids) - {m.id for m in marks})
@@ -292,7 +295,7 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
         with db.atomic():
             lock_org(brand)  # two filings of the same URL at once: the second sees the first's items
             terms = partnerships.filing_terms(Partnership.get_by_id(partnership.id), marketplace, now=now)
-            skipped = _already_filed(brand, listings.rows)
+            skipped = already_filed(brand, listings.rows)
             skipped_keys = {s["url_key"] for s in skipped}
             rows = [row for row in listings.rows if row["url_key"] not in skipped_keys]
             if not rows:
@@ -320,7 +323,9 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
     return Filed(notice=Notice.get_by_id(notice.id), skipped=skipped, warnings=warnings)
 
 
-def _already_filed(brand, rows):
+def already_filed(brand, rows):
+    """Of listing rows ({row, url, url_key}), those already under one of the brand's notices that is still
+    in hand or was removed (ACTIVE_STATES), with that notice and state."""
     keys = [row["url_key"] for row in rows]
     found = {}
     for start in range(0, len(keys), 500):

@@ -8,9 +8,10 @@ from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
 from portal.partnerships.models import Partnership, Terms
 from portal.sla.models import SlaClock
+from portal.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
 ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSession, AuditEvent, AuditHead,
               OAuthClient, AuthorizationCode, Token, Partnership, Mark, ImportJob, ImportRowError, ImportOutcomes,
               Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
-              Screening, ScreeningHit]
+              Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt]

@@ -107,3 +107,24 @@ def check_sla_clocks():
     from portal.sla.clocks import check_clocks
     warnings, breaches = check_clocks()
     return {"warnings": warnings, "breaches": breaches}
+
+
+@huey.task()
+@in_app_context
+def deliver_webhook(delivery_id):
+    """One attempt of a webhook delivery, if it is still due (queued after the request that created it)."""
+    from portal.webhooks.services import deliver
+    delivery = deliver(delivery_id)
+    return delivery.status if delivery else None
+
+
+@huey.periodic_task(crontab(minute="*"))
+@in_app_context
+def deliver_due_webhooks():
+    """Every minute: queue each webhook delivery that is due (new, or a retry whose backoff has passed).
+    Each is a task of its own, so one slow endpoint holds up one worker, not every delivery."""
+    from portal.webhooks.services import due_deliveries
+    due = due_deliveries()
+    for delivery_id in due:
+        deliver_webhook(delivery_id)
+    return len(due)

@@ -14,6 +14,7 @@ from portal.accounts import services
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.services import token_digest
 from portal.audit import AuditEvent, acting_as
+from portal.db import db
 from portal.intel import screen
 from portal.intel.models import AuthorizedSeller, Flag, Screening
 from portal.marks.models import ImportJob, Mark
@@ -22,6 +23,8 @@ from portal.partnerships.models import Partnership
 from portal.oauth.models import OAuthClient, Token
 from portal.oauth.services import create_client
 from portal.tenancy import tenant_models
+from portal.webhooks import services as webhooks
+from portal.webhooks.models import Webhook, WebhookDelivery
 from portal.timeutil import utcnow
 from tests.conftest import page_text
 
@@ -97,6 +100,10 @@ def two_orgs(world):
                      family=f"grant-of-{org.slug}", access_token_hash=token_digest(f"t-{org.slug}"),
                      refresh_token_hash=token_digest(f"r-{org.slug}"), scope="reports:read", expires_in=3600,
                      refresh_expires_at=utcnow() + timedelta(days=30))
+        with world.app.app_context(), acting_as("test"):  # an endpoint with one (never sent) delivery
+            webhooks.register(org, f"https://hooks.{org.slug}.example/in", ["sla.breached"])
+            with db.atomic():
+                webhooks.enqueue("sla.breached", org, None, {"test": org.slug})
     return a, b, people
 
 
@@ -111,7 +118,8 @@ def objects_of(org):
             "evidence_id": Evidence.get(Evidence.notice == notice).id,
             "partnership_id": Partnership.get(Partnership.brand == org).id,
             "flag_id": Flag.for_org(org).get().id, "marketplace": "alibaba-market", "seller_id": f"seller-{org.slug}",
-            "screening_id": Screening.for_org(org).get().id, "authorized_id": AuthorizedSeller.for_org(org).get().id}
+            "screening_id": Screening.for_org(org).get().id, "authorized_id": AuthorizedSeller.for_org(org).get().id,
+            "webhook_id": Webhook.for_org(org).get().id, "delivery_id": WebhookDelivery.for_org(org).get().id}
 
 
 def test_every_route_declares_an_access_rule(app):
@@ -124,7 +132,8 @@ def test_every_tenant_model_is_known_to_these_tests():
     assert {m.__name__ for m in tenant_models()} == {"Marketplace", "Membership", "Invitation", "AuditEvent",
                                                      "OAuthClient", "AuthorizationCode", "Token", "Mark",
                                                      "ImportJob", "ImportRowError", "ImportOutcomes", "Notice",
-                                                     "Flag", "Sighting", "AuthorizedSeller", "Screening"}
+                                                     "Flag", "Sighting", "AuthorizedSeller", "Screening",
+                                                     "Webhook", "WebhookDelivery"}
 
 
 def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
@@ -155,6 +164,9 @@ def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):
     assert Partnership.get(Partnership.brand == b).status == "active"
     assert [(f.status, f.tlp) for f in Flag.for_org(b)] == [("active", "red")]
     assert AuthorizedSeller.for_org(b).count() == 1 and Screening.for_org(b).count() == 1
+    assert [(w.active, w.event_list, w.secret_rotated_at)
+            for w in Webhook.for_org(b)] == [(True, ["sla.breached"], None)]
+    assert [(d.status, d.attempts) for d in WebhookDelivery.for_org(b)] == [("pending", 0)]
 
 
 def test_own_objects_work_on_the_same_routes(app, make_client, two_orgs):
@@ -204,7 +216,9 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
             "partnerships.propose", "partnerships.revise", "partnerships.decide", "intel.new_flag",
             "intel.edit_flag", "intel.withdraw_flag", "intel.add_sighting", "intel.add_evidence",
             "intel.flag_imports", "intel.apply_flag_import", "screening.new", "screening.file_notice",
-            "screening.authorized", "screening.remove_authorized"} <= set(checked)
+            "screening.authorized", "screening.remove_authorized", "webhooks.create", "webhooks.change_events",
+            "webhooks.rotate_secret", "webhooks.disable", "webhooks.enable", "webhooks.delete",
+            "webhooks.redeliver"} <= set(checked)
     after = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]
     assert after == before
     assert sum(1 for i in Invitation.for_org(a) if i.is_pending) == 1
@@ -214,6 +228,8 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
     assert Partnership.get(Partnership.brand == a).status == "active"
     assert [(f.status, f.tlp) for f in Flag.for_org(a)] == [("active", "red")]
     assert AuthorizedSeller.for_org(a).count() == 1 and Screening.for_org(a).count() == 1
+    assert [(w.active, w.secret_rotated_at) for w in Webhook.for_org(a)] == [(True, None)]
+    assert [(d.status, d.attempts, d.max_attempts) for d in WebhookDelivery.for_org(a)] == [("pending", 0, 8)]
 
 
 def test_self_service_posts_are_the_known_few(app):

@@ -136,7 +136,7 @@ def test_contradicting_label_and_distribution_are_422(client, alliance, tlp, dis
     ({"category": "fake"}, "category"),
     ({"tlp": "TLP:RED"}, "tlp"),
     ({"distribution": "everyone"}, "distribution"),
-    ({"identifiers": [{"kind": "email", "value": "not-an-address"}]}, "email"),
+    ({"identifiers": [{"kind": "email", "value": "not-an-address"}]}, "identifiers"),  # the field the client sent
     ({"identifiers": [{"kind": "fax", "value": "123"}]}, "identifiers.0.kind"),
     ({"identifiers": {"email": "a@b.example"}}, "identifiers"),
     ({"shop_url": "javascript:alert(1)"}, "shop_url"),

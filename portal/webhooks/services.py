@@ -18,7 +18,11 @@ import base64
 import hashlib
 import ipaddress
 import json
+import logging
+import re
 import secrets
+import socket
+import threading
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -37,6 +41,9 @@ from portal.errors import Conflict, ValidationError
 from portal.timeutil import utcnow
 from portal.webhooks import signing
 from portal.webhooks.models import EVENT_KINDS, Webhook, WebhookAttempt, WebhookDelivery
+
+log = logging.getLogger(__name__)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 MAX_URL_LENGTH = 2000
@@ -106,13 +113,46 @@ def clean_url(url):
     loopback = hostname in LOOPBACK_HOSTS
     if parts.scheme == "http" and not (loopback and http_allowed()):
         raise ValidationError({"url": "Use https: event payloads must not travel in clear text."})
-    try:
-        address = ipaddress.ip_address(hostname)
-    except ValueError:
-        address = None
-    if address is not None and not address.is_global and not (address.is_loopback and http_allowed()):
+    if loopback and not http_allowed():
+        raise ValidationError({"url": "Use a public address: this machine's own addresses are refused."})
+    address = literal_address(hostname)
+    if address is not None and not public(address) and not (address.is_loopback and http_allowed()):
         raise ValidationError({"url": "Use a public address: private and link-local addresses are refused."})
     return url
+
+
+def literal_address(hostname):
+    """The IP address a host name spells, in any form a resolver accepts (10.1, 167772165, 0xa9fea9fe,
+    IPv6), or None for a real name."""
+    try:
+        return ipaddress.ip_address(hostname)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.ip_address(socket.inet_aton(hostname))
+    except (OSError, ValueError):
+        return None
+
+
+def public(address):
+    """A globally routable address (not private, loopback, link-local, reserved or NAT64 of those)."""
+    if address.version == 6 and address in ipaddress.ip_network("64:ff9b::/96"):
+        address = ipaddress.ip_address(address.packed[-4:])
+    return address.is_global
+
+
+def resolves_to_private(hostname):
+    """Whether a name resolves to a non-public address (checked before each POST, so a name pointing, or
+    later repointed, into the private network is not contacted). A name that does not resolve is left to
+    the POST to fail."""
+    if hostname in LOOPBACK_HOSTS and http_allowed():
+        return False
+    try:
+        found = socket.getaddrinfo(hostname, 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in found}
+    return any(not public(a) and not (a.is_loopback and http_allowed()) for a in addresses)
 
 
 def clean_events(events):
@@ -209,8 +249,13 @@ def redeliver(delivery, now=None):
     if not webhook.active:
         raise Conflict("The endpoint is disabled: enable it first.")
     with db.atomic():
-        WebhookDelivery.update(status="pending", next_attempt_at=now, max_attempts=WebhookDelivery.attempts + 1
-                               ).where(WebhookDelivery.id == delivery.id).execute()
+        # Only a finished delivery is sent again: one still pending is being retried (or is on its way),
+        # and taking its turn could send it twice at once or cut its remaining retries.
+        queued = (WebhookDelivery.update(status="pending", next_attempt_at=now,
+                                         max_attempts=WebhookDelivery.attempts + 1)
+                  .where((WebhookDelivery.id == delivery.id) & (WebhookDelivery.status != "pending")).execute())
+        if not queued:
+            raise Conflict("This delivery is still being retried; its next attempt comes on its own.")
         audit.record("webhook.redelivery_requested", delivery.org_id, delivery,
                      {"webhook": webhook.id, "event_id": delivery.event_id, "event": delivery.event_kind})
     _kick_after_request([delivery.id])
@@ -271,8 +316,15 @@ def due_deliveries(now=None, limit=500):
 
 
 def deliver_due(now=None):
-    """Attempt every due delivery, one after the other; returns how many were attempted."""
-    return sum(1 for delivery_id in due_deliveries(now) if deliver(delivery_id, now=now) is not None)
+    """Attempt every due delivery, one after the other; returns how many were attempted. A delivery that
+    fails on our side is logged and left to its lease; the others still go."""
+    attempted = 0
+    for delivery_id in due_deliveries(now):
+        try:
+            attempted += deliver(delivery_id, now=now) is not None
+        except Exception:
+            log.exception("webhook delivery %s failed on our side; it is retried when its lease ends", delivery_id)
+    return attempted
 
 
 def backoff(attempt):
@@ -297,7 +349,20 @@ def _claim(delivery_id, now):
 
 def post(url, body, headers, timeout):
     """POST `body`; returns (status code or None, error text). Redirects are not followed; at most
-    RESPONSE_BODY_CAP bytes of the answer are read."""
+    RESPONSE_BODY_CAP bytes of the answer are read. The whole attempt has `timeout` seconds: requests'
+    timeouts are per socket read, so the POST runs in a thread the worker waits for at most that long; an
+    endpoint trickling its answer is a timeout, and its thread (a daemon, still bounded by the per-read
+    timeout) is left to end on its own, its answer ignored."""
+    outcome = {}
+    attempt = threading.Thread(target=_post, args=(url, body, headers, timeout, outcome), daemon=True)
+    attempt.start()
+    attempt.join(timeout)
+    if "result" not in outcome:
+        return None, f"No complete answer within {timeout} s."
+    return outcome["result"]
+
+
+def _post(url, body, headers, timeout, outcome):
     try:
         with requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
                            stream=True) as response:
@@ -308,17 +373,20 @@ def post(url, body, headers, timeout):
                     break
             code = response.status_code
             if 200 <= code < 300:
-                return code, ""
+                outcome["result"] = (code, "")
+                return
             text = received[:RESPONSE_BODY_CAP].decode("utf-8", "replace").strip()
             if 300 <= code < 400:
-                return code, f"HTTP {code}: redirects are not followed (to {response.headers.get('Location', '?')})"
-            return code, f"HTTP {code}" + (f": {text[:500]}" if text else "")
+                outcome["result"] = (code, f"HTTP {code}: redirects are not followed (to "
+                                           f"{response.headers.get('Location', '?')})")
+                return
+            outcome["result"] = (code, f"HTTP {code}" + (f": {text[:500]}" if text else ""))
     except requests.Timeout:
-        return None, f"No answer within {timeout} s."
+        outcome["result"] = (None, f"No answer within {timeout} s.")
     except requests.ConnectionError as error:
-        return None, f"Connection failed: {_short(error)}"
+        outcome["result"] = (None, f"Connection failed: {_short(error)}")
     except requests.RequestException as error:
-        return None, f"Request failed: {_short(error)}"
+        outcome["result"] = (None, f"Request failed: {_short(error)}")
 
 
 def _short(error):
@@ -331,10 +399,16 @@ def deliver(delivery_id, now=None):
     delivery = _claim(delivery_id, now)
     if delivery is None:
         return None
-    webhook = Webhook.get_by_id(delivery.webhook_id)
+    webhook = Webhook.get_or_none(Webhook.id == delivery.webhook_id)
+    if webhook is None:
+        return None  # deleted since, with its deliveries
+    refusal = None
     if not webhook.active:  # disabled between the claim and now
-        WebhookDelivery.update(status="failed", next_attempt_at=None,
-                               last_error="Not sent: the endpoint is disabled.").where(
+        refusal = "Not sent: the endpoint is disabled."
+    elif not still_visible(delivery):
+        refusal = "Not sent: the organization may no longer see what the event is about."
+    if refusal:
+        WebhookDelivery.update(status="failed", next_attempt_at=None, last_error=refusal).where(
             WebhookDelivery.id == delivery.id).execute()
         return WebhookDelivery.get_by_id(delivery.id)
     timeout = setting("WEBHOOK_TIMEOUT_SECONDS")
@@ -348,14 +422,34 @@ def deliver(delivery_id, now=None):
         headers = {"Content-Type": "application/json", "User-Agent": "AlliancePortal-Webhooks/1",
                    "X-Portal-Event": delivery.event_kind, "X-Portal-Delivery": str(delivery.id),
                    signing.HEADER: signing.sign(secret, body)}
-        code, message = post(webhook.url, body, headers, timeout)  # outside any transaction
+        if resolves_to_private(urlsplit(webhook.url).hostname):
+            code, message = None, "Not sent: the host name resolves to a private address."
+        else:
+            code, message = post(webhook.url, body, headers, timeout)  # outside any transaction
     duration = int((time.monotonic() - started) * 1000)
     return _record(delivery, webhook, code, message, duration, now)
+
+
+def still_visible(delivery):
+    """Whether the receiving org may still see what the event is about. Flags can be unshared after the
+    event was queued: a flag event goes out only while the sharing predicate still lets the org see every
+    flag it names (retries and redeliveries included)."""
+    if not delivery.event_kind.startswith("intel.flag"):
+        return True
+    from portal.intel.sharing import visible_flags
+    from portal.intel.models import Flag
+    data = json.loads(delivery.payload).get("data") or {}
+    ids = {entry.get("id") for entry in data.get("flags", [])} | ({data["id"]} if "id" in data else set())
+    ids.discard(None)
+    return not ids or visible_flags(delivery.org_id).where(Flag.id.in_(sorted(ids))).count() == len(ids)
 
 
 def _record(delivery, webhook, code, message, duration, now):
     ok = code is not None and 200 <= code < 300
     attempt = delivery.attempts + 1
+    message = CONTROL.sub(" ", message or "")  # a receiver's answer is text for people, never raw bytes
+    if not WebhookDelivery.select().where(WebhookDelivery.id == delivery.id).exists():
+        return None  # the endpoint was deleted while the POST was on its way
     with db.atomic():
         WebhookAttempt.create(delivery=delivery.id, at=now, status_code=code, error=message, duration_ms=duration)
         changes = {"attempts": attempt, "last_status_code": code, "last_error": message}

@@ -4,12 +4,12 @@ sightings and evidence, updating and withdrawing it, the CSV export, bulk flaggi
 Views stay thin: flags are read only through portal.intel.sharing (visible_flags, get_visible_flag) and
 services.search_flags, sightings through sharing.visible_sightings (inside the services), and every rule
 of flagging lives in portal.intel.services and rules. A flag the viewer may not see answers 404."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import uploads
 from portal.access import member
-from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.accounts.forms import apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import Conflict, Forbidden, ServiceError
 from portal.intel import rules, services, sharing
@@ -18,7 +18,6 @@ from portal.intel.forms import (DISTRIBUTION_MEANINGS, IDENTIFIER_FIELDS, TLP_ME
 from portal.intel.models import (CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS,
                                  TLP_LABELS, Flag, FlagNotice)
 from portal.marks import import_pages, imports
-from portal.marks.spreadsheets import FileRefused
 from portal.notices.models import STATE_LABELS, notice_reference
 from portal.paging import numbered_page
 from portal.partnerships.forms import as_choices
@@ -326,27 +325,14 @@ def flag_import_status(job_id):
 @bp.route("/flags/import/<int:job_id>/apply", methods=["POST"])
 @member("analyst")
 def apply_flag_import(job_id):
-    job = imports.get_job(job_id, org(), "flags")
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    try:
-        applied = imports.apply_dry_run(job, user=user())
-    except FileRefused as refused:
-        flash(refused.text, "error")
-        return redirect(url_for("intel.flag_import", job_id=job.id))
-    return redirect(url_for("intel.flag_import", job_id=applied.id))
+    return import_pages.apply(imports.get_job(job_id, org(), "flags"), user())
 
 
 @bp.route("/flags/import/<int:job_id>/errors.csv")
 @member("viewer")
 def flag_import_errors(job_id):
     job = imports.get_job(job_id, org(), "flags")
-
-    def rows():  # a generator function, so the query runs while the response streams
-        for error in imports.row_errors(job).iterator():
-            yield [error.row, error.column, error.code, error.message, error.value, error.level]
-    return csv_response(f"flag-import-{job.id}-errors.csv", ["row", "column", "code", "message", "value", "level"],
-                        rows())
+    return import_pages.error_report(job, f"flag-import-{job.id}-errors.csv")
 
 
 @bp.route("/flags/import-template.csv")

@@ -3,9 +3,10 @@ with its progress, report and per-row outcomes, and the status its progress bar 
 routes and words once."""
 from dataclasses import dataclass
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.marks import imports
 from portal.marks.models import ImportJob
@@ -75,3 +76,23 @@ def upload(org, kind, form, render, user=None):
         apply_service_errors(form, error)
         return render(form, status=error.status)
     return redirect(url_for(PAGES[kind].job, job_id=job.id))
+
+
+def error_report(job, filename):
+    """The job's row errors as CSV (cells made inert), streamed: the query runs while the response goes."""
+    def rows():
+        for error in imports.row_errors(job).iterator():
+            yield [error.row, error.column, error.code, error.message, error.value, error.level]
+    return csv_response(filename, ["row", "column", "code", "message", "value", "level"], rows())
+
+
+def apply(job, user=None):
+    """Import for real the file a finished dry run checked; the new job's page (or the dry run's, saying why not)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        applied = imports.apply_dry_run(job, user=user)
+    except FileRefused as refused:
+        flash(refused.text, "error")
+        return redirect(url_for(PAGES[job.kind].job, job_id=job.id))
+    return redirect(url_for(PAGES[job.kind].job, job_id=applied.id))

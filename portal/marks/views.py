@@ -16,7 +16,6 @@ from portal.marks.forms import ImportForm, MarkForm, ReviewForm
 from portal.marks.models import STATUSES, Mark
 from portal.marks.offices import OFFICES
 from portal.marks.rules import COLUMN_HELP, COLUMNS
-from portal.marks.spreadsheets import FileRefused
 from portal.paging import numbered_page
 from portal.partnerships.services import active_partner_brands
 from portal.tenancy import current_org
@@ -237,21 +236,10 @@ def import_progress(job_id):
 @member("viewer", org_kind="brand")
 def import_errors(job_id):
     job = imports.get_job(job_id, current_org, "marks")
-    def rows():  # a generator function, so the query runs while the response streams
-        for error in imports.row_errors(job).iterator():
-            yield [error.row, error.column, error.code, error.message, error.value, error.level]
-    return csv_response(f"import-{job.id}-errors.csv", ["row", "column", "code", "message", "value", "level"], rows())
+    return import_pages.error_report(job, f"import-{job.id}-errors.csv")
 
 
 @bp.route("/imports/<int:job_id>/apply", methods=["POST"])
 @member("analyst", org_kind="brand")
 def apply_import(job_id):
-    job = imports.get_job(job_id, current_org, "marks")
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    try:
-        applied = imports.apply_dry_run(job, user=user())
-    except FileRefused as refused:
-        flash(refused.text, "error")
-        return redirect(url_for("marks.import_job", job_id=job.id))
-    return redirect(url_for("marks.import_job", job_id=applied.id))
+    return import_pages.apply(imports.get_job(job_id, current_org, "marks"), user())

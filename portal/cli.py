@@ -197,11 +197,16 @@ def partnership_list(org_slug, status):
 @json_command
 def marks_import(org_slug, dry_run, path):
     """Import a CSV or XLSX trademark list (the same service as the upload page), here and now."""
+    run_import(org_slug, dry_run, path, "marks")
+
+
+def run_import(org_slug, dry_run, path, kind):
+    """A bulk upload of `kind` through the import service, run here; prints the job and its first errors."""
     from portal.marks.imports import job_status, row_errors, start_import
 
     org = services.get_organization(org_slug)
     with open(path, "rb") as handle:
-        job = start_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True)
+        job = start_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True, kind=kind)
     emit(dict(job_status(job), error_rows=[e.as_dict() for e in row_errors(job).limit(100)]))
     if job.status == "failed":
         sys.exit(1)
@@ -234,15 +239,7 @@ def notices_check_sla():
 @json_command
 def intel_import(org_slug, dry_run, path):
     """Flag sellers from a CSV or XLSX file (the same import service as the bulk flag page), here and now."""
-    from portal.intel.imports import start_flag_import
-    from portal.marks.imports import job_status, row_errors
-
-    org = services.get_organization(org_slug)
-    with open(path, "rb") as handle:
-        job = start_flag_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True)
-    emit(dict(job_status(job), error_rows=[e.as_dict() for e in row_errors(job).limit(100)]))
-    if job.status == "failed":
-        sys.exit(1)
+    run_import(org_slug, dry_run, path, "flags")
 
 
 @intel_cli.command("rebuild-strikes")

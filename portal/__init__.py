@@ -70,10 +70,11 @@ def _register_blueprints(app):
     from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
     from portal.partnerships.views import bp as partnerships_bp
+    from portal.reports.views import bp as reports_bp
     from portal.webhooks.views import bp as webhooks_bp
 
     for blueprint in (accounts_bp, dashboard_bp, marks_bp, notices_bp, oauth_bp, ops_bp, partnerships_bp, intel_bp,
-                      screening_bp, webhooks_bp):
+                      screening_bp, webhooks_bp, reports_bp):
         app.register_blueprint(blueprint)
 
 

@@ -48,6 +48,7 @@ partnership_cli = AppGroup("partnership", help="Partnerships between brands and 
 marks_cli = AppGroup("marks", help="The marks registry.")
 notices_cli = AppGroup("notices", help="Takedown notices and their SLA clocks.")
 intel_cli = AppGroup("intel", help="Flagged-seller intelligence, strikes and listing screening.")
+reports_cli = AppGroup("reports", help="Weekly enforcement reports and their snapshots.")
 
 
 @db_cli.command("upgrade")
@@ -255,6 +256,33 @@ def intel_rebuild_strikes():
           "repeat_infringers": Seller.select().where(Seller.repeat_infringer_at.is_null(False)).count()})
 
 
+@reports_cli.command("snapshot")
+@json_command
+def reports_snapshot():
+    """Take the snapshot of every org's last closed week that has none (the worker does this every 15
+    minutes); prints how many were taken."""
+    from portal.reports.services import snapshot_closed_weeks
+
+    emit({"taken": snapshot_closed_weeks()})
+
+
+@reports_cli.command("show")
+@click.option("--org", "org_slug", required=True, help="Slug of the organization.")
+@click.option("--week", default="", help="ISO week such as 2026-W46; default: the last closed week.")
+@click.option("--format", "output", type=click.Choice(["json", "csv"]), default="json")
+@json_command
+def reports_show(org_slug, week, output):
+    """Print an org's weekly report: the JSON the API serves, or its CSV."""
+    from portal.csvutil import csv_lines
+    from portal.reports.services import CSV_HEADER, csv_rows, weekly_report
+
+    report = weekly_report(services.get_organization(org_slug), week or None)
+    if output == "csv":
+        click.echo("".join(csv_lines(CSV_HEADER, csv_rows(report.data))), nl=False)
+    else:
+        click.echo(report.body)
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
@@ -268,5 +296,5 @@ def demo():
 
 def register_commands(app):
     for command in (db_cli, audit_cli, org_cli, marketplace_cli, user_cli, client_cli, partnership_cli, marks_cli,
-                    notices_cli, intel_cli, demo):
+                    notices_cli, intel_cli, reports_cli, demo):
         app.cli.add_command(command)

@@ -7,6 +7,7 @@ from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
 from portal.partnerships.models import Partnership, Terms
+from portal.reports.models import WeeklyReport
 from portal.sla.models import SlaClock
 from portal.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
@@ -14,4 +15,4 @@ ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSessi
               OAuthClient, AuthorizationCode, Token, Partnership, Mark, ImportJob, ImportRowError, ImportOutcomes,
               Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
-              Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt]
+              Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport]

@@ -118,6 +118,15 @@ def deliver_webhook(delivery_id):
     return delivery.status if delivery else None
 
 
+@huey.periodic_task(crontab(minute="*/15"))
+@in_app_context
+def snapshot_weekly_reports():
+    """Every 15 minutes: snapshot each org's week once it has ended in the org's zone (zones end their
+    weeks at different hours), which also announces report.weekly.ready."""
+    from portal.reports.services import snapshot_closed_weeks
+    return snapshot_closed_weeks()
+
+
 @huey.periodic_task(crontab(minute="*"))
 @in_app_context
 def deliver_due_webhooks():

@@ -75,9 +75,9 @@ def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
                 "GET /api/v1/intel/flags/{flag_id}", "PATCH /api/v1/intel/flags/{flag_id}",
                 "DELETE /api/v1/intel/flags/{flag_id}", "POST /api/v1/intel/flags/{flag_id}/sightings",
                 "POST /api/v1/intel/flags/{flag_id}/evidence",
-                "GET /api/v1/intel/sellers/{marketplace}/{seller_id}"}
+                "GET /api/v1/intel/sellers/{marketplace}/{seller_id}", "GET /api/v1/reports/weekly"}
     if mode is GenerationMode.POSITIVE:
-        expected |= {"GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports", "POST /api/v1/notices",
+        expected |= {"GET /api/v1/reports/weekly/weeks", "GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports", "POST /api/v1/notices",
                      "POST /api/v1/intel/flags"}
     assert expected <= set(checked)
 
@@ -187,3 +187,24 @@ def test_real_flags_sightings_and_sellers_conform_to_the_document(app, tokens, w
          query={"reason": "Cleaned up."})
     call("DELETE /api/v1/intel/flags/{flag_id}", "brand", 409, path_parameters={"flag_id": open_flag.id})
     call("GET /api/v1/intel/flags/{flag_id}", "platform", 200, path_parameters={"flag_id": open_flag.id})
+
+
+def test_real_weekly_reports_conform_to_the_document(app, tokens):
+    """The live week's report (the orgs joined this week: no week of theirs has closed yet) from both sides,
+    as JSON and CSV, and the weeks list."""
+    from portal.accounts.models import Organization
+    from portal.reports.weeks import week_of
+    from portal.timeutil import utcnow
+
+    operations_by_label = {operation.label: operation for operation in operations(app)}
+    for kind in ("brand", "platform"):
+        org = Organization.get(Organization.kind == kind)
+        headers = {"Authorization": f"Bearer {tokens[kind]}"}
+        week = str(week_of(utcnow(), org.timezone))
+        for query in ({"week": week}, {"week": week, "format": "csv"}):
+            response = operations_by_label["GET /api/v1/reports/weekly"].Case(query=query).call_and_validate(
+                headers=headers)
+            assert response.status_code == 200, response.text
+        assert response.text.lstrip("\ufeff").startswith("section,group,figure,value")
+        weeks = operations_by_label["GET /api/v1/reports/weekly/weeks"].Case().call_and_validate(headers=headers)
+        assert weeks.json()["weeks"][0] == {**weeks.json()["weeks"][0], "week": week, "status": "live"}

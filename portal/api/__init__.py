@@ -80,6 +80,7 @@ def init_app(app):
     from portal.notices.api import blp as notices_blp
     from portal.oauth.api import blp as oauth_blp
     from portal.partnerships.api import blp as partnerships_blp
+    from portal.reports.api import blp as reports_blp
 
     for key, value in spec_settings().items():
         app.config.setdefault(key, value)
@@ -87,7 +88,8 @@ def init_app(app):
     api.spec.components.security_scheme("oauth2", security_scheme())
     from portal.extensions import csrf
 
-    for blueprint in (oauth_blp, accounts_blp, marks_blp, partnerships_blp, notices_blp, intel_blp, screening_blp):
+    for blueprint in (oauth_blp, accounts_blp, marks_blp, partnerships_blp, notices_blp, intel_blp, screening_blp,
+                      reports_blp):
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
         # The API authenticates by bearer token only and never reads cookies, so a forged cross-site
         # request carries no credentials: the CSRF token is for cookie-authenticated forms.

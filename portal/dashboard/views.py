@@ -10,6 +10,8 @@ from portal.notices import goodfaith
 from portal.notices.services import summary as notices_summary
 from portal.partnerships.models import Partnership
 from portal.partnerships.services import partnerships_of, with_sides
+from portal.reports.figures import LABELS as report_labels
+from portal.reports.services import this_week
 from portal.tenancy import current_membership, current_org
 
 bp = Blueprint("dashboard", __name__)
@@ -32,5 +34,6 @@ def index():
                            pending_invitations=pending_invitations, recent_events=recent_events,
                            marketplaces=marketplaces, marks=marks_summary(current_org),
                            notices=notices_summary(current_org), intel=intel_summary(current_org),
+                           this_week=this_week(current_org), report_labels=report_labels,
                            standings=goodfaith.scores(with_sides(partnerships_of(current_org)).where(
                                Partnership.status == "active").order_by(Partnership.id)))

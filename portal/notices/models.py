@@ -108,7 +108,10 @@ class NoticeItem(BaseModel):
 
     class Meta:
         indexes = ((("brand", "url_key"), False), (("platform", "state", "due_at"), False),
-                   (("notice", "position"), True), (("brand", "decided_at"), False))
+                   (("notice", "position"), True), (("brand", "decided_at"), False),
+                   # the weekly reports' replay of states at week end
+                   (("brand", "state"), False), (("brand", "state_changed_at"), False),
+                   (("platform", "state_changed_at"), False))
 
     @property
     def state_label(self):
@@ -129,4 +132,4 @@ class Transition(BaseModel):
     at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("item", "at"), False),)
+        indexes = ((("item", "at"), False), (("at",), False))  # (at): the weekly reports' moves

@@ -32,4 +32,5 @@ class SlaClock(BaseModel):
     breach_emitted_at = DateTimeField(null=True)  # when sla.breached was emitted (once)
 
     class Meta:
-        indexes = ((("item", "metric"), True), (("stage", "deadline"), False), (("stage", "warn_at"), False))
+        indexes = ((("item", "metric"), True), (("stage", "deadline"), False), (("stage", "warn_at"), False),
+                   (("stopped_at",), False), (("deadline",), False))  # the weekly reports' clocks

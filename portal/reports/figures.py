@@ -1,0 +1,276 @@
+"""The figures of one org's weekly enforcement report, computed from the records themselves.
+
+Every figure counts events by when they happened, in the org's ISO week (portal.reports.weeks): a notice by
+its filing, a decision or a counter-notice by its `Transition`, a clock by when it stopped or breached. So a
+late change to a past week (a reinstatement in week 48 of a listing removed in week 46) lands in the week it
+was made, and a snapshot of a closed week stays true. States "at week end" are replayed from the
+transitions, not read from the items' current state.
+
+A brand's figures are about the notices it filed; a platform's about the notices it received. One set of
+grouped queries per week yields every (marketplace, partnership) cell; totals, the by-marketplace and the
+by-partnership tables are sums of those cells, so they always add up.
+
+Durations (seconds):
+- *business* time is what the SLA counts: the clock's target minus the business time it had left when it
+  stopped (time waiting for the brand, an info request, is not the platform's);
+- *wall* time runs from filing to the acknowledgement or the decision, pauses included.
+The median and 90th percentile are nearest-rank (portal.reports.stats), over the clocks completed that week.
+"""
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from peewee import fn
+
+from portal.accounts.models import Marketplace, Organization
+from portal.intel import sharing
+from portal.intel.models import Flag, Seller, Sighting
+from portal.notices import goodfaith
+from portal.notices.models import OPEN_STATES, Notice, NoticeItem, Transition
+from portal.partnerships.models import Partnership
+from portal.partnerships.services import partnerships_of
+from portal.reports.stats import compliance, median, percentile
+from portal.sla.models import SlaClock
+
+# Transitions counted in the week, by the state they reached, and the figure each one feeds.
+MOVES = {"acknowledged": "acknowledged", "info_requested": "info_requested", "removed": "removed",
+         "rejected": "rejected", "withdrawn": "withdrawn", "counter_noticed": "counter_notices",
+         "reinstated": "reinstated", "upheld": "upheld"}
+METRICS = ("acknowledge", "action")
+
+# The figures of every row (totals, each marketplace, each partnership), in the order pages and CSV show.
+ITEM_FIGURES = (
+    "notices_filed", "items_filed", *MOVES.values(), "pending_at_week_end", "pending_age_median_seconds",
+    "pending_age_max_seconds",
+    *(f"{metric}_{kind}_{stat}_seconds" for metric in METRICS for kind in ("business", "wall")
+      for stat in ("median", "p90")),
+    *(f"{metric}_{what}" for metric in METRICS for what in ("met", "breached", "compliance_percent")),
+    "breaches",
+)
+INTEL_FIGURES = ("flags_shared", "flags_received", "sightings_made", "sightings_received", "new_repeat_infringers")
+TOP_SELLERS = 10
+
+
+@dataclass
+class Cell:
+    """What happened in one (marketplace, partnership) cell of the week; cells add up into rows."""
+
+    counts: dict = field(default_factory=lambda: defaultdict(int))
+    durations: dict = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, other):
+        for name, count in other.counts.items():
+            self.counts[name] += count
+        for name, values in other.durations.items():
+            self.durations[name].extend(values)
+        return self
+
+    def figures(self):
+        counts, durations = self.counts, self.durations
+        row = {name: counts.get(name, 0) for name in ("notices_filed", "items_filed", *MOVES.values(),
+                                                      "pending_at_week_end", "breaches")}
+        ages = durations.get("pending_age", [])
+        row["pending_age_median_seconds"] = median(ages)
+        row["pending_age_max_seconds"] = max(ages) if ages else None
+        for metric in METRICS:
+            for kind in ("business", "wall"):
+                values = durations.get(f"{metric}_{kind}", [])
+                row[f"{metric}_{kind}_median_seconds"] = median(values)
+                row[f"{metric}_{kind}_p90_seconds"] = percentile(values, 0.9)
+            met, breached = counts.get(f"{metric}_met", 0), counts.get(f"{metric}_breached", 0)
+            row.update({f"{metric}_met": met, f"{metric}_breached": breached,
+                        f"{metric}_compliance_percent": compliance(met, breached)})
+        return {name: row[name] for name in ITEM_FIGURES}
+
+
+def week_figures(org, start, end, now):
+    """The report's figures (everything but the trends) for the week [start, end) as of `now`."""
+    as_of = min(end, now)
+    cells = defaultdict(Cell)
+    _count_filed(org, start, end, cells)
+    _count_moves(org, start, end, cells)
+    _count_pending(org, end, as_of, cells)
+    _count_clocks(org, start, end, as_of, cells)
+    partnerships = _partnerships(org, {key[1] for key in cells})
+    scores = dict(goodfaith.scores(partnerships, as_of))
+    intel = _intel(org, start, end)
+    marketplaces = _marketplaces(org, partnerships, {key[0] for key in cells} | set(intel))
+    return {
+        "totals": {**_row(cells), "fast_lane_partnerships": sum(s.fast_lane for s in scores.values()),
+                   **_intel_row(intel.values())},
+        "by_marketplace": [{"marketplace": m.slug, "name": m.name, **_row(cells, marketplace=m.id),
+                            **_intel_row([intel.get(m.id, {})])} for m in marketplaces],
+        "by_partnership": [{"partnership": p.reference, "partner": p.partner.slug, "partner_name": p.partner.name,
+                            "status": p.status,
+                            **_row(cells, partnership=p.id), "good_faith": scores[p].as_dict()}
+                           for p in partnerships],
+        "top_sellers": _top_sellers(org, start, end),
+    }
+
+
+def _row(cells, marketplace=None, partnership=None):
+    total = Cell()
+    for (marketplace_id, partnership_id), cell in cells.items():
+        if marketplace in (None, marketplace_id) and partnership in (None, partnership_id):
+            total.add(cell)
+    return total.figures()
+
+
+def _intel_row(parts):
+    return {name: sum(part.get(name, 0) for part in parts) for name in INTEL_FIGURES}
+
+
+# --- the queries: each groups by (marketplace, partnership) -----------------------------------------------
+
+def _items_of(org):
+    """The condition picking the org's side of notice items (joined to their notice)."""
+    return (NoticeItem.platform if org.is_platform else NoticeItem.brand) == org.id
+
+
+def _items(org, *columns):
+    return (NoticeItem.select(NoticeItem.marketplace, Notice.partnership, *columns)
+            .join(Notice, on=(NoticeItem.notice == Notice.id)).where(_items_of(org)))
+
+
+def _count_filed(org, start, end, cells):
+    notice_side = Notice.platform if org.is_platform else Notice.org
+    rows = (NoticeItem.select(NoticeItem.marketplace, Notice.partnership, fn.COUNT(fn.DISTINCT(Notice.id)),
+                              fn.COUNT(NoticeItem.id))
+            .join(Notice, on=(NoticeItem.notice == Notice.id))
+            .where((notice_side == org.id) & (Notice.filed_at >= start) & (Notice.filed_at < end))
+            .group_by(NoticeItem.marketplace, Notice.partnership).tuples())
+    for marketplace_id, partnership_id, notices, items in rows:
+        cells[(marketplace_id, partnership_id)].counts["notices_filed"] += notices
+        cells[(marketplace_id, partnership_id)].counts["items_filed"] += items
+
+
+def _count_moves(org, start, end, cells):
+    """Items that reached each state during the week (an item counted once per state, however often)."""
+    rows = (Transition.select(NoticeItem.marketplace, Notice.partnership, Transition.to_state,
+                              fn.COUNT(fn.DISTINCT(Transition.item)))
+            .join(NoticeItem, on=(Transition.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
+            .where(_items_of(org) & (Transition.at >= start) & (Transition.at < end)
+                   & Transition.to_state.in_(list(MOVES)))
+            .group_by(NoticeItem.marketplace, Notice.partnership, Transition.to_state).tuples())
+    for marketplace_id, partnership_id, state, count in rows:
+        cells[(marketplace_id, partnership_id)].counts[MOVES[state]] += count
+
+
+def _count_pending(org, end, as_of, cells):
+    """Items in an open state at `as_of` (week end, or now for the live week), with their age since filing.
+
+    An item whose state last changed before `as_of` is still in that state; for one changed since, its
+    state then is where its first later transition started from.
+    """
+    def pending(marketplace_id, partnership_id, filed_at):
+        cell = cells[(marketplace_id, partnership_id)]
+        cell.counts["pending_at_week_end"] += 1
+        cell.durations["pending_age"].append(int((as_of - filed_at).total_seconds()))
+
+    unchanged = _items(org, Notice.filed_at).where(NoticeItem.state.in_(OPEN_STATES)
+                                                   & (NoticeItem.state_changed_at < as_of)).tuples()
+    for marketplace_id, partnership_id, filed_at in unchanged:
+        pending(marketplace_id, partnership_id, filed_at)
+    changed_since = (_items(org, Notice.filed_at, Transition.item, Transition.from_state)
+                     .join_from(NoticeItem, Transition, on=(Transition.item == NoticeItem.id))
+                     .where((NoticeItem.state_changed_at >= as_of) & (Notice.filed_at < as_of)
+                            & (Transition.at >= as_of))
+                     .order_by(Transition.item, Transition.at, Transition.id).tuples())
+    seen = set()
+    for marketplace_id, partnership_id, filed_at, item_id, state_then in changed_since:
+        if item_id not in seen:
+            seen.add(item_id)
+            if state_then in OPEN_STATES:
+                pending(marketplace_id, partnership_id, filed_at)
+
+
+def _count_clocks(org, start, end, as_of, cells):
+    """Clocks completed in the week (durations, met or breached) and clocks that breached in it."""
+    completed = (_items(org, SlaClock.metric, SlaClock.breached, SlaClock.target_minutes,
+                        SlaClock.remaining_seconds, SlaClock.started_at, SlaClock.stopped_at)
+                 .join_from(NoticeItem, SlaClock, on=(SlaClock.item == NoticeItem.id))
+                 .where((SlaClock.stage == "completed") & (SlaClock.stopped_at >= start) & (SlaClock.stopped_at < end))
+                 .tuples())
+    for marketplace_id, partnership_id, metric, breached, target, left, started, stopped in completed:
+        cell = cells[(marketplace_id, partnership_id)]
+        cell.counts[f"{metric}_{'breached' if breached else 'met'}"] += 1
+        cell.durations[f"{metric}_business"].append(target * 60 - left)
+        cell.durations[f"{metric}_wall"].append(int((stopped - started).total_seconds()))
+    # A clock breaches at its deadline. One still running past it has breached even if the periodic check
+    # has not flagged it yet; a paused one keeps a stale deadline and counts only when flagged.
+    breached = (_items(org, fn.COUNT(SlaClock.id))
+                .join_from(NoticeItem, SlaClock, on=(SlaClock.item == NoticeItem.id))
+                .where((SlaClock.deadline >= start) & (SlaClock.deadline < as_of)
+                       & (SlaClock.breached | (SlaClock.stage == "running")))
+                .group_by(NoticeItem.marketplace, Notice.partnership).tuples())
+    for marketplace_id, partnership_id, count in breached:
+        cells[(marketplace_id, partnership_id)].counts["breaches"] += count
+
+
+def _partnerships(org, active_ids):
+    """The org's partnerships that were in force or had activity: one row each, partner name order."""
+    partner = Organization.alias()
+    side = Partnership.brand if org.is_platform else Partnership.platform
+    query = (partnerships_of(org).select_extend(partner).join(partner, on=(side == partner.id), attr="partner")
+             .where((Partnership.status.in_(("active", "suspended"))) | Partnership.id.in_(list(active_ids) or [0]))
+             .order_by(partner.name, Partnership.id))
+    return list(query)
+
+
+def _marketplaces(org, partnerships, seen_ids):
+    """Marketplaces of the org (platform) or of its partners' platforms, and any the week's data names."""
+    platforms = [org.id] if org.is_platform else [p.platform_id for p in partnerships]
+    return list(Marketplace.select().where(Marketplace.org.in_(platforms or [0])
+                                           | Marketplace.id.in_(list(seen_ids) or [0])).order_by(Marketplace.name))
+
+
+def _intel(org, start, end):
+    """{marketplace id: {figure: count}} of the week's intelligence the org may see (sharing predicate)."""
+    found = defaultdict(lambda: defaultdict(int))
+
+    def count(name, query, when):
+        rows = (query.select(Seller.marketplace, fn.COUNT(fn.DISTINCT(query.model._meta.primary_key)))
+                .where((when >= start) & (when < end)).group_by(Seller.marketplace).tuples())
+        for marketplace_id, number in rows:
+            found[marketplace_id][name] += number
+
+    flags = Flag.select().join(Seller, on=(Flag.seller == Seller.id))
+    count("flags_shared", flags.where((Flag.org == org.id) & (Flag.distribution != "own")), Flag.created_at)
+    count("flags_received", flags.where(sharing.visible_to(org) & (Flag.org != org.id)), Flag.created_at)
+    sightings = sharing.visible_sightings(org).join(Seller, on=(Flag.seller == Seller.id))
+    count("sightings_made", sightings.where(Sighting.org == org.id), Sighting.created_at)
+    count("sightings_received", sightings.where((Flag.org == org.id) & (Sighting.org != org.id)), Sighting.created_at)
+    count("new_repeat_infringers", Seller.select().where(Seller.marketplace.in_(sharing.strike_marketplaces(org))),
+          Seller.repeat_infringer_at)
+    return found
+
+
+def _top_sellers(org, start, end):
+    """The sellers with the most listings removed in the week (ties by marketplace and id, for a stable order)."""
+    removed = fn.COUNT(fn.DISTINCT(Transition.item))
+    rows = (Transition.select(Marketplace.slug, NoticeItem.seller_id, removed)
+            .join(NoticeItem, on=(Transition.item == NoticeItem.id))
+            .join(Marketplace, on=(NoticeItem.marketplace == Marketplace.id))
+            .where(_items_of(org) & (Transition.to_state == "removed") & (Transition.at >= start)
+                   & (Transition.at < end) & (NoticeItem.seller_id != ""))
+            .group_by(Marketplace.slug, NoticeItem.seller_id)
+            .order_by(removed.desc(), Marketplace.slug, NoticeItem.seller_id).limit(TOP_SELLERS).tuples())
+    return [{"marketplace": slug, "seller_id": seller_id, "removed_items": count} for slug, seller_id, count in rows]
+
+
+# What people read for each figure (the page, the dashboard, the charts); the JSON and CSV use the names.
+LABELS = {
+    "notices_filed": "Notices filed", "items_filed": "Listings filed", "acknowledged": "Acknowledged",
+    "info_requested": "Info requested", "removed": "Removed", "rejected": "Rejected", "withdrawn": "Withdrawn",
+    "counter_notices": "Counter-notices", "reinstated": "Reinstated", "upheld": "Removals upheld",
+    "pending_at_week_end": "Pending at week end", "pending_age_median_seconds": "Pending: median age",
+    "pending_age_max_seconds": "Pending: oldest",
+    "acknowledge_met": "Acknowledged in time", "acknowledge_breached": "Acknowledged late",
+    "acknowledge_compliance_percent": "Acknowledge SLA compliance", "action_met": "Actioned in time",
+    "action_breached": "Actioned late", "action_compliance_percent": "Action SLA compliance",
+    "breaches": "SLA breaches (clocks)", "fast_lane_partnerships": "Partnerships in the fast lane",
+    "flags_shared": "Flags shared", "flags_received": "Flags received", "sightings_made": "Sightings made",
+    "sightings_received": "Sightings on our flags", "new_repeat_infringers": "New repeat infringers",
+    **{f"{metric}_{kind}_{stat}_seconds": f"Time to {'acknowledge' if metric == 'acknowledge' else 'action'}, "
+                                          f"{kind} time, {'median' if stat == 'median' else '90th percentile'}"
+       for metric in METRICS for kind in ("business", "wall") for stat in ("median", "p90")},
+}

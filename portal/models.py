@@ -1,8 +1,8 @@
 """Every model of the portal, in one list: the schema tests compare it with what migrations build."""
 from portal.accounts.models import Invitation, Marketplace, Membership, Organization, User, UserSession
 from portal.audit import AuditEvent, AuditHead
-from portal.intel.models import (AuthorizedSeller, Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagShare,
-                                 Screening, ScreeningHit, Seller, Sighting, Strike)
+from portal.intel.models import (AuthorizedSeller, Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagReceipt,
+                                 FlagShare, Screening, ScreeningHit, Seller, Sighting, Strike)
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
@@ -15,4 +15,5 @@ ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSessi
               OAuthClient, AuthorizationCode, Token, Partnership, Mark, ImportJob, ImportRowError, ImportOutcomes,
               Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
-              Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport]
+              Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport,
+              FlagReceipt]

@@ -2,6 +2,7 @@
 migrations, emptied between tests; the app with CSRF on; helpers that sign in like a browser does."""
 import html
 import io
+import logging
 import os
 import re
 import tempfile
@@ -58,6 +59,24 @@ def empty_all_tables():
             if model is not AuditHead:
                 model.delete().execute()
         AuditHead.update(seq=0, hash=GENESIS_HASH).where(AuditHead.id == 1).execute()
+
+
+def count_queries(call):
+    """(result of call(), number of SQL statements peewee ran meanwhile): for N+1 checks."""
+    class Counter(logging.Handler):
+        seen = 0
+
+        def emit(self, record):
+            Counter.seen += 1
+    logger, counter = logging.getLogger("peewee"), Counter()
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        return call(), Counter.seen
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
 
 
 def page_text(response):

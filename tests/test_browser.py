@@ -13,6 +13,7 @@ import pytest
 
 from portal.accounts.models import Membership, User
 from tests.conftest import PASSWORD
+from tests.test_reports import story  # noqa: F401 (the weekly report's worked week, a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -460,3 +461,34 @@ def test_brands_share_a_flag_and_screen_listings_into_a_notice(open_page, world)
     notice = Notice.get()
     assert sorted(i.url for i in NoticeItem.select().where(NoticeItem.notice == notice)) == [
         "https://item.taobao.com/item.htm?id=101", "https://item.taobao.com/item.htm?id=102"]
+
+
+def test_brand_admin_reads_the_weekly_report_with_its_charts(open_page, story):
+    """The report page in Chromium: charts drawn (every point the JSON's value), the week picker, print."""
+    import json
+
+    from tests.test_reports import report
+
+    data = report(story).data  # the closed week's snapshot
+    page = open_page()
+    sign_in(page, story.admin.email)
+    page.get_by_role("link", name="Reports").click()
+    page.wait_for_url(re.compile(r"/reports/weekly"))
+    assert page.get_by_role("heading", level=1).inner_text() == f"Weekly enforcement report {data['week']}"
+    assert page.locator("[data-status=closed]").is_visible()
+    points = page.locator("figure.chart svg circle[data-figure]")
+    assert points.count() == 13 * 5  # 13 weeks x (3 volume lines + 2 compliance lines)
+    history = {row["week"]: row for row in data["trends"]} | {data["week"]: data["totals"]}
+    for figure, week, value in page.evaluate("""() => Array.from(document.querySelectorAll(
+            'figure.chart svg circle[data-figure]')).map(c => [c.dataset.figure, c.dataset.key, c.dataset.value])"""):
+        assert json.loads(value) == history[week][figure]
+    box = page.locator("figure.chart svg").first.bounding_box()
+    assert box["width"] > 200 and box["height"] > 60  # drawn, not collapsed
+    assert_accessible_basics(page)
+    page.emulate_media(media="print")
+    assert not page.locator("nav.report-nav").is_visible() and page.locator("figure.chart").first.is_visible()
+    page.emulate_media(media="screen")
+    live = page.locator("#week-pick option").first.get_attribute("value")
+    page.select_option("#week-pick", live)  # submits on change
+    page.wait_for_url(re.compile(rf"week={live}"))
+    assert page.locator("[data-status=live]").is_visible()

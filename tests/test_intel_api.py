@@ -4,7 +4,6 @@ org may not see is a 404 everywhere and absent from its lists, and members of a 
 of one another."""
 import hashlib
 import io
-import logging
 from datetime import datetime
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from portal.audit import AuditEvent, acting_as
 from portal.intel.models import Flag, FlagEvidence, Sighting
 from portal.notices.models import NoticeItem
+from tests.conftest import count_queries
 from tests.test_api import PROBLEM, bearer, client_token
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -234,21 +234,6 @@ def test_bad_list_parameters_are_refused(client, alliance, query, field):
         assert "nowhere" in body["errors"][0]["message"]
 
 
-def count_queries(call):
-    class Counter(logging.Handler):
-        seen = 0
-
-        def emit(self, record):
-            Counter.seen += 1
-    logger, counter = logging.getLogger("peewee"), Counter()
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
-    try:
-        return call(), Counter.seen
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
 
 
 def test_the_list_does_not_query_per_flag(client, world, alliance):

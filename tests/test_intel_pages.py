@@ -16,7 +16,7 @@ from portal.marks.models import ImportJob
 from portal.notices.models import NoticeItem
 from portal.notices.services import transition
 from tests.conftest import page_text
-from tests.test_notices_edges import count_queries
+from tests.conftest import count_queries
 
 PDF = b"%PDF-1.4 test buy receipt"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -144,7 +144,7 @@ def test_flag_import_reads_a_batch_in_a_fixed_number_of_queries(app, world, alli
     identifiers (and more when writing): a dry run of 40 rows costs ~120 queries more than one of 10 rows
     (N+1 per row; a 100,000-row file makes hundreds of thousands of round trips). Correct: the sellers,
     flags, shares and identifiers of a batch are read in a fixed number of queries, as marks are."""
-    from tests.test_notices_edges import count_queries
+    from tests.conftest import count_queries
     lv = alliance["lv"]
     costs = {}
     for n in (10, 40):

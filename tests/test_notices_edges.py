@@ -1,7 +1,6 @@
 """Edge cases found in review, kept as regressions: concurrency between the periodic SLA check and an
 analyst (PostgreSQL), far dates, non-finite numbers, unreachable calendars, long reports, late
 withdrawals, and the number of queries the busy pages make."""
-import logging
 import secrets
 import threading
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from portal.partnerships import services as partnerships
 from portal.partnerships.models import Partnership
 from portal.sla import clocks
 from portal.sla.models import SlaClock
+from tests.conftest import count_queries
 from tests.test_notices import URL, file, move, setup, signed_in  # noqa: F401 (fixture)
 from tests.test_partnerships import TERMS, act, sides  # noqa: F401 (fixture)
 
@@ -147,21 +147,6 @@ def test_a_proposal_names_an_existing_platform(app, sides, make_client):
     assert response.status_code == 422 and not Partnership.select().exists()
 
 
-def count_queries(call):
-    class Counter(logging.Handler):
-        seen = 0
-
-        def emit(self, record):
-            Counter.seen += 1
-    logger, counter = logging.getLogger("peewee"), Counter()
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
-    try:
-        return call(), Counter.seen
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
 
 
 def test_busy_pages_make_a_bounded_number_of_queries(setup, make_client):
@@ -184,7 +169,9 @@ def test_the_partnerships_list_and_dashboard_do_not_query_per_partnership(app, w
     analyst = world.person(platform, "analyst")
     client = make_client()
     client.sign_in(analyst.email)
-    for path, limit in (("/partnerships", 25), ("/", 30)):
+    # The dashboard's limit includes this week's report figures: about a dozen grouped queries, however
+    # many partners (tests/test_reports_review.py checks that they stay flat).
+    for path, limit in (("/partnerships", 25), ("/", 45)):
         response, queries = count_queries(lambda: client.get(path))
         assert response.status_code == 200 and "Brand 19" in response.get_data(as_text=True) and queries < limit, \
             (path, queries)

@@ -115,7 +115,7 @@ class FlagImporter(Importer):
                 touched.append(flag)
         if touched:
             fresh = {flag.id: flag for flag in Flag.select().where(Flag.id.in_([flag.id for flag in touched]))}
-            announce(list(fresh.values()), before)
+            announce(list(fresh.values()), before, now=now)
         return created, updated
 
     def existing_flags(self, candidates):

@@ -92,6 +92,19 @@ class FlagShare(BaseModel):
         indexes = ((("flag", "org"), True), (("org", "flag"), False))
 
 
+class FlagReceipt(TenantModel):
+    """An org received a flag: it became able to see it (the flag was raised, widened or named it), at
+    `at`. Written with each `intel.flag.shared` event; the weekly reports count flags shared and received
+    by these, since a flag may be shared long after it was raised."""
+
+    org = ForeignKeyField(Organization, on_delete="RESTRICT")  # the receiving org
+    flag = ForeignKeyField(Flag, backref="receipts", on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "at"), False), (("flag", "at"), False))
+
+
 class FlagIdentifier(BaseModel):
     """Something else the seller is known by (an e-mail, a storefront domain, a payment handle), stored
     normalised: two flags naming the same one link their sellers."""

@@ -19,8 +19,8 @@ from portal.db import db
 from portal.errors import Conflict, Forbidden, NotFound, ValidationError
 from portal.events import emit
 from portal.intel import rules, sharing, strikes
-from portal.intel.models import (Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagShare, Seller,
-                                 Sighting)
+from portal.intel.models import (Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagReceipt, FlagShare,
+                                 Seller, Sighting)
 from portal.notices.models import Notice, NoticeItem
 from portal.notices.services import evidence_limit, visible_items, visible_notices
 from portal.tenancy import lock_org, object_id
@@ -206,7 +206,7 @@ def create_flag(org, values, evidence_files=(), user=None, now=None):
             flag = _insert_flag(org, marketplace, fields, shares, notice_ids, user, now)
             _record_evidence(flag, stored, user, now)
             audit.record("intel.flag.created", org, flag, change=_snapshot(flag))
-            announce([flag])
+            announce([flag], now=now)
     except BaseException:
         uploads.discard(EVIDENCE_AREA, stored)
         raise
@@ -263,9 +263,10 @@ def _snapshot(flag):
     }
 
 
-def announce(flags, previous_audience=None):
+def announce(flags, previous_audience=None, now=None):
     """Tell each org that may now see some of `flags` (and could not before) what it received: one
-    `intel.flag.shared` event per org, listing only its flags, without the group of a hidden group."""
+    `intel.flag.shared` event per org, listing only its flags, without the group of a hidden group; and
+    keep a receipt of each (the weekly reports count flags shared and received by them)."""
     received = {}
     now_seen = sharing.audiences([flag.id for flag in flags])
     for flag in flags:
@@ -275,6 +276,8 @@ def announce(flags, previous_audience=None):
                 received.setdefault(org_id, []).append(flag)
     if not received:
         return
+    FlagReceipt.insert_many([{"org": org_id, "flag": flag.id, "at": now or utcnow()}
+                             for org_id, shared in received.items() for flag in shared]).execute()
     owners = {o.id: o.slug for o in Organization.select().where(Organization.id.in_({f.org_id for f in flags}))}
     sellers = {s.id: s for s in Seller.select(Seller, Marketplace).join(Marketplace)
                .where(Seller.id.in_({f.seller_id for f in flags}))}
@@ -324,7 +327,7 @@ def update_flag(flag, org, values, user=None, now=None):
             audit.record("intel.flag.updated", org, flag, change={
                 "flag": flag.reference, "before": {k: v for k, v in before.items() if after[k] != v},
                 "after": {k: v for k, v in after.items() if before[k] != v}})
-            announce([flag], previous)
+            announce([flag], previous, now=now)
     return flag
 
 

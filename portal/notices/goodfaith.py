@@ -82,8 +82,10 @@ def score(partnership, now=None):
     return scores([partnership], now)[0][1]
 
 
-def scores(partnerships, now=None):
-    """[(partnership, Score)] for many partnerships in two grouped queries (lists, dashboards, API pages)."""
+def scores(partnerships, now=None, until_exclusive=False):
+    """[(partnership, Score)] for many partnerships in two grouped queries (lists, dashboards, API pages).
+    `until_exclusive`: leave out decisions made at `now` itself (a weekly report: its week ends at `now`,
+    and a decision at that instant belongs to the next week)."""
     partnerships = list(partnerships)
     if not partnerships:
         return []
@@ -94,8 +96,8 @@ def scores(partnerships, now=None):
                             (NoticeItem.counter_outcome, NoticeItem.counter_decided_at)):
         rows = (NoticeItem.select(Notice.partnership, outcome, fn.COUNT(NoticeItem.id))
                 .join(Notice, on=(NoticeItem.notice == Notice.id))
-                .where(Notice.partnership.in_([p.id for p in partnerships]) & moment.between(since, now)
-                       & (outcome != ""))
+                .where(Notice.partnership.in_([p.id for p in partnerships]) & (moment >= since)
+                       & ((moment < now) if until_exclusive else (moment <= now)) & (outcome != ""))
                 .group_by(Notice.partnership, outcome).tuples())
         for partnership_id, name, count in rows:
             counts[(partnership_id, name)] = count

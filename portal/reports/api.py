@@ -28,7 +28,8 @@ def _figures(names):
 
 
 def _totals():
-    return {**_figures(ITEM_FIGURES), **_figures(INTEL_FIGURES), "fast_lane_partnerships": fields.Integer(required=True)}
+    return {**_figures(ITEM_FIGURES), **_figures(INTEL_FIGURES),
+            "fast_lane_partnerships": fields.Integer(required=True)}
 
 
 TotalsSchema = Schema.from_dict(_totals(), name="ReportTotals")
@@ -38,7 +39,8 @@ GoodFaith = Schema.from_dict({
     "window_days": fields.Integer(required=True), "decided": fields.Integer(required=True),
     "removed": fields.Integer(required=True), "rejected": fields.Integer(required=True),
     "removed_share": fields.Float(required=True, allow_none=True),
-    "counter_notices_decided": fields.Integer(required=True), "counter_notices_succeeded": fields.Integer(required=True),
+    "counter_notices_decided": fields.Integer(required=True),
+    "counter_notices_succeeded": fields.Integer(required=True),
     "counter_success_share": fields.Float(required=True), "fast_lane": fields.Boolean(required=True),
     "under_review": fields.Boolean(required=True), "min_decided": fields.Integer(required=True)},
     name="ReportGoodFaith")
@@ -74,7 +76,9 @@ class ReportSchema(Schema):
 
 
 class ReportArgs(Schema):
-    week = fields.String(metadata=WEEK_TEXT)
+    week = fields.String(validate=validate.Regexp(r"^[0-9]{4}-W[0-9]{2}$",
+                                                  error="Give an ISO week as YYYY-Www, such as 2026-W46."),
+                         metadata=WEEK_TEXT)
     format = fields.String(validate=validate.OneOf(["json", "csv"]),
                            metadata={"description": "csv: one figure per line (also with Accept: text/csv)"})
 
@@ -119,10 +123,11 @@ def weekly_report(args):
 def report_response(report, as_csv):
     """The report as JSON (its canonical bytes) or CSV; a closed week with its ETag, and 304 when it matches."""
     etag = f"{report.sha256}-csv" if as_csv and report.closed else report.sha256
-    headers = {"X-Report-Week": str(report.week), "X-Report-Status": "closed" if report.closed else "live"}
+    headers = {"X-Report-Week": str(report.week), "X-Report-Status": "closed" if report.closed else "live",
+               "Vary": "Accept"}
     if report.closed:
         headers.update({"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"})
-        if request.if_none_match.contains(etag):
+        if request.if_none_match.contains_weak(etag):  # RFC 9110: If-None-Match compares weakly
             return Response(status=304, headers=headers)
     else:
         headers["Cache-Control"] = "private, no-store"

@@ -16,14 +16,16 @@ Durations (seconds):
 - *wall* time runs from filing to the acknowledgement or the decision, pauses included.
 The median and 90th percentile are nearest-rank (portal.reports.stats), over the clocks completed that week.
 """
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from peewee import fn
 
 from portal.accounts.models import Marketplace, Organization
+from portal.audit import AuditEvent
 from portal.intel import sharing
-from portal.intel.models import Flag, Seller, Sighting
+from portal.intel.models import Flag, FlagReceipt, Seller, Sighting
 from portal.notices import goodfaith
 from portal.notices.models import OPEN_STATES, Notice, NoticeItem, Transition
 from portal.partnerships.models import Partnership
@@ -90,8 +92,8 @@ def week_figures(org, start, end, now):
     _count_moves(org, start, end, cells)
     _count_pending(org, end, as_of, cells)
     _count_clocks(org, start, end, as_of, cells)
-    partnerships = _partnerships(org, {key[1] for key in cells})
-    scores = dict(goodfaith.scores(partnerships, as_of))
+    partnerships = _partnerships(org, {key[1] for key in cells}, end, as_of)
+    scores = dict(goodfaith.scores(partnerships, as_of, until_exclusive=True))
     intel = _intel(org, start, end)
     marketplaces = _marketplaces(org, partnerships, {key[0] for key in cells} | set(intel))
     return {
@@ -100,7 +102,7 @@ def week_figures(org, start, end, now):
         "by_marketplace": [{"marketplace": m.slug, "name": m.name, **_row(cells, marketplace=m.id),
                             **_intel_row([intel.get(m.id, {})])} for m in marketplaces],
         "by_partnership": [{"partnership": p.reference, "partner": p.partner.slug, "partner_name": p.partner.name,
-                            "status": p.status,
+                            "status": p.status_then,
                             **_row(cells, partnership=p.id), "good_faith": scores[p].as_dict()}
                            for p in partnerships],
         "top_sellers": _top_sellers(org, start, end),
@@ -145,11 +147,14 @@ def _count_filed(org, start, end, cells):
 
 def _count_moves(org, start, end, cells):
     """Items that reached each state during the week (an item counted once per state, however often)."""
+    # A brand answering an info request also moves an item back to `acknowledged`: only the platform's
+    # acknowledgement of a submitted item counts as one.
     rows = (Transition.select(NoticeItem.marketplace, Notice.partnership, Transition.to_state,
                               fn.COUNT(fn.DISTINCT(Transition.item)))
             .join(NoticeItem, on=(Transition.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
             .where(_items_of(org) & (Transition.at >= start) & (Transition.at < end)
-                   & Transition.to_state.in_(list(MOVES)))
+                   & Transition.to_state.in_(list(MOVES))
+                   & ((Transition.to_state != "acknowledged") | (Transition.from_state == "submitted")))
             .group_by(NoticeItem.marketplace, Notice.partnership, Transition.to_state).tuples())
     for marketplace_id, partnership_id, state, count in rows:
         cells[(marketplace_id, partnership_id)].counts[MOVES[state]] += count
@@ -206,14 +211,36 @@ def _count_clocks(org, start, end, as_of, cells):
         cells[(marketplace_id, partnership_id)].counts["breaches"] += count
 
 
-def _partnerships(org, active_ids):
-    """The org's partnerships that were in force or had activity: one row each, partner name order."""
+def _partnerships(org, active_ids, end, as_of):
+    """The org's partnerships in force at week end (active or suspended then) or with activity in the week,
+    in partner name order, each with `status_then`: its status at week end, not now, so that a snapshot
+    taken late (a stopped worker, the first deployment) lists them as one taken on time would."""
     partner = Organization.alias()
     side = Partnership.brand if org.is_platform else Partnership.platform
-    query = (partnerships_of(org).select_extend(partner).join(partner, on=(side == partner.id), attr="partner")
-             .where((Partnership.status.in_(("active", "suspended"))) | Partnership.id.in_(list(active_ids) or [0]))
-             .order_by(partner.name, Partnership.id))
-    return list(query)
+    existing = list(partnerships_of(org).select_extend(partner).join(partner, on=(side == partner.id), attr="partner")
+                    .where((Partnership.created_at < end) | Partnership.id.in_(list(active_ids) or [0]))
+                    .order_by(partner.name, Partnership.id))
+    then = _statuses_at(org, existing, as_of)
+    for partnership in existing:
+        partnership.status_then = then[partnership.id]
+    return [p for p in existing if p.status_then in ("active", "suspended") or p.id in active_ids]
+
+
+def _statuses_at(org, partnerships, moment):
+    """{partnership id: status at `moment`}. A partnership whose status changed since reads its status then
+    from the first change after it in the audit trail (each change records [before, after])."""
+    found = {p.id: p.status for p in partnerships}
+    changed = {str(p.id) for p in partnerships if p.status_changed_at and p.status_changed_at >= moment}
+    if changed:
+        events = (AuditEvent.for_org(org).where((AuditEvent.object_type == "Partnership")
+                                                & AuditEvent.object_id.in_(list(changed))
+                                                & (AuditEvent.created_at >= moment))
+                  .order_by(AuditEvent.seq.desc()))
+        for event in events:  # newest first: the earliest change after `moment` is written last
+            status = json.loads(event.change).get("status")
+            if isinstance(status, list) and len(status) == 2:
+                found[int(event.object_id)] = status[0]
+    return found
 
 
 def _marketplaces(org, partnerships, seen_ids):
@@ -227,15 +254,19 @@ def _intel(org, start, end):
     """{marketplace id: {figure: count}} of the week's intelligence the org may see (sharing predicate)."""
     found = defaultdict(lambda: defaultdict(int))
 
-    def count(name, query, when):
-        rows = (query.select(Seller.marketplace, fn.COUNT(fn.DISTINCT(query.model._meta.primary_key)))
+    def count(name, query, when, counted=None):
+        counted = counted or query.model._meta.primary_key
+        rows = (query.select(Seller.marketplace, fn.COUNT(fn.DISTINCT(counted)))
                 .where((when >= start) & (when < end)).group_by(Seller.marketplace).tuples())
         for marketplace_id, number in rows:
             found[marketplace_id][name] += number
 
-    flags = Flag.select().join(Seller, on=(Flag.seller == Seller.id))
-    count("flags_shared", flags.where((Flag.org == org.id) & (Flag.distribution != "own")), Flag.created_at)
-    count("flags_received", flags.where(sharing.visible_to(org) & (Flag.org != org.id)), Flag.created_at)
+    # By receipt: a flag counts in the week another org received it (raised, widened or named later).
+    receipts = (FlagReceipt.select().join(Flag, on=(FlagReceipt.flag == Flag.id))
+                .join(Seller, on=(Flag.seller == Seller.id)))
+    count("flags_shared", receipts.where(Flag.org == org.id), FlagReceipt.at, Flag.id)
+    count("flags_received", receipts.where((FlagReceipt.org == org.id) & sharing.visible_to(org)), FlagReceipt.at,
+          Flag.id)
     sightings = sharing.visible_sightings(org).join(Seller, on=(Flag.seller == Seller.id))
     count("sightings_made", sightings.where(Sighting.org == org.id), Sighting.created_at)
     count("sightings_received", sightings.where((Flag.org == org.id) & (Sighting.org != org.id)), Sighting.created_at)

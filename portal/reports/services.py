@@ -69,11 +69,12 @@ def this_week(org, now=None):
 
 def resolve_week(org, week, now):
     """The week asked for, checked: not before the org's first week, not after the current one."""
+    current, first = week_of(now, org.timezone), first_week(org, now)
     if week is None or week == "":
-        week = last_closed_week(org.timezone, now)
+        # The last closed week; an org that joined this week has none yet: its live week then.
+        week = max(last_closed_week(org.timezone, now), first)
     elif not isinstance(week, IsoWeek):
         week = parse_week(week)
-    current, first = week_of(now, org.timezone), first_week(org, now)
     if week > current:
         raise ValidationError({"week": f"{week} has not started yet; the current week is {current}."})
     if week < first:
@@ -127,8 +128,11 @@ def _take(org, week, now):
         with db.atomic():
             row = WeeklyReport.create(org=org, week=str(week), starts_at=start, ends_at=end, body=body,
                                       sha256=digest, created_at=now)
-            emit("report.weekly.ready", [org.id], row, {"week": str(week), "sha256": digest,
-                                                         "starts_at": _iso(start), "ends_at": _iso(end)})
+            # Announced for the week that just ended; older weeks taken on the way (a first deployment's
+            # history, a trend's weeks) are history, not news, and would flood the org's endpoints.
+            if week == last_closed_week(org.timezone, now):
+                emit("report.weekly.ready", [org.id], row, {"week": str(week), "sha256": digest,
+                                                             "starts_at": _iso(start), "ends_at": _iso(end)})
     except IntegrityError:  # another worker or request took it first: theirs is the snapshot
         return _stored(org, week)
     return Report(org, week, body, digest)
@@ -208,9 +212,9 @@ def csv_rows(data):
     """The report as (section, group, figure, value) rows: every value of the JSON document, nothing else.
     Tables are named by their key (marketplace slug, partnership reference, week) or by rank (top sellers);
     nested objects (a partnership's good faith) are flattened with a dot."""
-    for name in ("week", "status", "starts_at", "ends_at", "as_of", "computed_at", "time_zone"):
+    for name in ("report", "version", "week", "status", "starts_at", "ends_at", "as_of", "computed_at", "time_zone"):
         yield ("report", "", name, csv_value(data[name]))
-    yield ("report", "", "org", data["org"]["slug"])
+    yield from (("report", "", figure, text) for figure, text in _flat(data["org"], "org."))
     for section in SECTIONS:
         value = data[section]
         if isinstance(value, dict):

@@ -27,7 +27,8 @@ def weekly():
     weeks = services.available_weeks(current_org)
     return render_template("reports/weekly.html", report=report, data=data, weeks=weeks,
                            charts=report_charts(data, LABELS), labels=LABELS, item_figures=ITEM_FIGURES,
-                           intel_figures=INTEL_FIGURES, neighbours=_neighbours(report.week, weeks))
+                           intel_figures=INTEL_FIGURES, neighbours=_neighbours(report.week, weeks),
+                           one_week_less_a_day=timedelta(days=6))
 
 
 @bp.route("/weekly.csv")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from portal.errors import ValidationError
 
-WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
+WEEK_PATTERN = re.compile(r"^([0-9]{4})-W([0-9]{2})$")  # ASCII digits only, as the API documents
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # no report can hold anything outside; keeps datetime arithmetic safe
 
 

@@ -33,4 +33,4 @@ class SlaClock(BaseModel):
 
     class Meta:
         indexes = ((("item", "metric"), True), (("stage", "deadline"), False), (("stage", "warn_at"), False),
-                   (("stopped_at",), False), (("deadline",), False))  # the weekly reports' clocks
+                   (("stage", "stopped_at"), False), (("deadline",), False))  # weekly reports

@@ -10,7 +10,7 @@ named one, dropped afterwards, or SQLite), then:
    (default 1,000,000) in notices of 10 spread evenly over the last 52 weeks up to now, with their
    transitions (filing, acknowledgement, removal or rejection, some counter-notices and reinstatements)
    and both SLA clocks, written with insert_many (the filing service would take hours for a million);
-2. backfills the snapshots of every closed week but the last, for every org (what an upgrade does once);
+2. snapshots the 12 closed weeks before the last, for every org (as 12 weeks of the periodic task would);
 3. times **the weekly snapshot job for all orgs**: `snapshot_closed_weeks()`, the periodic task, taking the
    last closed week's snapshot of all 200 orgs;
 4. under gunicorn, drives `GET /api/v1/reports/weekly` for a closed week and for the live week, and the
@@ -42,7 +42,7 @@ BATCH = 5000
 def seed(items, rng):
     """The orgs, partnerships and `items` notice items with their transitions and clocks; returns the orgs."""
     from portal.accounts.models import Marketplace, Organization
-    from portal.db import db
+    from portal.db import db, is_postgresql
     from portal.notices.models import Notice, NoticeItem, Transition
     from portal.partnerships.models import Partnership, Terms
     from portal.sla.models import SlaClock
@@ -131,31 +131,49 @@ def seed(items, rng):
                     SlaClock.started_at, SlaClock.deadline, SlaClock.warn_at, SlaClock.stage,
                     SlaClock.remaining_seconds, SlaClock.stopped_at, SlaClock.breached), clock_rows),
     )
+    postgresql = is_postgresql()
     for model, fields, rows in tables:
-        # PostgreSQL takes at most 65,535 parameters a statement (peewee adds the defaulted columns too)
-        batch = min(BATCH, 60000 // len(model._meta.sorted_fields))
-        for start in range(0, len(rows), batch):
-            with db.atomic():
-                model.insert_many(rows[start:start + batch], fields=fields).execute()
-        if db.__class__.__name__.startswith("Postgres"):  # explicit ids: move the sequence past them
-            table = model._meta.table_name
+        if postgresql:
+            copy_rows(db, model, fields, rows)
+            table = model._meta.table_name  # explicit ids: move the sequence past them
             db.execute_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
-    if db.__class__.__name__.startswith("Postgres"):
+            continue
+        for start in range(0, len(rows), BATCH):
+            with db.atomic():
+                model.insert_many(rows[start:start + BATCH], fields=fields).execute()
+    if postgresql:
         db.execute_sql("ANALYZE")
     counts = {"notices": len(notice_rows), "items": len(item_rows), "transitions": len(transition_rows),
               "clocks": len(clock_rows)}
     return brands, platforms, counts
 
 
+def copy_rows(db, model, fields, rows):
+    """PostgreSQL's COPY (insert_many of millions of rows runs at a few thousand a second); the columns left
+    out get their model defaults, which peewee applies in Python, not the database."""
+    given = {field.name for field in fields}
+    extra = [f for f in model._meta.sorted_fields if f.name not in given and f.default is not None
+             and not callable(f.default)]
+    columns = ", ".join(f.column_name for f in list(fields) + extra)
+    defaults = tuple(f.default for f in extra)
+    with db.atomic():
+        with db.connection().cursor() as cursor:
+            with cursor.copy(f"COPY {model._meta.table_name} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + defaults)
+
+
 def backfill(orgs):
-    """Snapshots of every closed week but the last (an upgrade's one-off), oldest first per org."""
+    """Snapshots of the 12 closed weeks before the last, oldest first per org: what the periodic task
+    leaves behind after running for 12 weeks, so the measured job reads its trends from snapshots."""
     from portal.reports import services
     from portal.reports.weeks import last_closed_week
     from portal.timeutil import utcnow
 
     now = utcnow()
     for org in orgs:
-        services.snapshot(org, last_closed_week(org.timezone, now).shifted(-1), now)
+        for week in last_closed_week(org.timezone, now).previous(services.TREND_WEEKS):
+            services.snapshot(org, week, now)
 
 
 def main():
@@ -195,7 +213,7 @@ def run(args, env):
         print(f"  seeded {counts} in {time.perf_counter() - started:.0f} s")
         started = time.perf_counter()
         backfill(brands + platforms)
-        print(f"  backfill: {WEEKS - 1} closed weeks x {BRANDS + PLATFORMS} orgs in "
+        print(f"  backfill: 12 closed weeks x {BRANDS + PLATFORMS} orgs in "
               f"{time.perf_counter() - started:.0f} s")
         started = time.perf_counter()
         taken = snapshot_closed_weeks()

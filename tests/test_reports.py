@@ -222,9 +222,8 @@ def test_the_periodic_task_takes_each_snapshot_once_and_announces_it_by_signed_w
         assert taken == 2  # the last closed week of each org but Swarovski, which joined this week
         assert services.snapshot_closed_weeks(story.now) == 0
         stored = {row.week: row.sha256 for row in WeeklyReport.for_org(story.brand)}
-        # Louis Vuitton's first week (the one before) was taken too: the closed week's trend reads it.
-        assert set(stored) == {str(story.week.shifted(-1)), str(story.week)}
-        # Only the week that just ended is announced; the one before was taken as its trend's history.
+        # Only the week that just ended: the week before it, read by its trend, is computed, not stored.
+        assert set(stored) == {str(story.week)}
         kinds = [d.event_kind for d in WebhookDelivery.for_org(story.brand)]
         assert kinds == ["report.weekly.ready"]
         assert AuditEvent.for_org(story.brand).where(AuditEvent.action == "report.weekly.ready").count() == 1

@@ -96,7 +96,9 @@ def scores(partnerships, now=None, until_exclusive=False):
                             (NoticeItem.counter_outcome, NoticeItem.counter_decided_at)):
         rows = (NoticeItem.select(Notice.partnership, outcome, fn.COUNT(NoticeItem.id))
                 .join(Notice, on=(NoticeItem.notice == Notice.id))
-                .where(Notice.partnership.in_([p.id for p in partnerships]) & (moment >= since)
+                # The item's own brand names the (brand, decided_at) and (brand, counter_decided_at) indexes.
+                .where(Notice.partnership.in_([p.id for p in partnerships])
+                       & NoticeItem.brand.in_(list({p.brand_id for p in partnerships})) & (moment >= since)
                        & ((moment < now) if until_exclusive else (moment <= now)) & (outcome != ""))
                 .group_by(Notice.partnership, outcome).tuples())
         for partnership_id, name, count in rows:

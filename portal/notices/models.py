@@ -111,7 +111,7 @@ class NoticeItem(BaseModel):
                    (("notice", "position"), True), (("brand", "decided_at"), False),
                    # the weekly reports' replay of states at week end
                    (("brand", "state"), False), (("brand", "state_changed_at"), False),
-                   (("platform", "state_changed_at"), False))
+                   (("platform", "state_changed_at"), False), (("brand", "counter_decided_at"), False))
 
     @property
     def state_label(self):

@@ -7,7 +7,8 @@ task call, so that all of them serve the same bytes.
   week not taken yet takes it then. Both go through `snapshot()`, and the first writer wins a race.
 - The current week is computed at each reading and says `"status": "live"`.
 - Each report carries the previous 12 weeks' totals (`trends`), read from their snapshots, so a trend never
-  disagrees with the report of its week. Weeks before the org's first activity read as empty weeks.
+  disagrees with the report of its week (a week never snapshotted is computed for the trend, not stored).
+  Weeks before the org's first activity read as empty weeks.
 """
 import hashlib
 import json
@@ -105,19 +106,11 @@ def build(org, week, now):
 
 
 def snapshot(org, week, now=None):
-    """The stored report of a closed week, taking it (and any missing earlier snapshot it depends on,
-    oldest first) if it does not exist yet."""
+    """The stored report of a closed week, taking it if it does not exist yet."""
     now = now or utcnow()
     if not week.is_closed(org.timezone, now):
         raise ValueError(f"{week} has not ended in {org.timezone}")
-    stored = _stored(org, week)
-    if stored is not None:
-        return stored
-    first = first_week(org, now)
-    for earlier in [w for w in week.previous(TREND_WEEKS) if w >= first]:
-        if _stored(org, earlier) is None:
-            snapshot(org, earlier, now)  # recursion: 12 weeks further back per level, never twice
-    return _take(org, week, now)
+    return _stored(org, week) or _take(org, week, now)
 
 
 def _take(org, week, now):
@@ -128,8 +121,7 @@ def _take(org, week, now):
         with db.atomic():
             row = WeeklyReport.create(org=org, week=str(week), starts_at=start, ends_at=end, body=body,
                                       sha256=digest, created_at=now)
-            # Announced for the week that just ended; older weeks taken on the way (a first deployment's
-            # history, a trend's weeks) are history, not news, and would flood the org's endpoints.
+            # Announced for the week that just ended; an older week pulled for the first time is history.
             if week == last_closed_week(org.timezone, now):
                 emit("report.weekly.ready", [org.id], row, {"week": str(week), "sha256": digest,
                                                              "starts_at": _iso(start), "ends_at": _iso(end)})
@@ -144,7 +136,9 @@ def _stored(org, week):
 
 
 def _trends(org, week, now):
-    """The totals of the 12 weeks before `week`, oldest first, from their snapshots."""
+    """The totals of the 12 weeks before `week`, oldest first: from their snapshots, so a trend agrees with
+    each week's report. A week without one (before the worker first ran) is computed, not stored: storing
+    would cascade into its own 12 weeks, and the event-time arithmetic gives the same totals."""
     first = first_week(org, now)
     weeks = week.previous(TREND_WEEKS)
     stored = {row.week: row for row in WeeklyReport.for_org(org).where(WeeklyReport.week.in_([str(w) for w in weeks]))}
@@ -153,8 +147,11 @@ def _trends(org, week, now):
         if earlier < first:
             totals = _empty_totals()
         else:
-            row = stored.get(str(earlier)) or snapshot(org, earlier, now)
-            totals = json.loads(row.body)["totals"]
+            row = stored.get(str(earlier))
+            if row is not None:
+                totals = json.loads(row.body)["totals"]
+            else:
+                totals = week_figures(org, *earlier.bounds(org.timezone), now)["totals"]
         trend.append({"week": str(earlier), **totals})
     return trend
 

@@ -1,7 +1,8 @@
 """Weekly reports: the snapshot of each org's closed weeks, the receipts of shared flags (who received
 which flag when; existing flags count as received by their present audience when they were raised), and
-the indexes the report queries read by (transitions and clocks by time, items by state and by when their
-state last changed)."""
+the indexes the report queries read by (an org's transitions and clocks by time, items by state and by
+when their state last changed). Transitions and clocks get their item's brand and platform (copied, as
+items copy their notice's)."""
 from peewee import *
 
 
@@ -49,22 +50,44 @@ def up(migrator, db):
         "WHERE f.distribution = 'alliance' "
         "UNION ALL SELECT s.org_id, f.id, f.created_at FROM flag f JOIN flag_share s ON s.flag_id = f.id "
         "WHERE f.distribution = 'group' AND s.org_id <> f.org_id")
+    # Transitions and clocks carry their item's brand and platform, so a report reads one org's week by index.
+    for table in ('transition', 'sla_clock'):
+        migrator.migrate(
+            migrator.add_column(table, 'brand_id', ForeignKeyField(Organization, null=True, on_delete='RESTRICT',
+                                                                   field=Organization.id)),
+            migrator.add_column(table, 'platform_id', ForeignKeyField(Organization, null=True, on_delete='RESTRICT',
+                                                                      field=Organization.id)),
+        )
+        db.execute_sql(f"UPDATE {table} SET brand_id = (SELECT brand_id FROM notice_item WHERE notice_item.id = "
+                       f"{table}.item_id), platform_id = (SELECT platform_id FROM notice_item WHERE "
+                       f"notice_item.id = {table}.item_id)")
+        migrator.migrate(migrator.add_not_null(table, 'brand_id'), migrator.add_not_null(table, 'platform_id'))
     migrator.migrate(
         migrator.add_index('notice_item', ('brand_id', 'state'), False),
         migrator.add_index('notice_item', ('brand_id', 'state_changed_at'), False),
         migrator.add_index('notice_item', ('platform_id', 'state_changed_at'), False),
         migrator.add_index('notice_item', ('brand_id', 'counter_decided_at'), False),
-        migrator.add_index('transition', ('at',), False),
-        migrator.add_index('sla_clock', ('stage', 'stopped_at'), False),
-        migrator.add_index('sla_clock', ('deadline',), False),
+        migrator.add_index('transition', ('brand_id', 'at'), False),
+        migrator.add_index('transition', ('platform_id', 'at'), False),
+        migrator.add_index('sla_clock', ('brand_id', 'stage', 'stopped_at'), False),
+        migrator.add_index('sla_clock', ('platform_id', 'stage', 'stopped_at'), False),
+        migrator.add_index('sla_clock', ('brand_id', 'deadline'), False),
+        migrator.add_index('sla_clock', ('platform_id', 'deadline'), False),
     )
 
 
 def down(migrator, db):
     migrator.migrate(
-        migrator.drop_index('sla_clock', 'sla_clock_deadline'),
-        migrator.drop_index('sla_clock', 'sla_clock_stage_stopped_at'),
-        migrator.drop_index('transition', 'transition_at'),
+        migrator.drop_index('sla_clock', 'sla_clock_platform_id_deadline'),
+        migrator.drop_index('sla_clock', 'sla_clock_brand_id_deadline'),
+        migrator.drop_index('sla_clock', 'sla_clock_platform_id_stage_stopped_at'),
+        migrator.drop_index('sla_clock', 'sla_clock_brand_id_stage_stopped_at'),
+        migrator.drop_index('transition', 'transition_platform_id_at'),
+        migrator.drop_index('transition', 'transition_brand_id_at'),
+        migrator.drop_column('sla_clock', 'platform_id'),
+        migrator.drop_column('sla_clock', 'brand_id'),
+        migrator.drop_column('transition', 'platform_id'),
+        migrator.drop_column('transition', 'brand_id'),
         migrator.drop_index('notice_item', 'notice_item_brand_id_counter_decided_at'),
         migrator.drop_index('notice_item', 'notice_item_platform_id_state_changed_at'),
         migrator.drop_index('notice_item', 'notice_item_brand_id_state_changed_at'),

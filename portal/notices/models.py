@@ -123,6 +123,9 @@ class Transition(BaseModel):
     new state), on what ground (`reason`) and how to seek redress (`redress`)."""
 
     item = ForeignKeyField(NoticeItem, backref="transitions", on_delete="CASCADE")
+    # Copied from the item, so a weekly report reads one org's moves of a week by index, not every org's.
+    brand = ForeignKeyField(Organization, on_delete="RESTRICT", backref="+")
+    platform = ForeignKeyField(Organization, on_delete="RESTRICT", backref="+")
     from_state = CharField(max_length=20)
     to_state = CharField(max_length=20)
     reason = TextField(default="")
@@ -132,4 +135,4 @@ class Transition(BaseModel):
     at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("item", "at"), False), (("at",), False))  # (at): the weekly reports' moves
+        indexes = ((("item", "at"), False), (("brand", "at"), False), (("platform", "at"), False))

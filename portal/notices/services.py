@@ -354,9 +354,11 @@ def _create_items(notice, rows, terms, fast_lane, user, brand, now):
     NoticeItem.insert_many([dict(base, position=position, url=row["url"], url_key=row["url_key"],
                                  seller_id=row["seller_id"], title=row["title"], due_at=first_due)
                             for position, row in enumerate(rows, start=1)]).execute()
-    items = list(NoticeItem.select(NoticeItem.id).where(NoticeItem.notice == notice))
-    Transition.insert_many([{"item": item.id, "from_state": "", "to_state": "submitted", "actor": user,
-                             "actor_org": brand.id, "at": now} for item in items]).execute()
+    items = list(NoticeItem.select(NoticeItem.id, NoticeItem.brand, NoticeItem.platform)
+                 .where(NoticeItem.notice == notice))
+    Transition.insert_many([{"item": item.id, "brand": item.brand_id, "platform": item.platform_id, "from_state": "",
+                             "to_state": "submitted", "actor": user, "actor_org": brand.id, "at": now}
+                            for item in items]).execute()
     clocks.start_many(items, calendar, ack_minutes, action_minutes, now)
 
 
@@ -444,8 +446,8 @@ def _apply(item, frm, to, reason, redress, user, org, now):
         changes.update(counter_outcome=to, counter_decided_at=now)
     NoticeItem.update(**changes).where(NoticeItem.id == item.id).execute()
     _clock_effects(item, frm, to, now)
-    Transition.create(item=item, from_state=frm, to_state=to, reason=reason, redress=redress, actor=user,
-                      actor_org=org, at=now)
+    Transition.create(item=item, brand=item.brand_id, platform=item.platform_id, from_state=frm, to_state=to,
+                      reason=reason, redress=redress, actor=user, actor_org=org, at=now)
     item.state = to
     if to in ("removed", "reinstated"):
         strikes.sync_strike(item, now)

@@ -128,6 +128,11 @@ def _items_of(org):
     return (NoticeItem.platform if org.is_platform else NoticeItem.brand) == org.id
 
 
+def _side(model, org):
+    """The org's side of transitions or clocks (they carry their item's brand and platform, indexed)."""
+    return (model.platform if org.is_platform else model.brand) == org.id
+
+
 def _items(org, *columns):
     return (NoticeItem.select(NoticeItem.marketplace, Notice.partnership, *columns)
             .join(Notice, on=(NoticeItem.notice == Notice.id)).where(_items_of(org)))
@@ -152,7 +157,7 @@ def _count_moves(org, start, end, cells):
     rows = (Transition.select(NoticeItem.marketplace, Notice.partnership, Transition.to_state,
                               fn.COUNT(fn.DISTINCT(Transition.item)))
             .join(NoticeItem, on=(Transition.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
-            .where(_items_of(org) & (Transition.at >= start) & (Transition.at < end)
+            .where(_side(Transition, org) & (Transition.at >= start) & (Transition.at < end)
                    & Transition.to_state.in_(list(MOVES))
                    & ((Transition.to_state != "acknowledged") | (Transition.from_state == "submitted")))
             .group_by(NoticeItem.marketplace, Notice.partnership, Transition.to_state).tuples())
@@ -190,10 +195,13 @@ def _count_pending(org, end, as_of, cells):
 
 def _count_clocks(org, start, end, as_of, cells):
     """Clocks completed in the week (durations, met or breached) and clocks that breached in it."""
-    completed = (_items(org, SlaClock.metric, SlaClock.breached, SlaClock.target_minutes,
-                        SlaClock.remaining_seconds, SlaClock.started_at, SlaClock.stopped_at)
-                 .join_from(NoticeItem, SlaClock, on=(SlaClock.item == NoticeItem.id))
-                 .where((SlaClock.stage == "completed") & (SlaClock.stopped_at >= start) & (SlaClock.stopped_at < end))
+    completed = (SlaClock.select(NoticeItem.marketplace, Notice.partnership, SlaClock.metric, SlaClock.breached,
+                                 SlaClock.target_minutes, SlaClock.remaining_seconds, SlaClock.started_at,
+                                 SlaClock.stopped_at)
+                 .join(NoticeItem, on=(SlaClock.item == NoticeItem.id))
+                 .join(Notice, on=(NoticeItem.notice == Notice.id))
+                 .where(_side(SlaClock, org) & (SlaClock.stage == "completed") & (SlaClock.stopped_at >= start)
+                        & (SlaClock.stopped_at < end))
                  .tuples())
     for marketplace_id, partnership_id, metric, breached, target, left, started, stopped in completed:
         cell = cells[(marketplace_id, partnership_id)]
@@ -202,9 +210,9 @@ def _count_clocks(org, start, end, as_of, cells):
         cell.durations[f"{metric}_wall"].append(int((stopped - started).total_seconds()))
     # A clock breaches at its deadline. One still running past it has breached even if the periodic check
     # has not flagged it yet; a paused one keeps a stale deadline and counts only when flagged.
-    breached = (_items(org, fn.COUNT(SlaClock.id))
-                .join_from(NoticeItem, SlaClock, on=(SlaClock.item == NoticeItem.id))
-                .where((SlaClock.deadline >= start) & (SlaClock.deadline < as_of)
+    breached = (SlaClock.select(NoticeItem.marketplace, Notice.partnership, fn.COUNT(SlaClock.id))
+                .join(NoticeItem, on=(SlaClock.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
+                .where(_side(SlaClock, org) & (SlaClock.deadline >= start) & (SlaClock.deadline < as_of)
                        & (SlaClock.breached | (SlaClock.stage == "running")))
                 .group_by(NoticeItem.marketplace, Notice.partnership).tuples())
     for marketplace_id, partnership_id, count in breached:
@@ -281,7 +289,7 @@ def _top_sellers(org, start, end):
     rows = (Transition.select(Marketplace.slug, NoticeItem.seller_id, removed)
             .join(NoticeItem, on=(Transition.item == NoticeItem.id))
             .join(Marketplace, on=(NoticeItem.marketplace == Marketplace.id))
-            .where(_items_of(org) & (Transition.to_state == "removed") & (Transition.at >= start)
+            .where(_side(Transition, org) & (Transition.to_state == "removed") & (Transition.at >= start)
                    & (Transition.at < end) & (NoticeItem.seller_id != ""))
             .group_by(Marketplace.slug, NoticeItem.seller_id)
             .order_by(removed.desc(), Marketplace.slug, NoticeItem.seller_id).limit(TOP_SELLERS).tuples())

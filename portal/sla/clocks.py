@@ -60,8 +60,8 @@ def business_remaining(calendar, now, deadline):
 # --- starting and moving clocks ----------------------------------------------------------------------
 
 def start_many(items, calendar, ack_minutes, action_minutes, at):
-    """Both clocks of newly filed items, with the targets and calendar in force now. The items start
-    together, so their deadlines are worked out once."""
+    """Both clocks of newly filed items (with their brand and platform read), with the targets and calendar
+    in force now. The items start together, so their deadlines are worked out once."""
     snapshot = json.dumps(calendar_to_dict(calendar), sort_keys=True)
     rows = []
     for metric, minutes in (("acknowledge", ack_minutes), ("action", action_minutes)):
@@ -69,7 +69,7 @@ def start_many(items, calendar, ack_minutes, action_minutes, at):
         times = {"metric": metric, "target_minutes": minutes, "calendar": snapshot, "started_at": at,
                  "deadline": calendar.add(at, target), "warn_at": calendar.add(at, target * WARNING_SHARE),
                  "stage": "running"}
-        rows.extend(dict(times, item=getattr(item, "id", item)) for item in items)
+        rows.extend(dict(times, item=item.id, brand=item.brand_id, platform=item.platform_id) for item in items)
     for start in range(0, len(rows), 500):
         SlaClock.insert_many(rows[start:start + 500]).execute()
 

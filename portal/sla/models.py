@@ -1,6 +1,7 @@
 """The SLA clocks of notice items: one per item and metric (acknowledge, action)."""
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from portal.accounts.models import Organization
 from portal.db import BaseModel
 from portal.notices.models import NoticeItem
 
@@ -16,6 +17,9 @@ class SlaClock(BaseModel):
     """
 
     item = ForeignKeyField(NoticeItem, backref="clocks", on_delete="CASCADE")
+    # Copied from the item, so a weekly report reads one org's clocks of a week by index.
+    brand = ForeignKeyField(Organization, on_delete="RESTRICT", backref="+")
+    platform = ForeignKeyField(Organization, on_delete="RESTRICT", backref="+")
     metric = CharField(max_length=16)
     target_minutes = IntegerField()
     calendar = TextField()  # JSON snapshot of the business calendar
@@ -33,4 +37,6 @@ class SlaClock(BaseModel):
 
     class Meta:
         indexes = ((("item", "metric"), True), (("stage", "deadline"), False), (("stage", "warn_at"), False),
-                   (("stage", "stopped_at"), False), (("deadline",), False))  # weekly reports
+                   # the weekly reports: clocks completed, and deadlines passed, in a week
+                   (("brand", "stage", "stopped_at"), False), (("platform", "stage", "stopped_at"), False),
+                   (("brand", "deadline"), False), (("platform", "deadline"), False))

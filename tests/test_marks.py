@@ -10,6 +10,7 @@ from portal.errors import Conflict, NotFound, ValidationError
 from portal.marks import rules, services
 from portal.marks.models import Mark
 from portal.marks.offices import normalise_number
+from portal.timeutil import local_today
 from tests.conftest import page_text
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -171,7 +172,10 @@ def test_expiry_task_uses_each_owners_time_zone(app, world):
     fixed = {"Asia/Tokyo": date.today(), "Pacific/Honolulu": yesterday}  # Honolulu is still on yesterday
     assert services.expire_marks(today_for=lambda tz: fixed[tz]) == 1
     assert Mark.get_by_id(t.id).status == "expired" and Mark.get_by_id(h.id).status == "pending"
-    with app.app_context():  # the periodic task, with the real clock: Honolulu's yesterday is past now too
+    # The periodic task, with the real clock: a mark whose expiry date is yesterday in Honolulu (whatever
+    # the UTC date is now) expires.
+    Mark.update(expires_on=local_today("Pacific/Honolulu") - timedelta(days=1)).where(Mark.id == h.id).execute()
+    with app.app_context():
         assert expire_marks.call_local() == 1
     assert Mark.get_by_id(h.id).status == "expired"
     event = AuditEvent.for_org(tokyo).where(AuditEvent.action == "mark.expired").get()

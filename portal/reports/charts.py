@@ -113,7 +113,7 @@ def bar_chart(title, bars, unit="", top=None):
         attrs = _attrs(data_figure=figure, data_value=_json_value(value))
         parts.append(f'<text class="tick" x="{label_w - 8}" y="{y + row_h * 0.65:.1f}" text-anchor="end">'
                      f'{escape(label)}</text>'
-                     f'<rect class="bar series-{i % 6 + 1}" x="{label_w}" y="{y + row_h * 0.15:.1f}" '
+                     f'<rect class="bar series-1" x="{label_w}" y="{y + row_h * 0.15:.1f}" '
                      f'width="{width:.1f}" height="{row_h * 0.7:.1f}" {attrs}><title>{escape(label)}: '
                      f'{escape(shown)}</title></rect>'
                      f'<text class="value" x="{label_w + width + 6:.1f}" y="{y + row_h * 0.65:.1f}">'

@@ -38,6 +38,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/api_throughput.py
 	$(BIN)/python bench/import_marks.py
 	$(BIN)/python bench/screen_listings.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -130,8 +130,9 @@ def seed(items, rng):
         (Transition, (Transition.id, Transition.item, Transition.brand, Transition.platform, Transition.from_state,
                       Transition.to_state, Transition.actor_org, Transition.at), transition_rows),
         (SlaClock, (SlaClock.id, SlaClock.item, SlaClock.brand, SlaClock.platform, SlaClock.metric,
-                    SlaClock.target_minutes, SlaClock.calendar, SlaClock.started_at, SlaClock.deadline, SlaClock.warn_at, SlaClock.stage,
-                    SlaClock.remaining_seconds, SlaClock.stopped_at, SlaClock.breached), clock_rows),
+                    SlaClock.target_minutes, SlaClock.calendar, SlaClock.started_at, SlaClock.deadline,
+                    SlaClock.warn_at, SlaClock.stage, SlaClock.remaining_seconds, SlaClock.stopped_at,
+                    SlaClock.breached), clock_rows),
     )
     postgresql = is_postgresql()
     for model, fields, rows in tables:
@@ -163,6 +164,14 @@ def copy_rows(db, model, fields, rows):
             with cursor.copy(f"COPY {model._meta.table_name} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row + defaults)
+
+
+def week_elapsed(org):
+    from portal.reports.weeks import week_of
+    from portal.timeutil import utcnow
+
+    now = utcnow()
+    return now - week_of(now, org.timezone).bounds(org.timezone)[0]
 
 
 def backfill(orgs):
@@ -228,7 +237,8 @@ def run(args, env):
         print(f"  weekly snapshot job (periodic task, last closed week of every org): {taken} snapshots in "
               f"{job:.1f} s ({job / max(taken, 1) * 1000:.0f} ms per org)")
         tokens = {}
-        for org in (brands[0], platforms[0]):
+        # The live week measured is the fullest one: orgs whose zone is furthest into its week right now.
+        for org in (max(brands, key=week_elapsed), max(platforms, key=week_elapsed)):
             client, secret = create_client(org, "bench", "reports:read")
             tokens[org.slug] = (client.client_id, secret, org)
     measure(args, env, tokens)
@@ -263,8 +273,8 @@ def measure(args, env, tokens):
                     latencies, failed = drive(port, path, headers, args.seconds, args.clients)
                     collected[name].extend(latencies)
                     failures += failed
-            print(f"  {slug} ({org.kind}, report {size / 1024:.0f} KiB), {args.clients} clients, "
-                  f"gunicorn {args.workers} workers:")
+            print(f"  {slug} ({org.kind}, {org.timezone}, live week {week_elapsed(org).total_seconds() / 86400:.1f} "
+                  f"days in, report {size / 1024:.0f} KiB), {args.clients} clients, gunicorn {args.workers} workers:")
             results = {}
             for name, latencies in collected.items():
                 results[name] = r = summary(latencies, args.seconds * args.rounds)

@@ -84,8 +84,9 @@ class Cell:
         return {name: row[name] for name in ITEM_FIGURES}
 
 
-def week_figures(org, start, end, now):
-    """The report's figures (everything but the trends) for the week [start, end) as of `now`."""
+def week_figures(org, start, end, now, totals_only=False):
+    """The report's figures (everything but the trends) for the week [start, end) as of `now`; with
+    `totals_only`, only {"totals": ...} (a trend's week, the dashboard), without the tables' queries."""
     as_of = min(end, now)
     cells = defaultdict(Cell)
     _count_filed(org, start, end, cells)
@@ -95,10 +96,13 @@ def week_figures(org, start, end, now):
     partnerships = _partnerships(org, {key[1] for key in cells}, end, as_of)
     scores = dict(goodfaith.scores(partnerships, as_of, until_exclusive=True))
     intel = _intel(org, start, end)
+    totals = {**_row(cells), "fast_lane_partnerships": sum(s.fast_lane for s in scores.values()),
+              **_intel_row(intel.values())}
+    if totals_only:
+        return {"totals": totals}
     marketplaces = _marketplaces(org, partnerships, {key[0] for key in cells} | set(intel))
     return {
-        "totals": {**_row(cells), "fast_lane_partnerships": sum(s.fast_lane for s in scores.values()),
-                   **_intel_row(intel.values())},
+        "totals": totals,
         "by_marketplace": [{"marketplace": m.slug, "name": m.name, **_row(cells, marketplace=m.id),
                             **_intel_row([intel.get(m.id, {})])} for m in marketplaces],
         "by_partnership": [{"partnership": p.reference, "partner": p.partner.slug, "partner_name": p.partner.name,

@@ -65,7 +65,7 @@ def this_week(org, now=None):
     now = now or utcnow()
     week = week_of(now, org.timezone)
     start, end = week.bounds(org.timezone)
-    return {"week": str(week), "totals": week_figures(org, start, end, now)["totals"]}
+    return {"week": str(week), "totals": week_figures(org, start, end, now, totals_only=True)["totals"]}
 
 
 def resolve_week(org, week, now):
@@ -151,7 +151,7 @@ def _trends(org, week, now):
             if row is not None:
                 totals = json.loads(row.body)["totals"]
             else:
-                totals = week_figures(org, *earlier.bounds(org.timezone), now)["totals"]
+                totals = week_figures(org, *earlier.bounds(org.timezone), now, totals_only=True)["totals"]
         trend.append({"week": str(earlier), **totals})
     return trend
 

@@ -1,9 +1,13 @@
 """Tenant isolation and roles, checked over every route of the app (not a hand-picked few).
 
-Each route of `app.url_map` must declare an access rule, and each URL parameter must appear in
-`objects_of` below, so a new route or object type cannot ship without being covered here.
+Each route of `app.url_map` must declare an access rule equal to its line in ACCESS_TABLE, and each URL
+parameter must appear in `objects_of` below, so a new route or object type cannot ship without being covered
+here: every route is then tried with another org's ids (404), by the roles and the kind of org its rule
+refuses (403/404), without a CSRF token (400), and every page without an object is read for another org's data.
 """
+import html
 import io
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -11,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from portal.access import access_rule_of
 from portal.accounts import services
-from portal.accounts.models import Invitation, Membership, User
+from portal.accounts.models import Invitation, Membership, Organization, User
 from portal.accounts.services import token_digest
 from portal.audit import AuditEvent, acting_as
 from portal.db import db
@@ -38,6 +42,71 @@ CLIENT_CREDENTIAL_POSTS = {"oauth.token", "oauth.revoke", "oauth.introspect"}
 TOKEN_ROUTES = {"accounts.accept_invitation"}
 # Everything that is not a member action: the sign-in form, self-service and token routes.
 NON_MEMBER_POSTS = SELF_SERVICE_POSTS | TOKEN_ROUTES | CLIENT_CREDENTIAL_POSTS | {"accounts.login"}
+
+
+# Every browser route's access rule, written out: (level, least role, org kind). A new route fails
+# test_every_route_is_in_the_access_table until it is added here, which makes its rule a reviewed decision,
+# and the role and kind checks below then try it with the people it must refuse. API routes (bearer tokens)
+# are checked per scope in test_api.py.
+ANY = (None, None)
+ACCESS_TABLE = {
+    "accounts.login": ("public", *ANY), "accounts.accept_invitation": ("public", *ANY),
+    "api_docs.docs": ("public", *ANY), "api_docs.openapi_json": ("public", *ANY),
+    "oauth.metadata": ("public", *ANY), "ops.healthz": ("public", *ANY),
+    "oauth.token": ("oauth_client", *ANY), "oauth.revoke": ("oauth_client", *ANY),
+    "oauth.introspect": ("oauth_client", *ANY),
+    "accounts.account": ("signed_in", *ANY), "accounts.choose_org": ("signed_in", *ANY),
+    "accounts.logout": ("signed_in", *ANY), "oauth.authorize": ("signed_in", *ANY),
+    # the team, its audit trail, API clients and webhooks
+    "accounts.team": ("member", "viewer", None), "accounts.audit_trail": ("member", "admin", None),
+    "accounts.invite": ("member", "admin", None), "accounts.change_role": ("member", "admin", None),
+    "accounts.set_active": ("member", "admin", None), "accounts.revoke_invitation": ("member", "admin", None),
+    "oauth.clients": ("member", "admin", None), "oauth.create_client": ("member", "admin", None),
+    "oauth.revoke_client": ("member", "admin", None), "oauth.revoke_grant": ("member", "admin", None),
+    "oauth.rotate_secret": ("member", "admin", None),
+    "webhooks.index": ("member", "admin", None), "webhooks.endpoint": ("member", "admin", None),
+    "webhooks.delivery": ("member", "admin", None), "webhooks.create": ("member", "admin", None),
+    "webhooks.change_events": ("member", "admin", None), "webhooks.rotate_secret": ("member", "admin", None),
+    "webhooks.disable": ("member", "admin", None), "webhooks.enable": ("member", "admin", None),
+    "webhooks.delete": ("member", "admin", None), "webhooks.redeliver": ("member", "admin", None),
+    "dashboard.index": ("member", "viewer", None),
+    # marks: a brand's registry, verified by its platforms
+    "marks.index": ("member", "viewer", None), "marks.detail": ("member", "viewer", None),
+    "marks.export": ("member", "viewer", None), "marks.proof": ("member", "viewer", None),
+    "marks.template": ("member", "viewer", None),
+    "marks.create": ("member", "analyst", "brand"), "marks.edit": ("member", "analyst", "brand"),
+    "marks.delete": ("member", "analyst", "brand"), "marks.apply_import": ("member", "analyst", "brand"),
+    "marks.imports_page": ("member", "viewer", "brand"), "marks.import_job": ("member", "viewer", "brand"),
+    "marks.import_errors": ("member", "viewer", "brand"), "marks.import_progress": ("member", "viewer", "brand"),
+    "marks.verification": ("member", "viewer", "platform"), "marks.review": ("member", "analyst", "platform"),
+    # notices: filed by brands, worked by platforms
+    "notices.index": ("member", "viewer", None), "notices.detail": ("member", "viewer", None),
+    "notices.evidence": ("member", "viewer", None), "notices.export_items": ("member", "viewer", None),
+    "notices.listings_template": ("member", "viewer", None), "notices.transition": ("member", "analyst", None),
+    "notices.new": ("member", "analyst", "brand"), "notices.add_evidence": ("member", "analyst", "brand"),
+    "notices.queue": ("member", "viewer", "platform"), "notices.bulk": ("member", "analyst", "platform"),
+    # partnerships: proposed by brands, decided by either side's admin
+    "partnerships.index": ("member", "viewer", None), "partnerships.detail": ("member", "viewer", None),
+    "partnerships.propose": ("member", "admin", "brand"), "partnerships.revise": ("member", "admin", None),
+    "partnerships.decide": ("member", "admin", None),
+    # intelligence, through the sharing predicate
+    "intel.flags": ("member", "viewer", None), "intel.flag": ("member", "viewer", None),
+    "intel.seller": ("member", "viewer", None), "intel.find_seller": ("member", "viewer", None),
+    "intel.evidence": ("member", "viewer", None), "intel.export": ("member", "viewer", None),
+    "intel.flag_imports": ("member", "viewer", None), "intel.flag_import": ("member", "viewer", None),
+    "intel.flag_import_errors": ("member", "viewer", None), "intel.flag_import_status": ("member", "viewer", None),
+    "intel.flag_import_template": ("member", "viewer", None),
+    "intel.new_flag": ("member", "analyst", None), "intel.edit_flag": ("member", "analyst", None),
+    "intel.withdraw_flag": ("member", "analyst", None), "intel.add_sighting": ("member", "analyst", None),
+    "intel.add_evidence": ("member", "analyst", None), "intel.apply_flag_import": ("member", "analyst", None),
+    # screening: a brand's own listings
+    "screening.index": ("member", "viewer", "brand"), "screening.detail": ("member", "viewer", "brand"),
+    "screening.template": ("member", "viewer", "brand"), "screening.authorized": ("member", "viewer", "brand"),
+    "screening.new": ("member", "analyst", "brand"), "screening.file_notice": ("member", "analyst", "brand"),
+    "screening.remove_authorized": ("member", "analyst", "brand"),
+    "reports.weekly": ("member", "viewer", None), "reports.weekly_csv": ("member", "viewer", None),
+    "reports.weekly_json": ("member", "viewer", None),
+}
 
 
 def app_rules(app):
@@ -125,6 +194,114 @@ def objects_of(org):
 def test_every_route_declares_an_access_rule(app):
     missing = [rule.rule for rule in app_rules(app) if access_rule_of(app.view_functions[rule.endpoint]) is None]
     assert missing == []
+
+
+def test_every_route_is_in_the_access_table(app):
+    declared = {}
+    for rule in session_rules(app):
+        access = access_rule_of(app.view_functions[rule.endpoint])
+        declared[rule.endpoint] = (access.level, access.role, access.org_kind)
+    assert declared == ACCESS_TABLE
+
+
+ROLES = ("viewer", "analyst", "admin")
+
+
+def refused_people(rule_of_view, method, people, slugs):
+    """Who must be refused `method` on a route with `rule_of_view`: members below its role (viewers refused
+    every change), and members of the other kind of org (404, as if the page did not exist)."""
+    level, least_role, kind = rule_of_view
+    least = ROLES.index("analyst" if method == "POST" and least_role == "viewer" else least_role)
+    refused = []
+    for slug in slugs:
+        org_kind = "platform" if slug == "alibaba" else "brand"
+        for role in ROLES:
+            if kind is not None and org_kind != kind:
+                refused.append((people[(slug, role)], 404))
+            elif ROLES.index(role) < least:
+                refused.append((people[(slug, role)], 403))
+    return refused
+
+
+def test_every_member_route_refuses_lower_roles_and_the_other_kind_of_org(app, make_client, world, two_orgs):
+    """Each route of the access table tried by the people its rule refuses (GET and POST), with the org's
+    own objects in the URL: 403 below the route's role, 404 in the other kind of org, and nothing changed."""
+    a, b, people = two_orgs
+    platform = Organization.get(Organization.slug == "alibaba")
+    for role in ROLES:
+        people[("alibaba", role)] = world.person(platform, role)
+    own = {"microsoft": objects_of(a), "alibaba": objects_of(a)}  # a platform tries the brand's ids
+    clients = {}
+    audit_count = AuditEvent.select().count()
+    checked = 0
+    for rule in session_rules(app):
+        expected = ACCESS_TABLE[rule.endpoint]
+        if expected[0] != "member":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for person, status in refused_people(expected, method, people, ("microsoft", "alibaba")):
+                slug = "alibaba" if person.email.endswith("alibaba.example") else "microsoft"
+                if person.email not in clients:
+                    clients[person.email] = make_client()
+                    clients[person.email].sign_in(person.email)
+                client = clients[person.email]
+                for url in url_variants(app, rule, own[slug]):
+                    if method == "POST":
+                        response = client.post_form(url, {"role": "admin", "email": "someone@example.com"})
+                    else:
+                        response = client.get(url)
+                    assert response.status_code == status, (
+                        f"{person.email} {method} {url} answered {response.status_code}, not {status}")
+                    checked += 1
+    assert checked >= 150
+    # Refused requests change nothing: the only audit events since are the sign-ins.
+    assert AuditEvent.select().count() - audit_count == len(clients)
+
+
+# What only Swarovski (org B) may see: its people, its API client and webhook,
+# its private flag's seller and its authorized reseller.
+B_PRIVATE_MARKERS = ("@swarovski.example", "Swarovski reporting", "hooks.swarovski",
+                     "seller-swarovski", "reseller-swarovski")
+
+
+def readable_text(response):
+    """A page's or download's text; an XLSX download's is the text of every part of the workbook."""
+    if response.data.startswith(b"PK"):
+        with zipfile.ZipFile(io.BytesIO(response.data)) as workbook:
+            return "".join(html.unescape(workbook.read(name).decode()) for name in workbook.namelist())
+    return page_text(response)
+
+
+def object_free_pages(app, client):
+    """{url: text} of every member page that names no object (platform-only pages left out: A is a brand)."""
+    pages = {}
+    for rule in session_rules(app):
+        if (ACCESS_TABLE[rule.endpoint][0] != "member" or "GET" not in rule.methods
+                or set(rule.arguments) - set(VERB_PARAMETERS) or ACCESS_TABLE[rule.endpoint][2] == "platform"):
+            continue
+        for url in url_variants(app, rule, {}):
+            response = client.get(url)
+            assert response.status_code == 200, f"{url} answered {response.status_code}"
+            pages[url] = readable_text(response)
+    return pages
+
+
+def test_every_page_without_an_object_shows_only_the_current_orgs_data(app, make_client, two_orgs):
+    """The pages that name no object (lists, dashboards, reports, exports) read by org A's admin: nothing of
+    org B's own shows, whatever the page. (B's name may: the alliance's member directory is shared.)"""
+    a, b, people = two_orgs
+    clients = {}
+    for slug in ("microsoft", "swarovski"):
+        clients[slug] = make_client()
+        clients[slug].sign_in(people[(slug, "admin")].email)
+    pages_of_a = object_free_pages(app, clients["microsoft"])
+    assert len(pages_of_a) >= 30, pages_of_a.keys()
+    for url, text in pages_of_a.items():
+        leaked = [marker for marker in B_PRIVATE_MARKERS if marker in text]
+        assert leaked == [], f"{url} shows {leaked}"
+    # The markers are real: B's admin finds every one of them on the same pages.
+    seen_by_b = "\n".join(object_free_pages(app, clients["swarovski"]).values())
+    assert [marker for marker in B_PRIVATE_MARKERS if marker not in seen_by_b] == []
 
 
 def test_every_tenant_model_is_known_to_these_tests():

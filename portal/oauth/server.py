@@ -21,7 +21,8 @@ from authlib.oauth2.rfc6750.errors import InsufficientScopeError, InvalidTokenEr
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import current_app
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import current_app, request
 
 from portal import audit
 from portal.accounts.models import Membership, Organization, User
@@ -332,6 +333,19 @@ def authenticate_client_secret_basic(query_client, request):
         return None
 
 
+def issuer():
+    """This server's identifier: OAUTH_ISSUER, else the request's own base URL."""
+    return current_app.config["OAUTH_ISSUER"] or request.url_root.rstrip("/")
+
+
+class PortalIssuer(IssuerParameter):
+    """RFC 9207: every authorization response (errors included) names its issuer in `iss`, so a client
+    talking to several servers can tell which one answered (the mix-up defence RFC 9700 recommends)."""
+
+    def get_issuer(self):
+        return issuer()
+
+
 def create_authorization_server():
     server = AuthorizationServer(query_client=query_client, save_token=save_token)
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
@@ -340,6 +354,7 @@ def create_authorization_server():
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(TokenRevocation)
     server.register_endpoint(TokenIntrospection)
+    server.register_extension(PortalIssuer())
     return server
 
 

@@ -3,7 +3,7 @@ admin's page for managing API clients."""
 from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.access import member, oauth_client, public, signed_in
@@ -18,7 +18,7 @@ from portal.oauth import services
 from portal.oauth.forms import ClientForm, ConsentForm
 from portal.oauth.models import OAuthClient
 from portal.oauth.scopes import SCOPES, scopes_for_kind, scopes_for_role, split_scope
-from portal.oauth.server import authorization_server
+from portal.oauth.server import PortalIssuer, authorization_server, issuer
 from portal.security import allow_form_target
 from portal.tenancy import current_org
 
@@ -31,13 +31,13 @@ bp = Blueprint("oauth", __name__)
 @public
 def metadata():
     """RFC 8414 metadata: where everything is and what this server supports."""
-    issuer = current_app.config["OAUTH_ISSUER"] or request.url_root.rstrip("/")
+    base = issuer()
     return jsonify({
-        "issuer": issuer,
-        "authorization_endpoint": issuer + url_for("oauth.authorize"),
-        "token_endpoint": issuer + url_for("oauth.token"),
-        "revocation_endpoint": issuer + url_for("oauth.revoke"),
-        "introspection_endpoint": issuer + url_for("oauth.introspect"),
+        "issuer": base,
+        "authorization_endpoint": base + url_for("oauth.authorize"),
+        "token_endpoint": base + url_for("oauth.token"),
+        "revocation_endpoint": base + url_for("oauth.revoke"),
+        "introspection_endpoint": base + url_for("oauth.introspect"),
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -46,7 +46,8 @@ def metadata():
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "service_documentation": issuer + url_for("api_docs.docs"),
+        "authorization_response_iss_parameter_supported": True,
+        "service_documentation": base + url_for("api_docs.docs"),
     })
 
 
@@ -151,7 +152,9 @@ def approve(grant, chosen):
 def authorization_error(error):
     """Errors go back to the app only when its redirect URI was verified; otherwise the user sees why."""
     if getattr(error, "redirect_uri", None):
-        return authorization_server.handle_error_response(None, error)
+        response = authorization_server.handle_error_response(None, error)
+        PortalIssuer().add_issuer_parameter(authorization_server, response)
+        return response
     message = error.description or error.error
     return render_template("oauth/authorize_error.html", error=error, message=message), error.status_code
 

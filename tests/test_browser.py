@@ -494,3 +494,122 @@ def test_brand_admin_reads_the_weekly_report_with_its_charts(open_page, story):
     page.select_option("#week-pick", live)  # submits on change
     page.wait_for_url(re.compile(rf"week={live}"))
     assert page.locator("[data-status=live]").is_visible()
+
+
+# --- accessibility over every page --------------------------------------------------------------------
+
+# WCAG 2.1 A and AA rules of axe-core: labels, names, contrast, landmarks, headings, ARIA, keyboard traps.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+               "resultTypes": ["violations"]}
+
+
+def axe_violations(page):
+    """axe-core's WCAG A/AA violations on the page as it is, as readable lines (rule: element)."""
+    from axe_playwright_python.sync_playwright import Axe
+    results = Axe().run(page, options=AXE_OPTIONS)
+    return [f"{v['id']} ({v['impact']}): {node['target']} {node.get('failureSummary', '')[:160]}"
+            for v in results.response["violations"] for node in v["nodes"]]
+
+
+def walk_pages(page, paths):
+    """Open each path; every one must load (200), pass axe and the basics, without console errors."""
+    found = {}
+    for path in paths:
+        response = page.goto(path)
+        assert response.status == 200, f"{path} answered {response.status}"
+        assert_accessible_basics(page)
+        found[path] = axe_violations(page)
+    return {path: v for path, v in found.items() if v}
+
+
+def html_pages_without_objects(app, kind, role):
+    """Member pages of the access table that name no object and render HTML for a `role` in an org of `kind`."""
+    from tests.test_tenancy import ACCESS_TABLE, ROLES, session_rules
+    paths = []
+    for rule in session_rules(app):
+        level, least_role, org_kind = ACCESS_TABLE[rule.endpoint]
+        if (level == "member" and "GET" in rule.methods and not rule.arguments and org_kind in (None, kind)
+                and ROLES.index(least_role) <= ROLES.index(role)
+                and not rule.rule.endswith((".csv", ".json", ".xlsx"))):
+            paths.append(rule.rule)
+    return sorted(paths)
+
+
+def test_every_page_passes_axe_for_a_brand_admin_and_a_platform_analyst(open_page, world, app):
+    """Each page a brand admin and a platform analyst can open without naming an object, and the pages of
+    one notice, mark and flag, with data on them: WCAG 2.1 AA rules of axe-core (contrast included)."""
+    brand, platform = world.org("Microsoft"), world.org("Alibaba", kind="platform")
+    partnership = world.partnership(brand, platform)
+    mark = world.mark(brand, word="MICROSOFT")
+    notice = world.notice(brand, partnership, ["https://item.taobao.com/item.htm?id=1"]).notice
+    flag = world.flag(brand, "shop-1", "alibaba-market")
+    admin = world.person(brand, "admin", email="admin@microsoft.example")
+    analyst = world.person(platform, "analyst", email="analyst@alibaba.example")
+
+    page = open_page()
+    sign_in(page, admin.email)
+    brand_paths = html_pages_without_objects(app, "brand", "admin") + [
+        "/login?next=/", f"/notices/{notice.id}", f"/marks/{mark.id}", f"/intel/flags/{flag.id}",
+        f"/partnerships/{partnership.id}", "/account", "/reports/weekly"]
+    assert len(brand_paths) >= 25
+    assert walk_pages(page, [p for p in brand_paths if not p.startswith("/login")]) == {}
+
+    page = open_page()
+    sign_in(page, analyst.email)
+    platform_paths = html_pages_without_objects(app, "platform", "analyst") + [f"/notices/{notice.id}", "/account"]
+    assert walk_pages(page, platform_paths) == {}
+
+    page = open_page()
+    for path in ("/login", f"/login?next=/notices/{notice.id}"):
+        page.goto(path)
+        assert axe_violations(page) == []
+    page.get_by_role("button", name="Sign in").click()  # an empty form: the error state passes too
+    assert axe_violations(page) == []
+    # The checker is live: an unlabeled field and grey-on-white text are caught.
+    page.evaluate("""() => { const main = document.querySelector('main');
+        main.appendChild(document.createElement('input'));
+        const faint = main.appendChild(document.createElement('p'));
+        faint.textContent = 'faint'; faint.style.color = '#bbb'; faint.style.background = '#fff'; }""")
+    assert {line.split(" ")[0] for line in axe_violations(page)} >= {"label", "color-contrast"}
+
+
+def test_the_portal_is_usable_with_a_keyboard_and_shows_where_focus_is(open_page, world):
+    """Tab reaches every link and control of the navigation in order, each with a visible focus ring; the skip
+    link moves focus past the navigation; a form is filled and sent without a mouse."""
+    org = world.org("Microsoft")
+    admin = world.person(org, "admin", email="admin@microsoft.example")
+    page = open_page()
+    sign_in(page, admin.email)
+    page.goto("/marks")
+    focusable = page.evaluate("""() => Array.from(document.querySelectorAll(
+        'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]'))
+        .filter(el => el.offsetParent !== null && el.tabIndex >= 0).length""")
+    seen, rings = [], []
+    for _ in range(focusable):
+        page.keyboard.press("Tab")
+        seen.append(page.evaluate("document.activeElement.outerHTML.slice(0, 80)"))
+        rings.append(page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+            return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'; }"""))
+    assert 'class="skip-link"' in seen[0]
+    assert len(set(seen)) == focusable, "Tab did not reach every control once (a trap or a skipped one)"
+    assert all(rings), [s for s, ring in zip(seen, rings) if not ring]
+
+    page.goto("/marks")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the skip link
+    page.keyboard.press("Tab")
+    inside_main = page.evaluate("!!document.activeElement.closest('main')")
+    assert inside_main, "after the skip link, focus should be in the main content"
+
+    # Adding a mark with the keyboard only: Tab moves from field to field in reading order, Enter sends.
+    page.goto("/marks/new")
+    page.get_by_label("Word", exact=True).focus()
+    for name, value in (("word", "CONTOSO"), ("office", "USPTO"), ("registration_number", "7654321"),
+                        ("nice_classes", "9")):
+        assert page.evaluate("document.activeElement.name") == name
+        page.keyboard.type(value)
+        if name != "nice_classes":
+            page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/marks/\d+$"))
+    assert "CONTOSO" in page.locator("h1").inner_text()

@@ -1,4 +1,5 @@
-"""Schemathesis over /api/openapi.json: generated requests (valid and invalid) against every operation,
+"""Schemathesis over /api/openapi.json: generated requests (valid and invalid) against every operation, and
+chains of calls linked by the objects they return (stateful),
 with a valid token holding every scope a platform can hold. No server error and no response that
 contradicts the document (status codes, content types, bodies, headers, auth enforcement).
 
@@ -41,6 +42,16 @@ def tokens(app, world):
     return found
 
 
+def excluded_checks(case):
+    """Writes are checked by rules the JSON schema cannot express (each office's number format, a file's
+    content): a schema-valid body may rightly be a 422 there. Reads must accept it all. Likewise a
+    marketplace filter naming no marketplace of the alliance: a 422 by design."""
+    if case.method in ("POST", "PATCH") or (
+            case.operation.label == "GET /api/v1/intel/flags" and "marketplace" in (case.query or {})):
+        return [positive_data_acceptance]
+    return []
+
+
 def operations(app):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     return [result.ok() for result in schema.get_all_operations()]
@@ -57,12 +68,8 @@ def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def exercise(case):
-            # Writes are checked by rules the JSON schema cannot express (each office's number format, a
-            # file's content): a schema-valid body may rightly be a 422 there. Reads must accept it all.
-            # Likewise a marketplace filter naming no marketplace of the alliance: a 422 by design.
-            excluded = [positive_data_acceptance] if case.method in ("POST", "PATCH") or (
-                operation.label == "GET /api/v1/intel/flags" and "marketplace" in (case.query or {})) else []
-            case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=excluded)
+            case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
+                                   excluded_checks=excluded_checks(case))
 
         exercise()
         checked.append(operation.label)
@@ -80,6 +87,34 @@ def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
         expected |= {"GET /api/v1/reports/weekly/weeks", "GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports", "POST /api/v1/notices",
                      "POST /api/v1/intel/flags"}
     assert expected <= set(checked)
+
+
+@pytest.mark.parametrize("kind", ["brand", "platform"])
+def test_chained_calls_conform_to_the_document(app, tokens, kind):
+    """Stateful: schemathesis chains operations by the links it infers from the document (create a mark, a
+    flag, a screening or an import, then read, change, apply or delete that very object), so the calls reach
+    real objects instead of random ids. No server error and no answer contradicting the document."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    machine = schema.as_state_machine()
+    token, calls = tokens[kind], []
+
+    class Workflow(machine):
+        def get_call_kwargs(self, case):
+            return {"headers": {"Authorization": f"Bearer {token}"}}
+
+        def after_call(self, response, case):
+            calls.append((case.method, case.operation.path, response.status_code))
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, additional_checks=additional_checks,
+                                   excluded_checks=excluded_checks(case), transport_kwargs=kwargs or None)
+
+    Workflow.run(settings=settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck),
+                                   database=None, stateful_step_count=6))
+    assert not [call for call in calls if call[2] >= 500]
+    # The chains reached objects they had created or found (not only 404s for made-up ids).
+    reached = {path for method, path, status in calls if "{" in path and status < 300}
+    assert reached, sorted(set(calls))
 
 
 def test_real_notices_and_partnerships_conform_to_the_document(app, tokens):

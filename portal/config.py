@@ -75,7 +75,9 @@ def settings_from_env():
         "LOGIN_ATTEMPTS_PER_ADDRESS": os.environ.get("LOGIN_ATTEMPTS_PER_ADDRESS", "30 per 5 minutes"),
         "SESSION_IDLE_MINUTES": env_int("SESSION_IDLE_MINUTES", 60),
         "SESSION_MAX_HOURS": env_int("SESSION_MAX_HOURS", 12),
-        "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),
+        # "auto": Secure except over plain HTTP on a loopback address (local development); 1 or 0 to force.
+        "SESSION_COOKIE_SECURE": "auto" if os.environ.get("SESSION_COOKIE_SECURE", "auto").strip().lower()
+        in ("", "auto") else env_bool("SESSION_COOKIE_SECURE"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "portal_session",

@@ -1,7 +1,10 @@
-"""Response headers every page and API answer carries. No inline script anywhere, so the CSP can forbid it."""
+"""Response headers every page and API answer carries (no inline script anywhere, so the CSP can forbid it),
+and the session cookie's Secure flag."""
+import ipaddress
 from urllib.parse import urlsplit
 
 from flask import abort, g, request
+from flask.sessions import SecureCookieSessionInterface
 
 def content_security_policy(form_targets=()):
     """The policy; `form_targets` are extra places a form may lead to (browsers apply form-action to the
@@ -62,6 +65,30 @@ def refuse_nul_characters():
                 abort(400, "Text containing NUL characters is not accepted.")
 
 
+def is_loopback(host):
+    """True for localhost and loopback addresses, with or without a port ("127.0.0.1:5000", "[::1]:80")."""
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """SESSION_COOKIE_SECURE=auto (the default): the cookie is Secure everywhere except over plain HTTP on
+    a loopback address, which is local development (`make run`, the tests). A portal reached by any other
+    name gets a Secure cookie even when a proxy in front hides that the browser used HTTPS."""
+
+    def get_cookie_secure(self, app):
+        setting = app.config["SESSION_COOKIE_SECURE"]
+        if setting != "auto":
+            return bool(setting)
+        return request.is_secure or not is_loopback(request.host)
+
+
 def init_app(app):
+    app.session_interface = SessionInterface()
     app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)

@@ -96,6 +96,29 @@ def test_session_cookie_flags(client, world):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+@pytest.mark.parametrize("base_url, secure", [
+    ("https://portal.example", True),
+    ("http://portal.example", True),      # behind a proxy that hides the browser's HTTPS: still Secure
+    ("http://10.1.2.3:8000", True),
+    ("https://localhost", True),
+    ("http://localhost", False),          # local development only: plain HTTP on loopback
+    ("http://127.0.0.1:5000", False),
+    ("http://[::1]:5000", False),
+])
+def test_the_session_cookie_is_secure_outside_local_development(app, base_url, secure):
+    response = app.test_client().get("/login", base_url=base_url)
+    cookie = response.headers["Set-Cookie"]
+    assert ("; Secure" in cookie) is secure, cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_secure_cookies_can_be_forced_for_local_https_proxies(app, monkeypatch):
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)
+    assert "; Secure" in app.test_client().get("/login", base_url="http://localhost").headers["Set-Cookie"]
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", False)
+    assert "; Secure" not in app.test_client().get("/login", base_url="https://portal.example").headers["Set-Cookie"]
+
+
 def test_no_inline_script_in_pages(make_client, world):
     client, org, user = signed_in(make_client, world)
     for path in ("/", "/team", "/audit", "/account"):

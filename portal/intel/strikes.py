@@ -39,15 +39,33 @@ def find_seller(marketplace_id, external_id):
     return Seller.get_or_none((Seller.marketplace == marketplace_id) & (Seller.external_id == external_id.strip()))
 
 
-def sync_strike(item, now):
-    """Bring the strike of `item`'s seller under `item`'s notice in step with that notice's items."""
+STRIKE_MOVES = ("removed", "reinstated")  # the moves after which the notices service calls sync_strike
+
+
+def lock_seller_of(item):
+    """The seller a strike of `item` would count against, locked for the transaction (created on first use);
+    None when the item can give no strike (no seller id, or a notice not about counterfeits).
+
+    The lock order of every writer is the item, then its seller, then the audit head. A move that will
+    sync a strike takes the seller's lock right after the item's, before anything is audited: a removal
+    straight from `submitted` audits its acknowledgement first, and taking the seller only then deadlocked
+    (PostgreSQL) with a removal of another listing of the same seller that held the seller and waited for
+    the audit head."""
     seller_id = (item.seller_id or "").strip()
     if not seller_id:
         return None
     notice = Notice.get_by_id(item.notice_id)
     if notice.reason_code != "counterfeit":
         return None
-    seller = lock_seller(seller_for(item.marketplace_id, seller_id))
+    return lock_seller(seller_for(item.marketplace_id, seller_id))
+
+
+def sync_strike(item, now):
+    """Bring the strike of `item`'s seller under `item`'s notice in step with that notice's items."""
+    seller = lock_seller_of(item)
+    if seller is None:
+        return None
+    notice = Notice.get_by_id(item.notice_id)
     standing = list(NoticeItem.select().where((NoticeItem.notice == notice) & (NoticeItem.seller_id == item.seller_id)
                                               & NoticeItem.state.in_(STANDING))
                     .order_by(NoticeItem.decided_at, NoticeItem.id))

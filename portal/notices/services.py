@@ -417,7 +417,7 @@ def transition(item, org, to, reason="", redress="", user=None, now=None):
         if len(text) > rules.MAX_REASON:
             raise ValidationError({name: f"Use at most {rules.MAX_REASON} characters."})
     with db.atomic():
-        item = _lock_item(item.id)
+        item = _lock_item(item.id)  # then the seller (strikes), then the audit head: one order for all
         side = side_of(item, org)
         if now < item.state_changed_at:  # a backfill (CLI, demo) must replay history in order
             raise Conflict("A listing's moves are recorded in time order: this one predates its last change.")
@@ -426,6 +426,8 @@ def transition(item, org, to, reason="", redress="", user=None, now=None):
             raise ValidationError({"reason": f"Give {REASON_NEEDED[to]}: the other side sees it."})
         if side == "brand" and (item.state, to) == ("info_requested", "acknowledged") and not reason:
             raise ValidationError({"reason": "Give the information the platform asked for."})
+        if any(step_to in strikes.STRIKE_MOVES for _, step_to in steps):
+            strikes.lock_seller_of(item)  # before the first audit write: see its lock order
         for frm, step_to in steps:
             final = step_to == to
             _apply(item, frm, step_to, reason if final else "", _redress(step_to, redress) if final else "",
@@ -449,7 +451,7 @@ def _apply(item, frm, to, reason, redress, user, org, now):
     Transition.create(item=item, brand=item.brand_id, platform=item.platform_id, from_state=frm, to_state=to,
                       reason=reason, redress=redress, actor=user, actor_org=org, at=now)
     item.state = to
-    if to in ("removed", "reinstated"):
+    if to in strikes.STRIKE_MOVES:
         strikes.sync_strike(item, now)
     emit("notice.item.transitioned", (item.brand_id, item.platform_id), item, {
         "notice": notice_reference(item.notice_id), "item": item.id, "url": item.url, "from": frm, "to": to,

@@ -162,3 +162,23 @@ def test_upload_without_a_file_part(client, brand):
     as_text = client.post("/api/v1/marks/imports", headers=bearer(token), content_type="multipart/form-data",
                           data={"file": "word,office"})
     assert as_text.status_code == 422 and as_text.json["errors"][0]["field"] == "file"
+
+
+def test_a_page_of_marks_costs_the_same_queries_whatever_its_length(client, world):
+    """The owner's slug comes with each mark in the one query (no query per mark)."""
+    from tests.conftest import count_queries
+    platform = world.org("Alibaba", kind="platform")
+    token = client_token(client, platform, "marks:read")
+    for name in ("Louis Vuitton", "Swarovski"):
+        brand = world.org(name)
+        world.partnership(brand, platform)
+        for n in range(10):
+            world.mark(brand, word=f"{name.upper()} {n}", number=str(3000000 + n))
+
+    def page(limit):
+        return lambda: client.get(f"/api/v1/marks?limit={limit}", headers=bearer(token))
+    small, few = count_queries(page(2))
+    large, many = count_queries(page(20))
+    assert len(small.json["items"]) == 2 and len(large.json["items"]) == 20
+    assert {m["owner"] for m in large.json["items"]} == {"louis-vuitton", "swarovski"}
+    assert many == few

@@ -10,6 +10,7 @@ import pytest
 from portal.audit import AuditEvent, acting_as
 from portal.marks.models import Mark
 from portal.notices import api as notices_api
+from portal.notices import services as notices_services
 from portal.notices.models import Evidence, Notice, NoticeItem
 from portal.partnerships import api as partnerships_api
 from portal.timeutil import utcnow
@@ -73,8 +74,10 @@ def get_notice(client, alliance, side, notice_id):
 
 
 def at(monkeypatch, moment):
-    """Make the API's clock read `moment` (naive UTC)."""
+    """Make the API's clock read `moment` (naive UTC); a move is timed by the notices service itself, when it
+    holds the listing's lock."""
     monkeypatch.setattr(notices_api, "utcnow", lambda: moment)
+    monkeypatch.setattr(notices_services, "utcnow", lambda: moment)
     monkeypatch.setattr(partnerships_api, "utcnow", lambda: moment)
 
 

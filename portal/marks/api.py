@@ -163,6 +163,8 @@ def list_marks(args):
     query = services.search(current_org, q=args.get("q", ""), office=(args.get("office") or "").upper(),
                             nice_class=args.get("nice_class"), status=args.get("status", ""),
                             expiring=args.get("expiring", False), owner=owner)
+    # Each mark's owner (its slug is in the body) comes in the same query, not one query per mark.
+    query = query.join_from(Mark, Organization, on=(Mark.org == Organization.id)).select_extend(Organization)
     return paginate(query, Mark, args)
 
 

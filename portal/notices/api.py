@@ -418,7 +418,8 @@ def transition_item(data, notice_id, item_id):
     """Move one item (listing) of a notice to another state, with the statement of reasons"""
     notice = services.get_visible_notice(notice_id, current_org)
     item = services.get_item(notice, item_id)
-    at = now()
+    # No `now` passed: the move is timed when the listing's lock is taken (a move waiting behind another
+    # one of the same listing must not be refused as predating it).
     item = services.transition(item, current_org._get_current_object(), data["to"], data["reason"],
-                               data["redress"], user=current_token().acting_user, now=at)
-    return item_bodies(notice, [item], current_org, at)[0]
+                               data["redress"], user=current_token().acting_user)
+    return item_bodies(notice, [item], current_org, now())[0]

@@ -407,8 +407,11 @@ def _lock_item(item_id):
 
 def transition(item, org, to, reason="", redress="", user=None, now=None):
     """Move one item to state `to` for `org` (its platform or its brand): checked, applied with its
-    clock effects, recorded (Transition row, audit and event in both orgs). Returns the item."""
-    now = now or utcnow()
+    clock effects, recorded (Transition row, audit and event in both orgs). Returns the item.
+
+    `now` defaults to the moment the listing's lock is taken, not the moment of the call: a move that
+    waited behind another one of the same listing happens after it, never "before its last change"."""
+    backfill = now is not None
     to = str(to or "").strip()
     # Browsers send line breaks as CRLF but count them as one character against maxlength.
     reason = (reason or "").replace("\r\n", "\n").strip()
@@ -418,6 +421,7 @@ def transition(item, org, to, reason="", redress="", user=None, now=None):
             raise ValidationError({name: f"Use at most {rules.MAX_REASON} characters."})
     with db.atomic():
         item = _lock_item(item.id)  # then the seller (strikes), then the audit head: one order for all
+        now = now if backfill else utcnow()
         side = side_of(item, org)
         if now < item.state_changed_at:  # a backfill (CLI, demo) must replay history in order
             raise Conflict("A listing's moves are recorded in time order: this one predates its last change.")

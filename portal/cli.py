@@ -10,6 +10,7 @@ import os
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from portal import audit
@@ -63,6 +64,50 @@ def db_status():
     rows = database.status()
     emit({"migrations": [{"name": name, "applied_at": applied} for name, applied in rows],
           "pending": [name for name, applied in rows if applied is None]})
+
+
+@db_cli.command("backup")
+@click.argument("path")  # checked by the command, so that every refusal is JSON
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@json_command
+def db_backup(path, force):
+    """Write a consistent backup of the database to PATH while the portal keeps running.
+
+    SQLite: an online copy through SQLite's backup API (one file, integrity-checked). PostgreSQL: pg_dump
+    --format=custom (restore it with pg_restore). Prints the path, size, SHA-256, the last migration, row
+    counts and the audit head as they are in the backup. The file appears at PATH only once complete."""
+    from portal.backups import BackupRefused, backup
+
+    try:
+        emit(backup(current_app.config["DATABASE_URL"], path, force=force))
+    except BackupRefused as refused:
+        emit({"error": refused.message, **refused.extra})
+        sys.exit(1)
+
+
+@db_cli.command("restore")
+@click.argument("path")
+@click.option("--force", is_flag=True,
+              help="Replace a database that holds data (it is kept beside it as <name>.replaced-<time>).")
+@json_command
+def db_restore(path, force):
+    """Replace the SQLite database with the backup at PATH. Stop the portal (web and worker) first.
+
+    The backup must pass SQLite's integrity check and be a portal database at a migration this version
+    knows; the database file is replaced in one rename. A database holding data is replaced only with
+    --force. PostgreSQL: restore with pg_restore into an empty database; this command prints the exact
+    pg_restore command (pg_restore --no-owner --no-privileges --exit-on-error --single-transaction
+    --dbname=DATABASE_URL PATH)."""
+    from portal.backups import BackupRefused, restore
+
+    try:
+        result = restore(current_app.config["DATABASE_URL"], path, force=force)
+    except BackupRefused as refused:
+        emit({"error": refused.message, **refused.extra})
+        sys.exit(1)
+    with database.db.connection_context():
+        result["audit"] = audit.verify_chain().as_dict()
+    emit(result)
 
 
 @audit_cli.command("verify")

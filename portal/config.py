@@ -107,4 +107,7 @@ def settings_from_env():
         "MARKS_IMPORT_INLINE_BYTES": env_int("MARKS_IMPORT_INLINE_BYTES", 256 * 1024),
         # An XLSX is a zip: refuse one that would unpack to more than this (a zip bomb) before opening it.
         "MARKS_IMPORT_MAX_UNPACKED_BYTES": env_int("MARKS_IMPORT_MAX_UNPACKED_BYTES", 1024 * MB),
+        # An import whose worker has not committed a batch (its heartbeat) for this long is taken to be dead
+        # and is resumed by another worker after its last committed batch.
+        "MARKS_IMPORT_STALLED_SECONDS": env_int("MARKS_IMPORT_STALLED_SECONDS", 600),
     }

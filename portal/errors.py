@@ -4,9 +4,10 @@ Services raise `ValidationError` (field -> messages) or `Conflict`; a page re-re
 messages, the CLI prints them as JSON, the API (later) answers application/problem+json (RFC 9457).
 Nothing a user sends may produce a 500.
 """
+import errno
 import logging
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from peewee import DataError, IntegrityError, InterfaceError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
@@ -46,6 +47,32 @@ class Forbidden(ServiceError):
     """The object may be seen but not changed by this org (another member's flag)."""
 
     status = 403
+
+
+# A write refused for want of room: the disk or a quota is full (ENOSPC, EDQUOT), or the file would pass
+# the process's file size limit (EFBIG, RLIMIT_FSIZE).
+NO_ROOM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+NO_ROOM_FOR_FILE = "The server has no room to store this file; nothing was kept. Try again later."
+NO_ROOM_FOR_CHANGE = "The server has no room to store this change; nothing was changed. Try again later."
+
+
+class StorageFull(ServiceError):
+    """The server ran out of room while keeping an upload; the partial file is already deleted."""
+
+    status = 507
+
+
+def is_out_of_room(error):
+    """A full disk, a quota or the file size limit, as an OSError or as the database's own error (SQLite:
+    "database or disk is full"; PostgreSQL: SQLSTATE 53100 disk_full)."""
+    if isinstance(error, OSError):
+        return error.errno in NO_ROOM_ERRNOS
+    if "database or disk is full" in str(error):
+        return True
+    # Peewee raises its own class with the driver's exception as first argument (and as context).
+    originals = [error.__cause__, error.__context__, *(a for a in error.args if isinstance(a, BaseException))]
+    return any(getattr(original, "sqlstate", None) == "53100"
+               or isinstance(original, OSError) and original.errno in NO_ROOM_ERRNOS for original in originals)
 
 
 class NotFound(HTTPNotFound):
@@ -134,10 +161,21 @@ def handle_csrf_failure(error):
 
 
 def handle_database_unavailable(error):
+    if is_out_of_room(error):
+        log.error("no room to write on %s %s: %s", request.method, request.path, error)
+        return refusal(507, "Insufficient Storage", NO_ROOM_FOR_CHANGE)
     # A lost or locked database must read as "try again", never as a traceback.
     log.error("database unavailable: %s", error)
+    without_database()
     return refusal(503, "Service Unavailable", "The database is unavailable; try again shortly.",
                    template="errors/503.html")
+
+
+def without_database():
+    """Render the error page as for a visitor: the template context processors (Flask-Login's current_user,
+    the navigation's memberships) would otherwise load the signed-in user from the database that just
+    failed, and the 503 page would become a 500."""
+    g._login_user = current_app.login_manager.anonymous_user()
 
 
 def handle_too_large(error):
@@ -149,7 +187,19 @@ def handle_too_large(error):
 
 def handle_service_error(error):
     """Safety net for a refusal no view turned into a form message: a 4xx page with the reason."""
+    if isinstance(error, StorageFull):
+        return refusal(507, "Insufficient Storage", NO_ROOM_FOR_FILE, error.errors)
     return refusal(error.status, "Request refused", error.message, error.errors)
+
+
+def handle_os_error(error):
+    """No room for a file the request is writing: reading an upload (Werkzeug spools a large file part to a
+    temporary file, which is deleted with the request) or keeping it. A 507 saying nothing was kept; any
+    other OSError is a bug and goes on to the 500 handler, logged with its traceback."""
+    if not is_out_of_room(error):
+        raise error
+    log.error("no room to store an upload on %s %s: %s", request.method, request.path, error)
+    return refusal(507, "Insufficient Storage", NO_ROOM_FOR_FILE)
 
 
 def handle_integrity_error(error):
@@ -181,6 +231,7 @@ def init_app(app):
     app.register_error_handler(ServiceError, handle_service_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DataError, handle_data_error)
+    app.register_error_handler(OSError, handle_os_error)
     # Registered for 500 (not Exception) so tests still see real tracebacks: Flask only calls this when it
     # would otherwise answer with a bare 500 page.
     app.register_error_handler(500, handle_unexpected)

@@ -6,12 +6,16 @@ with its own database connection, and audits as "worker".
 """
 import contextlib
 import functools
+import logging
 import os
+import threading
 
 from flask import has_app_context
 from huey import RedisHuey, SqliteHuey, crontab
 
-from portal.config import env_bool, instance_path
+from portal.config import env_bool, env_int, instance_path
+
+log = logging.getLogger(__name__)
 
 
 def make_huey():
@@ -25,6 +29,20 @@ def make_huey():
 
 huey = make_huey()
 _worker_app = None
+_worker_app_lock = threading.Lock()
+
+
+def worker_app():
+    """The worker's app, created once. The consumer's threads start tasks at the same moment (the periodic
+    ones at each minute): without the lock two of them build an app at once, and create_app, binding the
+    module-level API object, fails in one of them, losing that task (an import then waits for the resume)."""
+    global _worker_app
+    if _worker_app is None:
+        with _worker_app_lock:
+            if _worker_app is None:
+                from portal import create_app
+                _worker_app = create_app()
+    return _worker_app
 
 
 @contextlib.contextmanager
@@ -33,22 +51,46 @@ def app_context():
     if has_app_context():
         yield
         return
-    global _worker_app
-    if _worker_app is None:
-        from portal import create_app
-        _worker_app = create_app()
+    app = worker_app()
     from portal import audit
     from portal.db import db
-    with _worker_app.app_context(), audit.acting_as("worker"), db.connection_context():
+    with app.app_context(), audit.acting_as("worker"), db.connection_context():
         yield
 
 
 def in_app_context(func):
+    """Run the task in an app context. On the worker, a database that cannot be reached costs the task one
+    line in the log, not a traceback: the consumer goes on, periodic tasks run again at their next time,
+    an import is resumed after its last committed batch and a webhook delivery stays due."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with app_context():
+        if has_app_context():  # immediate mode (tests), the CLI: the caller sees every exception
             return func(*args, **kwargs)
+        from peewee import InterfaceError, OperationalError
+        from playhouse.pool import MaxConnectionsExceeded
+        try:
+            with app_context():
+                return func(*args, **kwargs)
+        except (OperationalError, InterfaceError, MaxConnectionsExceeded) as error:
+            log.error("task %s skipped: the database is unavailable (%s: %s)", func.__name__,
+                      type(error).__name__, str(error).strip())
+            return None
     return wrapper
+
+
+_startup_once = threading.Lock()  # taken by the first worker thread, never released
+
+
+@huey.on_startup()
+def resume_imports_at_startup():
+    """A consumer that starts (after a crash or a redeploy) looks for imports a dead worker left running:
+    at once, and again once such an import's last heartbeat is old enough to count as stalled
+    (MARKS_IMPORT_STALLED_SECONDS), rather than waiting for the periodic task. Huey calls this in every
+    worker thread; the first one does it for the process."""
+    if not _startup_once.acquire(blocking=False):
+        return
+    resume_stalled_imports()
+    resume_stalled_imports.schedule(delay=env_int("MARKS_IMPORT_STALLED_SECONDS", 600) + 1)
 
 
 @huey.periodic_task(crontab(minute="*/10"))

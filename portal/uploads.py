@@ -4,6 +4,7 @@ Nothing a user names is ever used as a path: files live in `instance/uploads/<ar
 the name they came with is kept only for display. A file over its cap is refused before it is kept.
 """
 import hashlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from flask import current_app
 
-from portal.errors import ValidationError
+from portal.errors import NO_ROOM_ERRNOS, NO_ROOM_FOR_FILE, StorageFull, ValidationError
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 # Leading bytes of the file types the portal accepts as evidence; the name's extension is not trusted.
@@ -55,11 +58,13 @@ def display_name(filename):
 
 
 def save_upload(stream, area, max_bytes, filename="", field="file"):
-    """Copy `stream` into `area`, hashing as it goes; refuse (and delete) it once past `max_bytes`."""
+    """Copy `stream` into `area`, hashing as it goes; refuse (and delete) it once past `max_bytes`, and when
+    the disk has no room for it (StorageFull, a 507): a partial file is never left behind."""
     digest, size, head = hashlib.sha256(), 0, b""
     name = secrets.token_hex(16)
-    target = folder(area) / name
+    target = None
     try:
+        target = folder(area) / name
         with open(target, "xb") as out:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
@@ -70,8 +75,12 @@ def save_upload(stream, area, max_bytes, filename="", field="file"):
                     head += chunk[:64 - len(head)]
                 digest.update(chunk)
                 out.write(chunk)
-    except BaseException:
-        target.unlink(missing_ok=True)
+    except BaseException as error:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in NO_ROOM_ERRNOS:
+            log.error("no room to keep an upload in %s (%s bytes read so far): %s", area, size, error)
+            raise StorageFull({field: NO_ROOM_FOR_FILE}) from error
         raise
     return StoredFile(name, display_name(filename), size, digest.hexdigest(), head)
 

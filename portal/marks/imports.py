@@ -10,13 +10,15 @@
    and one small integer per row (for duplicate detection) are held.
 3. A dry run does all of that except writing marks; it keeps its file so it can be applied as it is.
 
-A job whose worker died is picked up again by `resume_stalled_imports` and continues after its last
-committed batch, with the same counts.
+A job whose worker died (no batch committed for MARKS_IMPORT_STALLED_SECONDS) is picked up again by
+`resume_stalled_imports` and continues after its last committed batch, with the same counts. Each batch
+first checks that the job is still where this worker left it, so a worker wrongly thought dead (a batch
+slower than the stall limit) stops at its next batch instead of applying rows a second time.
 """
 import logging
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_app_context
 from peewee import IntegrityError, InterfaceError, OperationalError, fn
 
 from portal import audit, uploads
@@ -32,7 +34,7 @@ from portal.timeutil import local_today, utcnow
 log = logging.getLogger(__name__)
 
 IMPORT_AREA = "imports"
-STALLED_AFTER = timedelta(minutes=10)
+STALLED_AFTER = timedelta(minutes=10)  # the default of MARKS_IMPORT_STALLED_SECONDS
 UPDATE_FIELDS = ("word", "nice_classes", "registered_on", "expires_on", "jurisdictions")
 INSERT_FIELDS = ("org", "word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
                  "jurisdictions", "status", "created_at", "updated_at")
@@ -43,6 +45,16 @@ def limits():
     return {"max_bytes": config["MARKS_IMPORT_MAX_BYTES"], "max_rows": config["MARKS_IMPORT_MAX_ROWS"],
             "batch_rows": config["MARKS_IMPORT_BATCH_ROWS"], "inline_bytes": config["MARKS_IMPORT_INLINE_BYTES"],
             "max_unpacked": config["MARKS_IMPORT_MAX_UNPACKED_BYTES"]}
+
+
+def stalled_after():
+    """How long a running job may go without a heartbeat (a committed batch) before it counts as dead."""
+    seconds = current_app.config.get("MARKS_IMPORT_STALLED_SECONDS") if has_app_context() else None
+    return timedelta(seconds=seconds) if seconds else STALLED_AFTER
+
+
+class JobTakenOver(Exception):
+    """Another worker resumed this job (it took this one for dead); this one stops without writing."""
 
 
 def stored_path(job):
@@ -149,7 +161,7 @@ def claim(job_id):
                                 started_at=fn.COALESCE(ImportJob.started_at, now))
                .where((ImportJob.id == job_id) & (
                    (ImportJob.status == "queued")
-                   | ((ImportJob.status == "running") & (ImportJob.heartbeat_at < now - STALLED_AFTER))))
+                   | ((ImportJob.status == "running") & (ImportJob.heartbeat_at < now - stalled_after()))))
                .execute())
     return ImportJob.get_by_id(job_id) if claimed else None
 
@@ -163,6 +175,8 @@ def run_import(job_id):
         importer_for(job.kind)(job).run()
     except FileRefused as refused:
         fail(job, refused.text, refused.problems)
+    except JobTakenOver:
+        log.warning("import job %s was resumed by another worker; this one stops", job_id)
     except (OperationalError, InterfaceError):
         # The database went away or stayed locked: the job stays `running` and resume_stalled_imports
         # continues it after its last committed batch once the database is back.
@@ -184,7 +198,8 @@ def fail(job, message, problems=()):
                  "value": rules.reported_value(value)} for row, column, code, text, value in problems]).execute()
         ImportJob.update(status="failed", failure=message, finished_at=utcnow(),
                          stored_path="").where(ImportJob.id == job.id).execute()
-        audit.record(f"{importer_for(job.kind).audit_name}.failed", job.org, job, change={"job": job.id, "failure": message})
+        audit.record(f"{importer_for(job.kind).audit_name}.failed", job.org, job,
+                     change={"job": job.id, "failure": message})
     uploads.delete(IMPORT_AREA, job.stored_path)
 
 
@@ -192,8 +207,10 @@ def finish(job):
     job = ImportJob.get_by_id(job.id)
     keep_file = job.dry_run
     with db.atomic():
-        ImportJob.update(status="done", finished_at=utcnow(),
-                         **({} if keep_file else {"stored_path": ""})).where(ImportJob.id == job.id).execute()
+        finished = (ImportJob.update(status="done", finished_at=utcnow(), **({} if keep_file else {"stored_path": ""}))
+                    .where((ImportJob.id == job.id) & (ImportJob.status == "running")).execute())
+        if not finished:
+            return  # another worker that resumed the job finished it first
         audit.record(f"{importer_for(job.kind).audit_name}.finished", job.org, job, change={
             "job": job.id, "dry_run": job.dry_run, "rows": job.total_rows, "created": job.created,
             "updated": job.updated, "unchanged": job.unchanged, "errors": job.error_rows})
@@ -269,6 +286,7 @@ class Importer:
                     # SQLite's write lock already serialises), so two imports of one org, or an import and
                     # an edit on the web, take turns instead of deadlocking or overwriting each other.
                     lock_org(self.org)
+                    self.hold()
                     return self.apply_batch(batch)
             except IntegrityError:
                 # A key inserted since we looked (only a writer that skipped the lock could do that).
@@ -276,6 +294,17 @@ class Importer:
                 if attempt == 2:
                     raise
                 log.info("import %s: batch from row %s raced another writer; retrying", self.job.id, batch[0][0])
+
+    def hold(self):
+        """Check, in the batch's transaction, that the job is still running and still at the row this worker
+        committed last, and beat its heart. Otherwise another worker resumed it: raise JobTakenOver, so this
+        batch is rolled back rather than applied twice. (The update locks the job's row on PostgreSQL; on
+        SQLite the transaction already holds the write lock.)"""
+        held = (ImportJob.update(heartbeat_at=utcnow())
+                .where((ImportJob.id == self.job.id) & (ImportJob.status == "running")
+                       & (ImportJob.last_row == self.job.last_row)).execute())
+        if not held:
+            raise JobTakenOver(self.job.id)
 
     def apply_batch(self, batch):
         codes, errors, candidates, seen_in_batch = [], [], [], {}
@@ -430,7 +459,7 @@ def row_outcomes(job, first_row=2, count=100):
 def resume_stalled_imports():
     """Queue again the jobs whose worker stopped (killed, redeployed): each continues after its last batch."""
     from portal.tasks import run_mark_import
-    cutoff = utcnow() - STALLED_AFTER
+    cutoff = utcnow() - stalled_after()
     stalled = ImportJob.select(ImportJob.id).where(
         ((ImportJob.status == "running") & (ImportJob.heartbeat_at < cutoff))
         | ((ImportJob.status == "queued") & (ImportJob.created_at < cutoff)))

@@ -160,6 +160,23 @@ def user_create(email, org_slug, role, name):
     emit({"user": membership.user.as_dict(), "created": created, "membership": membership.as_dict()})
 
 
+@user_cli.command("reset-two-factor")
+@click.argument("email")
+@json_command
+def user_reset_two_factor(email):
+    """Turn off a user's two-factor authentication (a lost phone and lost recovery codes, or a SECRET_KEY
+    change that made the keys unreadable); they sign in with their password and set it up again.
+    Audited in each of the user's organizations."""
+    from portal.accounts import two_factor
+
+    user = services.find_user(email)
+    if user is None:
+        raise NotFound(f"No user with email '{email}'.")
+    two_factor.reset_by_operator(user)
+    emit({"user": user.as_dict(), "two_factor": False,
+          "must_set_up_again_for": [org.slug for org in two_factor.orgs_requiring(user)]})
+
+
 @client_cli.command("create")
 @click.option("--org", "org_slug", required=True, help="Slug of the organization the client acts for.")
 @click.option("--name", required=True)

@@ -5,8 +5,10 @@ import io
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
+from pathlib import Path
 from urllib.parse import urlparse
 
 # Before anything imports the portal: tasks run inline, password hashing is the cheap argon2id profile.
@@ -262,3 +264,75 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when == "call":
         item.test_failed = report.failed
+
+
+# --- the browser (headless Chromium driven by Playwright), shared by every browser test file ---------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Flags that keep Chromium from reaching for Google services on a machine with no internet.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def browser_unavailable():
+    if not os.path.exists(CHROMIUM):
+        return f"Chromium not found at {CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    reason = browser_unavailable()
+    if reason:
+        if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests are required here: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def record_console(message, errors):
+    # Chromium logs every 4xx response as "Failed to load resource". A page answered 401 or 422 on
+    # purpose (failed sign-in, refused form) is not a fault; failed assets are caught by status below.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        errors.append(message.text)
+
+
+def record_failed_asset(response, errors):
+    if response.status >= 400 and response.request.resource_type != "document":
+        errors.append(f"{response.status} for {response.url}")
+
+
+@pytest.fixture
+def open_page(chromium, live_server, request):
+    """Pages in fresh browser contexts (separate cookie jars); script errors and failed assets fail the test."""
+    contexts, console_errors = [], []
+
+    def open_new():
+        context = chromium.new_context(base_url=live_server)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10000)
+        page.on("console", lambda msg: record_console(msg, console_errors))
+        page.on("pageerror", lambda error: console_errors.append(str(error)))
+        page.on("response", lambda response: record_failed_asset(response, console_errors))
+        return page
+
+    yield open_new
+    if getattr(request.node, "test_failed", False):
+        ARTIFACTS.mkdir(exist_ok=True)
+        for n, context in enumerate(contexts):
+            for m, page in enumerate(context.pages):
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{n}-{m}.png"), full_page=True)
+    for context in contexts:
+        context.close()
+    assert console_errors == [], f"console errors: {console_errors}"

@@ -1,12 +1,11 @@
-"""Real-browser flows in headless Chromium (Debian's package, driven by Playwright).
+"""Real-browser flows in headless Chromium (Debian's package, driven by Playwright; the `chromium` and
+`open_page` fixtures are in conftest.py, so every browser test file shares one Chromium).
 
 The portal runs on a live local server in a thread, on the same database as the other tests. Each test
 fails on any console error; a screenshot of the page is saved in test-artifacts/ when a test fails.
 Without Chromium the tests are skipped, unless PORTAL_REQUIRE_BROWSER=1 (set by CI) makes that a failure.
 """
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,76 +15,6 @@ from tests.conftest import PASSWORD
 from tests.test_reports import story  # noqa: F401 (the weekly report's worked week, a fixture)
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-# Flags that keep Chromium from reaching for Google services on a machine with no internet.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-
-
-def browser_unavailable():
-    if not os.path.exists(CHROMIUM):
-        return f"Chromium not found at {CHROMIUM}"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
-    return None
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    reason = browser_unavailable()
-    if reason:
-        if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests are required here: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def record_console(message, errors):
-    # Chromium logs every 4xx response as "Failed to load resource". A page answered 401 or 422 on
-    # purpose (failed sign-in, refused form) is not a fault; failed assets are caught by status below.
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        errors.append(message.text)
-
-
-def record_failed_asset(response, errors):
-    if response.status >= 400 and response.request.resource_type != "document":
-        errors.append(f"{response.status} for {response.url}")
-
-
-@pytest.fixture
-def open_page(chromium, live_server, request):
-    """Pages in fresh browser contexts (separate cookie jars); script errors and failed assets fail the test."""
-    contexts, console_errors = [], []
-
-    def open_new():
-        context = chromium.new_context(base_url=live_server)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10000)
-        page.on("console", lambda msg: record_console(msg, console_errors))
-        page.on("pageerror", lambda error: console_errors.append(str(error)))
-        page.on("response", lambda response: record_failed_asset(response, console_errors))
-        return page
-
-    yield open_new
-    if getattr(request.node, "test_failed", False):
-        ARTIFACTS.mkdir(exist_ok=True)
-        for n, context in enumerate(contexts):
-            for m, page in enumerate(context.pages):
-                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{n}-{m}.png"), full_page=True)
-    for context in contexts:
-        context.close()
-    assert console_errors == [], f"console errors: {console_errors}"
-
 
 def sign_in(page, email, password=PASSWORD):
     page.goto("/login")

@@ -190,6 +190,48 @@ def test_sign_out_ends_the_session_server_side(make_client, world):
     assert attacker.get("/").status_code == 302  # the copied cookie no longer opens anything
 
 
+def open_sessions(email):
+    return UserSession.select().join(User).where(User.email == email, UserSession.ended_at.is_null()).count()
+
+
+def test_sign_out_ends_every_session_of_the_user(make_client, world):
+    """Even one opened behind the sign-in's back (a second browser racing the first sign-in)."""
+    from portal.accounts.services import token_digest
+    org = world.org("Microsoft")
+    world.person(org, "admin", email="ada@microsoft.example")
+    browser = make_client()
+    browser.sign_in("ada@microsoft.example")
+    user = User.get(User.email == "ada@microsoft.example")
+    UserSession.create(user=user, token_hash=token_digest("other-browser"), org=org)
+    assert open_sessions(user.email) == 2
+    browser.post_form("/logout")
+    assert open_sessions(user.email) == 0
+
+
+def test_deactivation_ends_all_of_the_users_sessions_at_once(make_client, world):
+    """Deactivated in one org, counsel's sessions end everywhere (in the database, not only at the next
+    request); signing in again reaches the org still theirs and not the other."""
+    from portal.accounts.models import Membership
+    vuitton, swarovski = world.org("Louis Vuitton"), world.org("Swarovski")
+    world.person(vuitton, "admin", email="counsel@lawfirm.example")
+    world.person(swarovski, "analyst", email="counsel@lawfirm.example")
+    world.person(swarovski, "admin", email="admin@swarovski.example")
+    first, second = make_client(), make_client()
+    first.sign_in("counsel@lawfirm.example", org=vuitton)
+    second.sign_in("counsel@lawfirm.example", org=swarovski)
+    user = User.get(User.email == "counsel@lawfirm.example")
+    admin = make_client()
+    admin.sign_in("admin@swarovski.example")
+    membership = Membership.get(Membership.user == user, Membership.org == swarovski)
+    assert admin.post_form(f"/team/{membership.id}/deactivate").status_code == 302
+    assert open_sessions(user.email) == 0
+    for browser in (first, second):
+        response = browser.get("/")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    first.sign_in("counsel@lawfirm.example")
+    assert "<h1>Louis Vuitton</h1>" in page_text(first.get("/"))
+
+
 @pytest.mark.parametrize("target", [
     "https://evil.example/phish", "//evil.example/phish", "/\t/evil.example/phish", "/\n/evil.example",
     "/\r/evil.example", "/\\/evil.example", "\\\\evil.example", "javascript:alert(1)",

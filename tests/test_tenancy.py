@@ -35,13 +35,17 @@ from tests.conftest import page_text
 # Routes a signed-in user may POST to whatever their role: they only touch the user's own session or
 # password. Adding a route here is a decision: say why in the view.
 # The consent page is the user's own decision about an app acting for them.
-SELF_SERVICE_POSTS = {"accounts.logout", "accounts.choose_org", "accounts.account", "oauth.authorize"}
+SELF_SERVICE_POSTS = {"accounts.logout", "accounts.choose_org", "accounts.account", "oauth.authorize",
+                      "accounts.two_factor_setup", "accounts.regenerate_recovery_codes",
+                      "accounts.disable_two_factor"}
 # OAuth endpoints that authenticate the calling client by its credentials: no session, no CSRF token.
 CLIENT_CREDENTIAL_POSTS = {"oauth.token", "oauth.revoke", "oauth.introspect"}
 # Routes reached by a secret in the URL rather than by a session (the invitation link).
 TOKEN_ROUTES = {"accounts.accept_invitation"}
 # Everything that is not a member action: the sign-in form, self-service and token routes.
-NON_MEMBER_POSTS = SELF_SERVICE_POSTS | TOKEN_ROUTES | CLIENT_CREDENTIAL_POSTS | {"accounts.login"}
+# The second step of signing in is reached with the half-signed-in state, not a login session.
+NON_MEMBER_POSTS = (SELF_SERVICE_POSTS | TOKEN_ROUTES | CLIENT_CREDENTIAL_POSTS
+                    | {"accounts.login", "accounts.login_two_factor"})
 
 
 # Every browser route's access rule, written out: (level, least role, org kind). A new route fails
@@ -51,16 +55,20 @@ NON_MEMBER_POSTS = SELF_SERVICE_POSTS | TOKEN_ROUTES | CLIENT_CREDENTIAL_POSTS |
 ANY = (None, None)
 ACCESS_TABLE = {
     "accounts.login": ("public", *ANY), "accounts.accept_invitation": ("public", *ANY),
+    "accounts.login_two_factor": ("public", *ANY),
     "api_docs.docs": ("public", *ANY), "api_docs.openapi_json": ("public", *ANY),
     "oauth.metadata": ("public", *ANY), "ops.healthz": ("public", *ANY),
     "oauth.token": ("oauth_client", *ANY), "oauth.revoke": ("oauth_client", *ANY),
     "oauth.introspect": ("oauth_client", *ANY),
     "accounts.account": ("signed_in", *ANY), "accounts.choose_org": ("signed_in", *ANY),
     "accounts.logout": ("signed_in", *ANY), "oauth.authorize": ("signed_in", *ANY),
+    "accounts.two_factor_setup": ("signed_in", *ANY), "accounts.regenerate_recovery_codes": ("signed_in", *ANY),
+    "accounts.disable_two_factor": ("signed_in", *ANY),
     # the team, its audit trail, API clients and webhooks
     "accounts.team": ("member", "viewer", None), "accounts.audit_trail": ("member", "admin", None),
     "accounts.invite": ("member", "admin", None), "accounts.change_role": ("member", "admin", None),
     "accounts.set_active": ("member", "admin", None), "accounts.revoke_invitation": ("member", "admin", None),
+    "accounts.require_two_factor": ("member", "admin", None), "accounts.reset_two_factor": ("member", "admin", None),
     "oauth.clients": ("member", "admin", None), "oauth.create_client": ("member", "admin", None),
     "oauth.revoke_client": ("member", "admin", None), "oauth.revoke_grant": ("member", "admin", None),
     "oauth.rotate_secret": ("member", "admin", None),
@@ -391,7 +399,8 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
             response = client.post_form(url, {"role": "admin", "email": "someone@example.com"})
             assert response.status_code == 403, f"viewer POST {url} answered {response.status_code}"
             checked.append(rule.endpoint)
-    assert {"accounts.invite", "accounts.change_role", "accounts.set_active",
+    assert {"accounts.invite", "accounts.change_role", "accounts.set_active", "accounts.require_two_factor",
+            "accounts.reset_two_factor",
             "accounts.revoke_invitation", "oauth.create_client", "oauth.rotate_secret",
             "oauth.revoke_client", "oauth.revoke_grant", "marks.create", "marks.edit", "marks.delete",
             "marks.imports_page", "marks.apply_import", "notices.new", "notices.transition",

@@ -4,7 +4,7 @@ Forms check shape (required, lengths); business rules (email validity, roles, th
 policy) live in `services` and come back as ValidationError messages shown beside the fields.
 """
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.accounts.models import ROLES
@@ -53,6 +53,37 @@ class ChangePasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(message="Choose a new password.")])
     confirm = PasswordField("Repeat the new password",
                             validators=[EqualTo("password", message="The two passwords differ.")])
+
+
+def code_field(label="Code from your authenticator app", message="Enter the 6-digit code from your app."):
+    return StringField(label, validators=[DataRequired(message=message), Length(max=64)])
+
+
+class TwoFactorLoginForm(FlaskForm):
+    """The second step of signing in: a code from the app, or a recovery code."""
+    code = code_field("Authentication code", "Enter the code from your authenticator app, or a recovery code.")
+
+
+class EnableTwoFactorForm(FlaskForm):
+    code = code_field()
+    next = HiddenField()
+
+
+class RegenerateRecoveryCodesForm(FlaskForm):
+    """On the account page beside other forms: made with prefix="regenerate" so its fields' ids differ."""
+    code = code_field()
+
+
+class DisableTwoFactorForm(FlaskForm):
+    """On the account page beside the password form: made with prefix="disable"."""
+    password = PasswordField("Your password", validators=[DataRequired(message="Enter your password."),
+                                                          Length(max=MAX_LENGTH)])
+    code = code_field("Code from your app, or a recovery code",
+                      "Enter the code from your authenticator app, or a recovery code.")
+
+
+class TwoFactorMandateForm(FlaskForm):
+    required = BooleanField("Require two-factor authentication of every member")
 
 
 def apply_service_errors(form, error):

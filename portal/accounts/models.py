@@ -1,6 +1,6 @@
 """Organizations, their marketplaces, users, memberships, invitations and login sessions."""
 from flask_login import UserMixin
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
+from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
 
 from portal.db import BaseModel
 from portal.tenancy import TenantModel
@@ -18,6 +18,8 @@ class Organization(BaseModel):
     kind = CharField(max_length=16)
     timezone = CharField(max_length=64, default="UTC")
     created_at = DateTimeField(default=utcnow)
+    # Members without two-factor authentication reach nothing of this org until they set it up.
+    two_factor_required = BooleanField(default=False)
 
     @property
     def is_platform(self):
@@ -51,6 +53,13 @@ class User(UserMixin, BaseModel):
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
     last_login_at = DateTimeField(null=True)
+    # Two-factor authentication (portal.accounts.two_factor): the TOTP key, encrypted (portal.secretbox);
+    # when it was switched on; the last time step whose code was accepted (a code works once); and the
+    # SHA-256 digests of the unused recovery codes, space separated.
+    two_factor_secret = TextField(null=True)
+    two_factor_enabled_at = DateTimeField(null=True)
+    two_factor_last_step = BigIntegerField(null=True)
+    recovery_code_hashes = TextField(default="")
 
     # Flask-Login identifies a browser session, not a user: `get_id` returns the token of the login
     # session this object was loaded through, so ending that session (logout, deactivation) ends access.
@@ -59,6 +68,10 @@ class User(UserMixin, BaseModel):
     @property
     def is_active(self):
         return self.active
+
+    @property
+    def has_two_factor(self):
+        return self.two_factor_enabled_at is not None
 
     def get_id(self):
         return self.session_token

@@ -15,7 +15,7 @@ from peewee import IntegrityError, fn
 from portal import audit
 from portal.accounts import passwords
 from portal.accounts.models import (ORG_KINDS, ROLES, Invitation, Marketplace, Membership, Organization,
-                                    User)
+                                    User, UserSession)
 from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.tenancy import lock_org
@@ -81,8 +81,9 @@ def clean_role(role):
     return role
 
 
-def clean_password(password):
-    problems = passwords.password_problems(password or "")
+def clean_password(password, email=None):
+    """The password if the policy accepts it for the account `email`; otherwise ValidationError."""
+    problems = passwords.password_problems(password or "", email)
     if problems:
         raise ValidationError({"password": problems})
     return password
@@ -155,7 +156,7 @@ def add_member(org, email, role, password=None, name=""):
     email, role = normalize_email(email), clean_role(role)
     # argon2 takes a fifth of a second: hash before the transaction, never while holding the write lock.
     # (Users are never deleted, so an account found here still exists inside the transaction.)
-    password_hash = None if find_user(email) else passwords.hash_password(clean_password(password))
+    password_hash = None if find_user(email) else passwords.hash_password(clean_password(password, email))
     with db.atomic():
         user = User.get_or_none(User.email == email)
         created = user is None
@@ -230,7 +231,8 @@ def _claim_invitation(token):
 def accept_invitation(token, name, password):
     """A newcomer accepts: the account is created with their own password, then the membership."""
     name = clean_name(name)
-    password_hash = passwords.hash_password(clean_password(password))  # outside the transaction: slow
+    email = pending_invitation(token).email
+    password_hash = passwords.hash_password(clean_password(password, email))  # outside the transaction: slow
     with db.atomic():
         invitation = _claim_invitation(token)
         try:
@@ -293,6 +295,14 @@ def change_role(membership, role):
     return membership
 
 
+def end_all_sessions(user, except_token=None):
+    """End every open login session of `user` (but the one of `except_token`); returns how many."""
+    query = UserSession.update(ended_at=utcnow()).where(UserSession.user == user, UserSession.ended_at.is_null())
+    if except_token:
+        query = query.where(UserSession.token_hash != token_digest(except_token))
+    return query.execute()
+
+
 def set_membership_active(membership, active):
     with db.atomic():
         current = _locked_membership(membership)
@@ -300,6 +310,10 @@ def set_membership_active(membership, active):
             if not active:
                 _ensure_other_admin_remains(current)
             Membership.update(active=active).where(Membership.id == current.id).execute()
+            if not active:
+                # A deactivation is a security event: the person's sessions end everywhere at once (in any
+                # org); they sign in again to whatever orgs they still belong to.
+                end_all_sessions(current.user_id)
             audit.record("membership.reactivated" if active else "membership.deactivated", current.org_id,
                          current, {"user": current.user.email, "active": active})
     membership.active = active
@@ -338,14 +352,15 @@ def authenticate(email, password):
     if not active_memberships(user):
         raise LoginRefused(NO_ACTIVE_MEMBERSHIP, "no active membership")
     if passwords.needs_rehash(user.password_hash):
-        User.update(password_hash=passwords.hash_password(password)).where(User.id == user.id).execute()
+        user.password_hash = passwords.hash_password(password)
+        User.update(password_hash=user.password_hash).where(User.id == user.id).execute()
     return user
 
 
 def change_password(user, org, current_password, new_password):
     if not passwords.verify_password(user.password_hash, current_password or ""):
         raise ValidationError({"current_password": "The current password is not correct."})
-    password_hash = passwords.hash_password(clean_password(new_password))  # outside the transaction: slow
+    password_hash = passwords.hash_password(clean_password(new_password, user.email))  # outside the transaction
     with db.atomic():
         user.password_hash = password_hash
         user.save()

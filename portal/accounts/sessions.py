@@ -3,17 +3,19 @@
 The signed cookie carries only a random token; `UserSession` stores its SHA-256, the org the session acts
 for and when it was last used. Signing in always creates a new token (the session identifier rotates),
 and the token is looked up on every request, so ending the row ends the session everywhere at once.
+Before every request, after the org is known, an org's two-factor mandate is applied
+(`enforce_two_factor_mandate`).
 """
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, request
+from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user, logout_user
 
 from portal import audit
-from portal.access import is_token_request
+from portal.access import READ_METHODS, access_rule_of, is_token_request
 from portal.accounts.models import Membership, Organization, User, UserSession
-from portal.accounts.services import active_memberships, token_digest
+from portal.accounts.services import active_memberships, end_all_sessions, token_digest  # noqa: F401
 from portal.db import db
 from portal.errors import NotFound
 from portal.timeutil import utcnow
@@ -70,21 +72,16 @@ def end_session(session_row):
 
 
 def end_current_session():
+    """Signing out: this session, and any other of the user's still open (another browser), end now."""
     session_row = g.get("user_session")
     if session_row is None:
         return
     with db.atomic():
         end_session(session_row)
+        end_all_sessions(session_row.user_id)
         if session_row.org_id is not None:
             audit.record("session.signed_out", session_row.org_id, current_user._get_current_object(),
                          {"email": current_user.email})
-
-
-def end_all_sessions(user, except_token=None):
-    query = UserSession.update(ended_at=utcnow()).where(UserSession.user == user, UserSession.ended_at.is_null())
-    if except_token:
-        query = query.where(UserSession.token_hash != token_digest(except_token))
-    return query.execute()
 
 
 def end_expired_sessions():
@@ -115,11 +112,47 @@ def choose_org(org_id):
 
 
 def load_org_context():
-    """Before each request: put the session's org and the user's membership in it into `g`.
+    """Before each request: put the session's org and the user's membership in it into `g`, then apply
+    the org's two-factor mandate (a response here ends the request).
 
     A membership deactivated (or removed) since the org was chosen drops the org at once; the user then
     picks another org or, with none left, is signed out by the access rules.
     """
+    _load_org_context()
+    return enforce_two_factor_mandate()
+
+
+# Pages a member without two-factor authentication still reaches when an org of theirs requires it: their
+# own account and its set-up, the org chooser (to work for another org) and signing out.
+TWO_FACTOR_SET_UP_ENDPOINTS = frozenset({
+    "accounts.account", "accounts.two_factor_setup", "accounts.regenerate_recovery_codes",
+    "accounts.disable_two_factor", "accounts.choose_org", "accounts.logout"})
+
+
+def enforce_two_factor_mandate():
+    """Send a signed-in user without two-factor authentication to its set-up page when the org of the
+    page requires it: any member page of an org that requires it, and any other signed-in page (the OAuth
+    consent page, which can grant an app access to any of the user's orgs) when one of the user's orgs
+    requires it. Public pages, API calls (tokens) and the pages above are never held."""
+    if request.endpoint in TWO_FACTOR_SET_UP_ENDPOINTS:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    rule = access_rule_of(view) if view is not None else None
+    if rule is None or rule.level not in ("member", "signed_in"):  # static files never load the user
+        return None
+    if not g.browser_session or not current_user.is_authenticated or current_user.has_two_factor:
+        return None
+    if rule.level == "member":
+        required = g.org is not None and g.org.two_factor_required
+    else:
+        required = any(m.org.two_factor_required for m in active_memberships(current_user))
+    if not required:
+        return None
+    target = request.full_path.rstrip("?") if request.method in READ_METHODS else None
+    return redirect(url_for("accounts.two_factor_setup", next=target))
+
+
+def _load_org_context():
     g.org = g.membership = g.fallback_org = None
     g.browser_session = not is_token_request()  # a cookie sent to the API never lends it its user
     if request.endpoint == "static" or not g.browser_session or not current_user.is_authenticated:

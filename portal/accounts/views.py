@@ -9,9 +9,11 @@ from wtforms import SelectChoice
 
 from portal import audit
 from portal.access import member, public, signed_in
-from portal.accounts import services, sessions, throttle
+from portal.accounts import services, sessions, throttle, two_factor
 from portal.accounts.forms import (AcceptInvitationForm, ChangePasswordForm, ChooseOrgForm, ConfirmForm,
-                                   InviteForm, LoginForm, RoleForm, apply_service_errors)
+                                   DisableTwoFactorForm, EnableTwoFactorForm, InviteForm, LoginForm,
+                                   RegenerateRecoveryCodesForm, RoleForm, TwoFactorLoginForm, TwoFactorMandateForm,
+                                   apply_service_errors)
 from portal.accounts.models import Invitation, Membership, User
 from portal.errors import ServiceError
 from portal.paging import numbered_page
@@ -21,6 +23,12 @@ bp = Blueprint("accounts", __name__)
 security_log = logging.getLogger("portal.security")
 
 AUDIT_PAGE_SIZE = 50
+TOO_MANY_SIGN_INS = "Too many sign-in attempts. Wait a few minutes, then try again."
+TOO_MANY_CODES = "Too many attempts at a code. Wait a few minutes, then try again."
+# Keys in the signed session cookie: the half-signed-in state between password and code, and the key of a
+# two-factor set-up in progress (encrypted).
+PENDING_SIGN_IN = "two_factor_sign_in"
+ENROLMENT = "two_factor_enrolment"
 
 
 def safe_next(target):
@@ -61,7 +69,7 @@ def login():
     email, address = form.email.data, get_remote_address()
     if not throttle.count_attempt(email):
         security_log.warning("sign-in throttled for %s from %s", for_log(email), address)
-        return render_login(form, 429, "Too many sign-in attempts. Wait a few minutes, then try again.")
+        return render_login(form, 429, TOO_MANY_SIGN_INS)
     try:
         user = services.authenticate(email, form.password.data)
     except services.LoginRefused as refused:
@@ -70,15 +78,79 @@ def login():
     throttle.forget_account_failures(email)
     if current_user.is_authenticated:  # signing in again, maybe as someone else: end the old session
         sessions.end_current_session()
+        logout_user()
     # A fresh session identifier: nothing from the earlier session survives into the signed-in one.
     session.clear()
+    target = safe_next(form.next.data)
+    if user.has_two_factor:
+        # Half signed in: only the second step's page knows this state; every other page still sees a
+        # signed-out visitor. Signed (the session cookie), short-lived, and void once the account changes.
+        session[PENDING_SIGN_IN] = two_factor.pending_sign_in(user, target)
+        security_log.info("password accepted for %s from %s; two-factor code requested", user.email, address)
+        return redirect(url_for("accounts.login_two_factor"))
+    return finish_sign_in(user, target, address)
+
+
+def finish_sign_in(user, target, address):
+    """Open the login session and go on: to the org chooser (several orgs), the two-factor set-up (an org
+    that requires it), or the page asked for."""
     org = sessions.start_session(user)
     login_user(user)
     security_log.info("sign-in for %s from %s", user.email, address)
-    target = safe_next(form.next.data)
     if org is None:  # several orgs: the user picks one before anything else
         return redirect(url_for("accounts.choose_org", next=target))
+    if org.two_factor_required and not user.has_two_factor:
+        return redirect(url_for("accounts.two_factor_setup", next=target))
     return redirect(target or url_for("dashboard.index"))
+
+
+def render_second_step(form, status, message=None):
+    if message:
+        form.form_errors.append(message)
+    return render_template("accounts/login_two_factor.html", form=form), status
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@public
+def login_two_factor():
+    """The second step of signing in: a code from the authenticator app, or a recovery code.
+
+    Public like the sign-in form: it is reached with the half-signed-in state of the signed session
+    cookie (user, time, a fingerprint of the account's credentials), not with a login session, and that
+    state opens no other page. It expires after a few minutes and with any change to the credentials
+    (a code used elsewhere, a new password). Wrong codes are throttled and logged like wrong passwords.
+    """
+    state = session.get(PENDING_SIGN_IN)
+    user = two_factor.pending_user(state)
+    if user is None:
+        session.pop(PENDING_SIGN_IN, None)
+        if state:
+            flash("Signing in took too long, or your account changed meanwhile. Enter your email and password "
+                  "again.", "info")
+        return redirect(url_for("accounts.login"))
+    form = TwoFactorLoginForm()
+    if not form.validate_on_submit():
+        return render_second_step(form, 422 if form.is_submitted() else 200)
+    address = get_remote_address()
+    if not throttle.count_two_factor_attempt(user):
+        security_log.warning("two-factor code throttled for %s from %s", user.email, address)
+        return render_second_step(form, 429, TOO_MANY_CODES)
+    try:
+        left = two_factor.check_second_factor(user, form.code.data)
+    except ServiceError as error:
+        security_log.warning("two-factor code refused for %s from %s", user.email, address)
+        apply_service_errors(form, error)
+        form.code.data = ""  # a refused code is of no use: the field is ready for the next one
+        return render_second_step(form, 401)
+    throttle.forget_two_factor_failures(user)
+    target = safe_next(state.get("next"))
+    session.clear()
+    response = finish_sign_in(user, target, address)
+    if left is not None:
+        advice = " Make new ones on your account page." if left <= 3 else ""
+        flash(f"You signed in with a recovery code, which is now used up: {left} unused recovery "
+              f"code{'s' if left != 1 else ''} left.{advice}", "info")
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -154,9 +226,10 @@ def render_team(invite_form=None, invite_link=None, status=200):
     members = (Membership.for_org(current_org).select(Membership, User).join(User)
                .order_by(Membership.active.desc(), User.email))
     invitations = list(Invitation.pending_for_org(current_org).order_by(Invitation.created_at.desc()))
+    mandate_form = TwoFactorMandateForm(formdata=None, required=current_org.two_factor_required)
     return render_template("accounts/team.html", members=members, invitations=invitations,
                            invite_form=invite_form or InviteForm(), role_form=RoleForm(),
-                           confirm_form=ConfirmForm(), invite_link=invite_link), status
+                           confirm_form=ConfirmForm(), invite_link=invite_link, mandate_form=mandate_form), status
 
 
 @bp.route("/team")
@@ -215,6 +288,34 @@ def set_active(membership_id, action):
                        lambda: f"{membership.user.email} was {action}d.")
 
 
+@bp.route("/team/two-factor", methods=["POST"])
+@member("admin")
+def require_two_factor():
+    """Make two-factor authentication mandatory for the org's members, or optional again."""
+    form = TwoFactorMandateForm()
+
+    def describe():
+        if not g.org.two_factor_required:
+            return f"Two-factor authentication is now optional in {g.org.name}."
+        missing = two_factor.members_without_two_factor(g.org)
+        return (f"Two-factor authentication is now required in {g.org.name}."
+                + (f" {missing} member(s) without it must set it up before anything else." if missing else ""))
+    return team_change(form, lambda: two_factor.set_required(g.org, form.required.data,
+                                                             current_user._get_current_object()), describe)
+
+
+@bp.route("/team/<int:membership_id>/two-factor/reset", methods=["POST"])
+@member("admin")
+def reset_two_factor(membership_id):
+    """A member lost their authenticator: clear their two-factor authentication so they can set it up again."""
+    membership = Membership.get_for_org(membership_id, current_org)
+    return team_change(ConfirmForm(),
+                       lambda: two_factor.reset_by_admin(membership, current_user._get_current_object()),
+                       lambda: f"The two-factor authentication of {membership.user.email} was reset. "
+                               + ("They must set it up again when they next sign in."
+                                  if g.org.two_factor_required else "They can set it up again on their account page."))
+
+
 @bp.route("/team/invitations/<int:invitation_id>/revoke", methods=["POST"])
 @member("admin")
 def revoke_invitation(invitation_id):
@@ -242,6 +343,16 @@ def audit_trail():
 
 # --- own account ---------------------------------------------------------------------------------------
 
+def render_account(form=None, regenerate_form=None, disable_form=None, status=200):
+    memberships = services.active_memberships(current_user)
+    return render_template(
+        "accounts/account.html", form=form or ChangePasswordForm(), memberships=memberships,
+        regenerate_form=regenerate_form or RegenerateRecoveryCodesForm(prefix="regenerate"),
+        disable_form=disable_form or DisableTwoFactorForm(prefix="disable"),
+        requiring=[m.org for m in memberships if m.org.two_factor_required],
+        recovery_codes_left=two_factor.recovery_codes_left(current_user)), status
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @signed_in
 def account():
@@ -262,5 +373,108 @@ def account():
             return redirect(url_for("accounts.account"))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/account.html", form=form,
-                           memberships=services.active_memberships(current_user)), status
+    return render_account(form, status=status)
+
+
+def code_attempt(form, action, what):
+    """Run `action`, which checks a two-factor code of the signed-in user, under the code throttle.
+
+    Returns (True, result) or (False, HTTP status) with the messages put on `form`.
+    """
+    user = current_user._get_current_object()
+    address = get_remote_address()
+    if not throttle.count_two_factor_attempt(user):
+        security_log.warning("two-factor code throttled for %s from %s (%s)", user.email, address, what)
+        form.form_errors.append(TOO_MANY_CODES)
+        return False, 429
+    try:
+        result = action()
+    except ServiceError as error:
+        if "code" in error.errors:
+            security_log.warning("two-factor code refused for %s from %s (%s)", user.email, address, what)
+            form.code.data = ""
+        apply_service_errors(form, error)
+        return False, error.status
+    throttle.forget_two_factor_failures(user)
+    return True, result
+
+
+def render_recovery_codes(codes, heading, target=None, replaced=False):
+    """The recovery codes, shown on this response only (only their digests are kept)."""
+    return render_template("accounts/recovery_codes.html", codes=codes, heading=heading, replaced=replaced,
+                           next_url=target or url_for("accounts.account"))
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@signed_in
+def two_factor_setup():
+    """Set up two-factor authentication: the key (as text and QR code) for the authenticator app, then a
+    code from the app to confirm it. Where a member without it is sent when an org requires it.
+
+    Self-service (signed_in, any role): it changes only the signed-in user's own account."""
+    user = current_user._get_current_object()
+    form = EnableTwoFactorForm()
+    target = safe_next(form.next.data if form.is_submitted() else request.args.get("next"))
+    if user.has_two_factor:
+        flash(two_factor.ALREADY_ON, "info")
+        return redirect(target or url_for("accounts.account"))
+    # The key being set up lives in the session cookie (encrypted) until a code confirms it: nothing is
+    # stored, or audited, for a set-up that is abandoned. Reloading the page shows the same key.
+    secret = two_factor.open_enrolment(user, session.get(ENROLMENT))
+    expired = secret is None and form.is_submitted()  # the code was made with a key that is gone
+    if secret is None:
+        secret = two_factor.new_secret()
+        session[ENROLMENT] = two_factor.seal_enrolment(user, secret)
+    status = 200
+    if expired:
+        form.form_errors.append("This page was open too long and its key has expired. Add the new key below "
+                                "to your authenticator app (remove the old one), then enter its code.")
+        form.code.data = ""
+        status = 422
+    elif form.validate_on_submit():
+        done, result = code_attempt(form, lambda: two_factor.enable(user, secret, form.code.data), "set-up")
+        if done:
+            session.pop(ENROLMENT, None)
+            flash("Two-factor authentication is on. From now on, signing in asks for a code from your app.",
+                  "success")
+            return render_recovery_codes(result, "Two-factor authentication is on", target)
+        status = result
+    elif form.is_submitted():
+        status = 422
+    form.next.data = target or ""
+    memberships = services.active_memberships(user)
+    return render_template("accounts/two_factor_setup.html", form=form, secret=two_factor.grouped(secret),
+                           qr_code=two_factor.qr_code(secret, user.email), issuer=two_factor.ISSUER,
+                           requiring=[m.org for m in memberships if m.org.two_factor_required]), status
+
+
+@bp.route("/account/two-factor/recovery-codes", methods=["POST"])
+@signed_in
+def regenerate_recovery_codes():
+    """New recovery codes (the old ones stop working); needs a current code from the app. Self-service."""
+    form = RegenerateRecoveryCodesForm(prefix="regenerate")
+    if not form.validate_on_submit():
+        return render_account(regenerate_form=form, status=422)
+    user = current_user._get_current_object()
+    done, result = code_attempt(form, lambda: two_factor.regenerate_recovery_codes(user, form.code.data),
+                                "new recovery codes")
+    if not done:
+        return render_account(regenerate_form=form, status=result)
+    return render_recovery_codes(result, "New recovery codes", replaced=True)
+
+
+@bp.route("/account/two-factor/disable", methods=["POST"])
+@signed_in
+def disable_two_factor():
+    """Turn two-factor authentication off: needs the password and a code (refused where an org requires it).
+    Self-service: the signed-in user's own account only."""
+    form = DisableTwoFactorForm(prefix="disable")
+    if not form.validate_on_submit():
+        return render_account(disable_form=form, status=422)
+    user = current_user._get_current_object()
+    done, result = code_attempt(form, lambda: two_factor.disable(user, form.password.data, form.code.data),
+                                "turning off")
+    if not done:
+        return render_account(disable_form=form, status=result)
+    flash("Two-factor authentication is off. Signing in now asks only for your password.", "success")
+    return redirect(url_for("accounts.account"))

@@ -14,7 +14,6 @@ Settings (Flask config, else the environment): WEBHOOK_TIMEOUT_SECONDS (5), WEBH
 WEBHOOK_RETRY_BASE_SECONDS (60), WEBHOOK_DISABLE_AFTER (10), WEBHOOKS_ALLOW_HTTP (off; http to localhost
 is also allowed when the app is testing).
 """
-import base64
 import hashlib
 import ipaddress
 import json
@@ -28,9 +27,6 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import requests
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app, g, has_app_context, has_request_context
 
 from portal import audit
@@ -38,6 +34,7 @@ from portal.accounts.models import Organization
 from portal.config import env_bool, env_int
 from portal.db import db
 from portal.errors import Conflict, ValidationError
+from portal.secretbox import SecretBox, SecretUnreadable
 from portal.timeutil import utcnow
 from portal.webhooks import signing
 from portal.webhooks.models import EVENT_KINDS, Webhook, WebhookAttempt, WebhookDelivery
@@ -63,14 +60,8 @@ def setting(name):
 
 # --- secrets --------------------------------------------------------------------------------------------
 
-class SecretUnreadable(Exception):
-    """The stored secret was encrypted under another SECRET_KEY."""
-
-
-def _fernet():
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=b"alliance-portal webhook secrets").derive(current_app.config["SECRET_KEY"].encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+# Signing secrets are encrypted at rest (portal.secretbox) under their own key derived from SECRET_KEY.
+_box = SecretBox(b"alliance-portal webhook secrets")
 
 
 def new_secret():
@@ -78,13 +69,13 @@ def new_secret():
 
 
 def encrypt_secret(secret):
-    return _fernet().encrypt(secret.encode()).decode()
+    return _box.encrypt(secret)
 
 
 def secret_of(webhook):
     try:
-        return _fernet().decrypt(webhook.secret_encrypted.encode()).decode()
-    except InvalidToken:
+        return _box.decrypt(webhook.secret_encrypted)
+    except SecretUnreadable:
         raise SecretUnreadable("The endpoint's secret cannot be read (SECRET_KEY changed?): rotate its secret.")
 
 

@@ -249,3 +249,12 @@ def test_intel_import_and_rebuild_strikes(runner, world, tmp_path):
         code, data = run(runner, "intel", "rebuild-strikes")
         assert code == 0 and data["strikes"] == 1 and data["repeat_infringers"] == 0
     assert Strike.get().item_id == item.id
+
+
+def test_a_weak_demo_password_is_refused_as_json_and_seeds_nothing(runner, monkeypatch):
+    monkeypatch.setenv("DEMO_PASSWORD", "password1234")
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 1
+    answer = json.loads(result.stdout)
+    assert "common" in " ".join(answer["errors"]["password"]).lower(), answer
+    assert Organization.select().count() == 0 and User.select().count() == 0

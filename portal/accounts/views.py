@@ -52,10 +52,15 @@ def for_log(value):
 
 # --- sign-in -------------------------------------------------------------------------------------------
 
-def render_login(form, status, message=None):
+def render_with_message(template, form, status, message=None):
+    """A sign-in step's page again, with `message` above the form."""
     if message:
         form.form_errors.append(message)
-    return render_template("accounts/login.html", form=form), status
+    return render_template(template, form=form), status
+
+
+def render_login(form, status, message=None):
+    return render_with_message("accounts/login.html", form, status, message)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -105,9 +110,7 @@ def finish_sign_in(user, target, address):
 
 
 def render_second_step(form, status, message=None):
-    if message:
-        form.form_errors.append(message)
-    return render_template("accounts/login_two_factor.html", form=form), status
+    return render_with_message("accounts/login_two_factor.html", form, status, message)
 
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])

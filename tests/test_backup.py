@@ -11,7 +11,6 @@ import time
 from urllib.parse import urlparse
 
 import pytest
-import requests
 from playhouse.migrations import Runner
 from peewee import SqliteDatabase
 
@@ -21,22 +20,10 @@ from portal.audit import AuditHead, acting_as
 from portal.db import MIGRATIONS_DIR, db
 from portal.marks.models import Mark
 from portal.marks.services import create_mark
-from tests.conftest import CSRF_PATTERN, PASSWORD
-from tests.procs import Processes, ScratchDatabases, limit_file_size, portal_env, query, run_flask
+from tests import servers
+from tests.servers import limit_file_size, portal_env, query, run_flask, signed_in_session
 
-
-@pytest.fixture
-def procs(request, tmp_path):
-    processes = Processes(tmp_path)
-    yield processes
-    processes.close(failed=getattr(request.node, "test_failed", True))
-
-
-@pytest.fixture
-def scratch(app, tmp_path):
-    databases = ScratchDatabases(app.config["DATABASE_URL"], tmp_path)
-    yield databases
-    databases.drop_all()
+processes, scratch = servers.processes, servers.scratch  # shared fixtures (a bare import would look unused)
 
 
 def invoke(runner, *args):
@@ -88,18 +75,14 @@ def check_consistent(backup, base_marks, base_seq, log):
 def sign_in_and_find(base, numbers_present, number_absent):
     """Sign in as the admin; the marks page finds each number present (its word, W<number>, is listed)
     and not the absent one."""
-    session = requests.Session()
-    token = CSRF_PATTERN.search(session.get(f"{base}/login").text).group(1)
-    answer = session.post(f"{base}/login", data={"csrf_token": token, "email": "admin@microsoft.example",
-                                                  "password": PASSWORD}, allow_redirects=False)
-    assert answer.status_code == 302, answer.text
+    session = signed_in_session(base, "admin@microsoft.example")
     for number in numbers_present:
         assert f"W{number}" in session.get(f"{base}/marks", params={"q": number}).text
     if number_absent:
         assert f"W{number_absent}" not in session.get(f"{base}/marks", params={"q": number_absent}).text
 
 
-def test_backups_taken_while_the_portal_writes_restore_into_a_working_portal(app, world, runner, scratch, procs,
+def test_backups_taken_while_the_portal_writes_restore_into_a_working_portal(app, world, runner, scratch, processes,
                                                                              tmp_path):
     """Backups taken while another thread commits audited changes are each the database at one moment
     (their audit head is the event of the last mark they hold); one is restored into a new instance
@@ -162,8 +145,7 @@ def test_backups_taken_while_the_portal_writes_restore_into_a_working_portal(app
                                           "head_hash": backup["audit"]["head_hash"]}
     for table, count in backup["tables"].items():
         assert query(url, f'SELECT COUNT(*) FROM "{table}"') == [(count,)], table
-    web, base = procs.gunicorn(env)
-    sign_in_and_find(base, ["2000004"] + ([last_held] if last_held else []), first_missing)
+    sign_in_and_find(processes.gunicorn(env).url, ["2000004"] + ([last_held] if last_held else []), first_missing)
 
 
 def test_a_backup_never_overwrites_by_surprise_nor_leaves_a_half_file(app, world, runner, tmp_path):

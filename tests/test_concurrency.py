@@ -10,7 +10,6 @@ exactly what the clients were told: every write that succeeded once, nothing tha
 rows as its job reports them, and an unbroken audit chain.
 """
 import random
-import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
@@ -19,8 +18,10 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.servers import (BIN, ROOT, csv_of_marks, free_port, query, running_processes, scratch_database, seed,
-                           server_env, sql_connection, token)
+from tests import servers
+from tests.servers import audit_verified, csv_of_marks, portal_env, query, seed, token
+
+processes, scratch = servers.processes, servers.scratch  # shared fixtures (a bare import would look unused)
 
 LOAD_SECONDS = 15  # the clients run this long, and on until both uploads are done
 UPLOAD_DEADLINE = 90  # an upload not done by then fails the test
@@ -55,16 +56,14 @@ class Server:
 
 
 @pytest.fixture
-def server(request, tmp_path):
-    instance = tmp_path / "instance"
-    with scratch_database(tmp_path, "concurrency") as database_url, \
-            running_processes(request, tmp_path / "logs") as processes:
-        env = server_env(instance, database_url, MARKS_IMPORT_INLINE_BYTES=INLINE_BYTES,
-                         MARKS_IMPORT_BATCH_ROWS=500, API_RATE_LIMIT="1000000 per minute")
-        made = seed(env, SPEC)
-        url = processes.gunicorn("web", env, free_port(), workers=GUNICORN_WORKERS)
-        processes.consumer("worker", env)
-        yield Server(url, database_url, made, processes, env)
+def server(scratch, processes, tmp_path):
+    database_url = scratch.make("concurrency")
+    env = portal_env(database_url, tmp_path / "instance", MARKS_IMPORT_INLINE_BYTES=INLINE_BYTES,
+                     MARKS_IMPORT_BATCH_ROWS=500, API_RATE_LIMIT="1000000 per minute")
+    made = seed(env, SPEC)
+    web = processes.gunicorn(env, workers=GUNICORN_WORKERS)
+    processes.consumer(env)
+    return Server(web.url, database_url, made, processes, env)
 
 
 # --- the clients --------------------------------------------------------------------------------------
@@ -327,61 +326,58 @@ def test_concurrent_clients_and_uploads_lose_nothing(server):
     assert server.processes.problems() == {}
 
     check_database(server, {name: client.seen for name, client in clients.items()}, results)
-    verify = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "audit", "verify"], cwd=ROOT, env=server.env,
-                            capture_output=True, text=True, timeout=120)
-    assert verify.returncode == 0 and '"ok": true' in verify.stdout, verify.stdout + verify.stderr
+    audit_verified(server.env)
 
 
 def check_database(server, clients, results):
     made = server.made
-    with sql_connection(server.database_url) as connection:
-        if not server.database_url.startswith("postgres"):
-            assert query(connection, "PRAGMA journal_mode") == [("wal",)]
-        for org in ("acme", "globex"):
-            org_id = made["orgs"][org]
-            rows = query(connection, "SELECT id, office, registration_number, word FROM mark WHERE org_id = %s",
-                         (org_id,))
-            keys = [(office, number) for _, office, number, _ in rows]
-            assert len(keys) == len(set(keys)), f"{org}: a mark is there twice"
-            mine = [s for name, s in clients.items() if name.startswith(org)]
-            created = {("CNIPA", str(n)) for s in mine for n in s.marks}
-            deleted = {("CNIPA", str(n)) for s in mine for n in s.deleted}
-            refused = {("CNIPA", str(n)) for s in mine for n in s.refused_numbers}
-            seeded = {("CNIPA", str(12_000_000 + n)) for n in range(SEEDED_MARKS)} if org == "acme" else set()
-            rows_of_upload, first = UPLOADS[org]
-            imported = {("USPTO", str(first + n)) for n in range(rows_of_upload)}
-            assert created, f"{org}: no client created a mark"
-            expected = seeded | (created - deleted) | imported
-            assert not (refused & set(keys)), f"{org}: a refused mark was stored"
-            assert not (deleted & set(keys)), f"{org}: a deleted mark is still there"
-            assert set(keys) == expected, (f"{org}: missing {sorted(expected - set(keys))[:10]}, "
-                                           f"unexpected {sorted(set(keys) - expected)[:10]}")
-            words = {mark_id: word for mark_id, _, _, word in rows}
-            renamed = {mark_id: word for s in mine for mark_id, word in s.words.items()}
-            assert {mark_id: words.get(mark_id) for mark_id in renamed} == renamed
+    url = server.database_url
+    if not url.startswith("postgres"):
+        assert query(url, "PRAGMA journal_mode") == [("wal",)]
+    for org in ("acme", "globex"):
+        org_id = made["orgs"][org]
+        rows = query(url, "SELECT id, office, registration_number, word FROM mark WHERE org_id = ?", org_id)
+        keys = [(office, number) for _, office, number, _ in rows]
+        assert len(keys) == len(set(keys)), f"{org}: a mark is there twice"
+        mine = [s for name, s in clients.items() if name.startswith(org)]
+        created = {("CNIPA", str(n)) for s in mine for n in s.marks}
+        deleted = {("CNIPA", str(n)) for s in mine for n in s.deleted}
+        refused = {("CNIPA", str(n)) for s in mine for n in s.refused_numbers}
+        seeded = {("CNIPA", str(12_000_000 + n)) for n in range(SEEDED_MARKS)} if org == "acme" else set()
+        rows_of_upload, first = UPLOADS[org]
+        imported = {("USPTO", str(first + n)) for n in range(rows_of_upload)}
+        assert created, f"{org}: no client created a mark"
+        expected = seeded | (created - deleted) | imported
+        assert not (refused & set(keys)), f"{org}: a refused mark was stored"
+        assert not (deleted & set(keys)), f"{org}: a deleted mark is still there"
+        assert set(keys) == expected, (f"{org}: missing {sorted(expected - set(keys))[:10]}, "
+                                       f"unexpected {sorted(set(keys) - expected)[:10]}")
+        words = {mark_id: word for mark_id, _, _, word in rows}
+        renamed = {mark_id: word for s in mine for mark_id, word in s.words.items()}
+        assert {mark_id: words.get(mark_id) for mark_id in renamed} == renamed
 
-            job = results[org]["job"]
-            stored = query(connection, "SELECT status, total_rows, created, updated, unchanged, error_rows, last_row "
-                                       "FROM import_job WHERE id = %s AND org_id = %s", (job["id"], org_id))
-            assert stored == [("done", rows_of_upload, rows_of_upload, 0, 0, 0, rows_of_upload + 1)]
+        job = results[org]["job"]
+        stored = query(url, "SELECT status, total_rows, created, updated, unchanged, error_rows, last_row "
+                            "FROM import_job WHERE id = ? AND org_id = ?", job["id"], org_id)
+        assert stored == [("done", rows_of_upload, rows_of_upload, 0, 0, 0, rows_of_upload + 1)]
 
-        check_notices(connection, made, clients)
+    check_notices(url, made, clients)
 
 
-def check_notices(connection, made, clients):
+def check_notices(url, made, clients):
     acme = made["orgs"]["acme"]
     filed = {notice_id: value for name, s in clients.items() if name.startswith("acme")
              for notice_id, value in s.notices.items()}
     refused = [e for name, s in clients.items() if name.startswith("acme") for e in s.refused_notices]
     assert filed, "the clients filed no notice"
-    rows = query(connection, "SELECT n.id, n.explanation, n.item_count, COUNT(i.id) FROM notice n "
-                             "LEFT JOIN notice_item i ON i.notice_id = n.id WHERE n.org_id = %s "
-                             "GROUP BY n.id, n.explanation, n.item_count", (acme,))
+    rows = query(url, "SELECT n.id, n.explanation, n.item_count, COUNT(i.id) FROM notice n "
+                      "LEFT JOIN notice_item i ON i.notice_id = n.id WHERE n.org_id = ? "
+                      "GROUP BY n.id, n.explanation, n.item_count", acme)
     assert {notice_id: (explanation, count) for notice_id, explanation, _, count in rows} == filed
     assert all(item_count == count for _, _, item_count, count in rows)
     assert not {explanation for _, explanation, _, _ in rows} & set(refused), "a refused notice was filed"
-    twice = query(connection, "SELECT url, COUNT(*) FROM notice_item WHERE brand_id = %s GROUP BY url "
-                              "HAVING COUNT(*) > 1", (acme,))
+    twice = query(url, "SELECT url, COUNT(*) FROM notice_item WHERE brand_id = ? GROUP BY url "
+                       "HAVING COUNT(*) > 1", acme)
     assert twice == [], "a listing is under two notices at once"
     print(f"{len(rows)} notices filed, {sum(s.skipped for s in clients.values())} contested listings skipped, "
           f"{len(refused)} notices refused")
@@ -396,10 +392,10 @@ def check_notices(connection, made, clients):
     assert not doubled, f"the same move succeeded twice on one listing: {doubled}"
     transitions = defaultdict(Counter)
     for item_id, to_state, count in query(
-            connection, "SELECT item_id, to_state, COUNT(*) FROM transition WHERE brand_id = %s "
-                        "GROUP BY item_id, to_state", (acme,)):
+            url, "SELECT item_id, to_state, COUNT(*) FROM transition WHERE brand_id = ? GROUP BY item_id, to_state",
+            acme):
         transitions[item_id][to_state] = count
-    states = dict(query(connection, "SELECT id, state FROM notice_item WHERE brand_id = %s", (acme,)))
+    states = dict(query(url, "SELECT id, state FROM notice_item WHERE brand_id = ?", acme))
     for item_id, state in states.items():
         told = succeeded.get(item_id, Counter())
         expected_state = "removed" if told["removed"] else "acknowledged" if told["acknowledged"] else "submitted"

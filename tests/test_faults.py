@@ -1,6 +1,6 @@
 """Faults, made real where a test can make them: a worker SIGKILLed during an import, the database going
 away under a running gunicorn and huey consumer, a disk with no room left during uploads. Each runs real
-processes (tests/procs.py) on a scratch database of the suite's kind, never the session's."""
+processes (tests/servers.py) on a scratch database of the suite's kind, never the session's."""
 import errno
 import hashlib
 import io
@@ -17,27 +17,20 @@ from portal.audit import verify_chain
 from portal.db import db
 from portal.marks import imports
 from portal.marks.models import ImportJob, ImportOutcomes, Mark
-from tests.conftest import CSRF_PATTERN, PASSWORD, page_text
-from tests.procs import (Processes, ScratchDatabases, enqueue_in, limit_file_size, portal_env, query,
-                         restore_file_size, run_flask, seed_in)
+from tests import servers
+from tests.conftest import page_text
+from tests.servers import (audit_verified, csrf_token, enqueue, limit_file_size, portal_env, query, restore_file_size,
+                           seed, signed_in_session, token)
+
+processes, scratch = servers.processes, servers.scratch  # shared fixtures (a bare import would look unused)
 
 HEADER = "word,office,registration_number,nice_classes,registered_on,expires_on,jurisdictions\n"
 NO_ROOM = "The server has no room to store this file; nothing was kept."
 DATABASE_DOWN = "The database is unavailable; try again shortly."
-
-
-@pytest.fixture
-def procs(request, tmp_path):
-    processes = Processes(tmp_path)
-    yield processes
-    processes.close(failed=getattr(request.node, "test_failed", True))
-
-
-@pytest.fixture
-def scratch(app, tmp_path):
-    databases = ScratchDatabases(app.config["DATABASE_URL"], tmp_path)
-    yield databases
-    databases.drop_all()
+ADMIN = "admin@microsoft.example"
+# The brand, its admin (who signs in) and an API client of it (which imports marks).
+MICROSOFT = {"brands": ["microsoft"], "users": [[ADMIN, "microsoft", "admin"]],
+             "clients": [["Integration", "microsoft", "marks:read marks:write"]]}
 
 
 def wait_until(check, timeout, what, every=0.05):
@@ -51,37 +44,13 @@ def wait_until(check, timeout, what, every=0.05):
         time.sleep(every)
 
 
-def browser(base, email="admin@microsoft.example"):
-    """A requests.Session signed in through the login form."""
-    session = requests.Session()
-    token = CSRF_PATTERN.search(session.get(f"{base}/login").text).group(1)
-    answer = session.post(f"{base}/login", data={"csrf_token": token, "email": email, "password": PASSWORD},
-                          allow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    return session
-
-
-def csrf_of(session, url):
-    return CSRF_PATTERN.search(session.get(url).text).group(1)
-
-
-def api_token(base, seeded):
-    answer = requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials",
-                                                         "scope": "marks:read marks:write"},
-                           auth=(seeded["client_id"], seeded["client_secret"]))
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-def audit_verified(env):
-    code, report, stderr = run_flask(env, "audit", "verify")
-    assert code == 0 and report["ok"], (report, stderr)
-    return report
+def api_headers(base, seeded):
+    return {"Authorization": f"Bearer {token(base, seeded['clients']['Integration'], 'marks:read marks:write')}"}
 
 
 # --- a worker killed during an import -------------------------------------------------------------------
 
-def test_a_worker_killed_during_an_import_is_resumed_by_the_next_one(scratch, procs, tmp_path):
+def test_a_worker_killed_during_an_import_is_resumed_by_the_next_one(scratch, processes, tmp_path):
     """SIGKILL the consumer once a few batches are committed; a new consumer takes the stalled job over
     (after MARKS_IMPORT_STALLED_SECONDS without a heartbeat) and finishes it after its last committed
     batch: every row once, the right counts, no duplicate marks, outcomes for every row, the audit chain
@@ -95,20 +64,20 @@ def test_a_worker_killed_during_an_import_is_resumed_by_the_next_one(scratch, pr
     big.write_text(HEADER + "".join(lines))
     url = scratch.make("kill")
     env = portal_env(url, tmp_path / "instance", MARKS_IMPORT_BATCH_ROWS=batch, MARKS_IMPORT_STALLED_SECONDS=3)
-    job = seed_in(env, queue_import=str(big))["job"]
+    job = seed(env, {"brands": ["microsoft"], "upload": ["microsoft", str(big), True]})["job"]
 
     def job_row():
         return query(url, "SELECT status, last_row, created, error_rows, total_rows FROM import_job WHERE id = ?",
                      job)[0]
 
-    first = procs.consumer(env)
+    first = processes.consumer(env, "worker-1")
     wait_until(lambda: job_row()[1] >= 4 * batch, 60, "four committed batches", every=0.02)
     first.kill()
     status, last_row, created, errors, total = job_row()
     assert status == "running" and 0 < last_row < rows and (created, errors) == (last_row - 1, 0), job_row()
     assert query(url, "SELECT COUNT(*) FROM mark")[0][0] == created  # nothing past the last commit
 
-    second = procs.consumer(env)
+    second = processes.consumer(env, "worker-2")
     wait_until(lambda: job_row()[0] != "running", 90, "the resumed import to finish", every=0.2)
     assert re.search(r"run_mark_import: \S+ executed in", second.logs())  # the new consumer finished it
     assert job_row() == ("done", rows + 2, rows - 1, 2, rows + 1)
@@ -227,7 +196,7 @@ def test_a_signed_in_page_answers_503_when_the_database_goes(admin, tmp_path, mo
     assert client.get("/marks").status_code == 200  # the session survived the outage
 
 
-def test_a_running_portal_and_worker_survive_the_database_going_away(scratch, procs, tmp_path):
+def test_a_running_portal_and_worker_survive_the_database_going_away(scratch, processes, tmp_path):
     """gunicorn and a huey consumer on a database that goes away (SQLite: its folder is moved away;
     PostgreSQL: connections refused and the open ones terminated) and comes back: 503s with a clear
     message and no traceback meanwhile (pages, API, /healthz), a task that cannot reach it is skipped with
@@ -237,31 +206,32 @@ def test_a_running_portal_and_worker_survive_the_database_going_away(scratch, pr
     env = portal_env(url, tmp_path / "instance")
     lost = tmp_path / "lost.csv"
     lost.write_text(HEADER + "KEPT,USPTO,7000001,9,,,\n")
-    seeded = seed_in(env, password=PASSWORD, client=True, lost_import=str(lost))
-    web, base = procs.gunicorn(env)
-    worker = procs.consumer(env)
+    seeded = seed(env, dict(MICROSOFT, upload=["microsoft", str(lost), False]))
+    web = processes.gunicorn(env)
+    base = web.url
+    worker = processes.consumer(env)
     worker.wait_for_log("resume_stalled_imports: ")  # started, and its app is built
-    session, token = browser(base), api_token(base, seeded)
+    session, headers = signed_in_session(base, ADMIN), api_headers(base, seeded)
     assert session.get(f"{base}/marks").status_code == 200
-    assert requests.get(f"{base}/api/v1/marks", headers=token).status_code == 200
+    assert requests.get(f"{base}/api/v1/marks", headers=headers).status_code == 200
 
     scratch.take_away(url)
     health = requests.get(f"{base}/healthz")
     assert (health.status_code, health.json()["detail"]) == (503, DATABASE_DOWN)
     page = session.get(f"{base}/marks")
     assert page.status_code == 503 and "cannot reach its database" in page.text and "Traceback" not in page.text
-    answer = requests.get(f"{base}/api/v1/marks", headers=token)
+    answer = requests.get(f"{base}/api/v1/marks", headers=headers)
     assert answer.status_code == 503 and answer.headers["Content-Type"] == "application/problem+json"
     assert answer.json()["detail"] == DATABASE_DOWN and "Traceback" not in answer.text
-    enqueue_in(env, "run_mark_import", seeded["job"])
+    enqueue(env, "run_mark_import", seeded["job"])
     worker.wait_for_log("task run_mark_import skipped: the database is unavailable")
     assert "Traceback" not in worker.logs() and worker.alive() and web.alive()
 
     scratch.give_back(url)
     assert requests.get(f"{base}/healthz").status_code == 200
     assert session.get(f"{base}/marks").status_code == 200
-    assert requests.get(f"{base}/api/v1/marks", headers=token).status_code == 200
-    enqueue_in(env, "run_mark_import", seeded["job"])  # what resume_stalled_imports does for a queued job
+    assert requests.get(f"{base}/api/v1/marks", headers=headers).status_code == 200
+    enqueue(env, "run_mark_import", seeded["job"])  # what resume_stalled_imports does for a queued job
     wait_until(lambda: query(url, "SELECT status FROM import_job WHERE id = ?", seeded["job"]) == [("done",)],
                30, "the import to run once the database is back")
     assert query(url, "SELECT word FROM mark WHERE registration_number = '7000001'") == [("KEPT",)]
@@ -309,10 +279,10 @@ def test_no_room_to_keep_an_upload_is_a_507_and_keeps_nothing(app, admin, monkey
         assert list(uploads.folder(imports.IMPORT_AREA).iterdir()) == []
     from tests.oauth_helpers import register
     oauth_client, secret = register(org, "marks:write")
-    token = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "marks:write"},
-                        auth=(oauth_client.client_id, secret)).get_json()["access_token"]
+    access = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "marks:write"},
+                         auth=(oauth_client.client_id, secret)).get_json()["access_token"]
     answer = client.post("/api/v1/marks/imports", data={"file": (io.BytesIO(content), "marks.csv")},
-                         headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data")
+                         headers={"Authorization": f"Bearer {access}"}, content_type="multipart/form-data")
     assert answer.status_code == 507 and answer.mimetype == "application/problem+json"
     assert answer.get_json()["title"] == "Insufficient Storage" and answer.get_json()["detail"].startswith(NO_ROOM)
     with app.app_context():
@@ -320,7 +290,7 @@ def test_no_room_to_keep_an_upload_is_a_507_and_keeps_nothing(app, admin, monkey
     assert ImportJob.select().count() == 0
 
 
-def test_a_full_disk_during_uploads_loses_nothing_and_room_coming_back_lets_them_through(scratch, procs, tmp_path):
+def test_a_full_disk_during_uploads_loses_nothing_and_room_coming_back_lets_them_through(scratch, processes, tmp_path):
     """gunicorn whose files may not grow past 3 MB (RLIMIT_FSIZE: writes past it fail with EFBIG, as a full
     disk fails them with ENOSPC) receives a 4 MB mark list on the page and on the API and a 4 MB evidence
     file: each answer is a 507 saying nothing was kept, no partial file is left, what was committed before
@@ -331,7 +301,9 @@ def test_a_full_disk_during_uploads_loses_nothing_and_room_coming_back_lets_them
     spool = tmp_path / "spool"
     spool.mkdir()
     env = portal_env(url, instance, TMPDIR=spool)
-    seeded = seed_in(env, password=PASSWORD, client=True, marks=20, notice=True)
+    seeded = seed(env, dict(MICROSOFT, platforms={"alibaba": [["Taobao", "CN"]]},
+                            partnerships=[["microsoft", "alibaba"]], verified_marks={"microsoft": 1},
+                            imported_marks={"microsoft": 20}, notices=[["microsoft", "alibaba", "Taobao"]]))
     if url.startswith("sqlite"):  # the database itself must still fit
         assert all(path.stat().st_size < room // 2 for path in (instance.parent / "full").iterdir())
     csv = (HEADER + "".join(f"BIG {n},USPTO,{9000000 + n},9,,,\n" for n in range(size // 30))).encode()[:size]
@@ -341,21 +313,22 @@ def test_a_full_disk_during_uploads_loses_nothing_and_room_coming_back_lets_them
     def counts():
         return [query(url, f"SELECT COUNT(*) FROM {table}")[0][0]
                 for table in ("mark", "import_job", "evidence", "audit_event")]
-    web, base = procs.gunicorn(env, preexec_fn=limit_file_size(room))
-    session, token = browser(base), api_token(base, seeded)
+    web = processes.gunicorn(env, preexec_fn=limit_file_size(room))
+    base = web.url
+    session, headers = signed_in_session(base, ADMIN), api_headers(base, seeded)
     before = counts()
 
     def upload_page():
         return session.post(f"{base}/marks/imports", files={"file": ("big.csv", csv)}, allow_redirects=False,
-                            data={"csrf_token": csrf_of(session, f"{base}/marks/imports")})
+                            data={"csrf_token": csrf_token(session, f"{base}/marks/imports")})
 
     def upload_api():
-        return requests.post(f"{base}/api/v1/marks/imports", files={"file": ("big.csv", csv)}, headers=token)
+        return requests.post(f"{base}/api/v1/marks/imports", files={"file": ("big.csv", csv)}, headers=headers)
 
     def add_evidence():
-        notice_url = f"{base}/notices/{seeded['notice']}"
+        notice_url = f"{base}/notices/{seeded['notices']['microsoft/alibaba']}"
         return session.post(f"{notice_url}/evidence", files={"files": ("proof.pdf", pdf)}, allow_redirects=False,
-                            data={"csrf_token": csrf_of(session, notice_url)})
+                            data={"csrf_token": csrf_token(session, notice_url)})
 
     page = upload_page()
     assert page.status_code == 507 and NO_ROOM in page.text and "Traceback" not in page.text

@@ -19,9 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.servers import (CSRF_PATTERN, PASSWORD, csv_of_marks, free_port, is_postgresql_url, query,
-                           running_processes, scratch_database, seed, server_env, sql_connection,
-                           suite_database_url, token)
+from tests.servers import (csrf_token, csv_of_marks, is_postgresql_url, portal_env, query, running_processes,
+                           scratch_databases, seed, sign_in, suite_database_url, token)
 
 RATE_LIMIT = 20  # API requests per client per minute, for the whole site
 ACCOUNT_ATTEMPTS = 3  # sign-in attempts per account per 5 minutes
@@ -52,34 +51,23 @@ def site(request, tmp_path_factory):
     """Redis, two web processes and a consumer on one PostgreSQL database; {"web1", "web2", "processes", ...}."""
     assert shutil.which("redis-server"), "PORTAL_REQUIRE_REDIS is set but redis-server is not installed"
     folder = tmp_path_factory.mktemp("scale-out")
-    with scratch_database(folder, "scale_out") as database_url, \
-            running_processes(request, folder / "logs") as processes:
-        redis_url = processes.redis("redis", free_port())
-        env = server_env(folder / "instance", database_url, REDIS_URL=redis_url,
+    with scratch_databases(folder) as scratch, running_processes(request, folder / "logs") as processes:
+        database_url = scratch.make("scale_out")
+        env = portal_env(database_url, folder / "instance", REDIS_URL=processes.redis(),
                          API_RATE_LIMIT=f"{RATE_LIMIT} per minute",
                          LOGIN_ATTEMPTS_PER_ACCOUNT=f"{ACCOUNT_ATTEMPTS} per 5 minutes",
                          LOGIN_ATTEMPTS_PER_ADDRESS="1000 per 5 minutes",
                          MARKS_IMPORT_INLINE_BYTES=INLINE_BYTES, MARKS_IMPORT_BATCH_ROWS=250)
         made = seed(env, SPEC)
-        web1 = processes.gunicorn("web1", env, free_port(), workers=2, threads=4, wait=False)
-        web2 = processes.gunicorn("web2", env, free_port(), workers=2, threads=4, wait=False)
-        processes.consumer("consumer", env)
-        processes.ready("web1")
-        processes.ready("web2")
-        yield {"web1": web1, "web2": web2, "processes": processes, "made": made, "database_url": database_url}
+        web1 = processes.gunicorn(env, "web1", workers=2, threads=4, wait=False)
+        web2 = processes.gunicorn(env, "web2", workers=2, threads=4, wait=False)
+        processes.consumer(env, "consumer")
+        web1.wait_for_http()
+        web2.wait_for_http()
+        yield {"web1": web1.url, "web2": web2.url, "processes": processes, "made": made,
+               "database_url": database_url}
         assert processes.dead() == {}
         assert processes.problems() == {}
-
-
-def csrf(session, url):
-    page = session.get(url)
-    assert page.status_code == 200, page.text[:500]
-    return CSRF_PATTERN.search(page.text).group(1)
-
-
-def sign_in(session, base, email, password=PASSWORD):
-    return session.post(f"{base}/login", data={"csrf_token": csrf(session, f"{base}/login"), "email": email,
-                                               "password": password}, allow_redirects=False)
 
 
 def signed_in(session, base, cookie=None):
@@ -98,7 +86,7 @@ def test_a_session_made_on_one_process_works_on_the_other_and_signing_out_ends_i
     assert signed_in(browser, web2) and signed_in(browser, web1)
     assert "alice@acme.example" in browser.get(f"{web2}/").text
 
-    logout = browser.post(f"{web2}/logout", data={"csrf_token": csrf(browser, f"{web2}/")}, allow_redirects=False)
+    logout = browser.post(f"{web2}/logout", data={"csrf_token": csrf_token(browser, f"{web2}/")}, allow_redirects=False)
     assert logout.status_code == 302 and logout.headers["Location"].endswith("/login")
     assert not signed_in(browser, web1) and not signed_in(browser, web2)
     # The cookie as it was before signing out (someone who copied it) is refused by both processes too.
@@ -139,7 +127,7 @@ def test_a_bulk_upload_to_one_process_runs_on_the_consumer_and_shows_on_the_othe
     assert sign_in(browser, web1, "bob@acme.example").status_code == 302
     content = csv_of_marks(IMPORT_ROWS, 5_000_000, word="SCALED")
     assert len(content) > INLINE_BYTES
-    started = browser.post(f"{web1}/marks/imports", data={"csrf_token": csrf(browser, f"{web1}/marks/imports")},
+    started = browser.post(f"{web1}/marks/imports", data={"csrf_token": csrf_token(browser, f"{web1}/marks/imports")},
                            files={"file": ("scaled.csv", content, "text/csv")}, allow_redirects=False)
     assert started.status_code == 302, started.text[:1000]
     job_id = int(re.search(r"/marks/imports/(\d+)$", started.headers["Location"]).group(1))
@@ -162,9 +150,8 @@ def test_a_bulk_upload_to_one_process_runs_on_the_consumer_and_shows_on_the_othe
     # The separate consumer ran it; neither web process did.
     ran = "Executing portal.tasks.run_mark_import"
     assert ran in processes.log("consumer") and ran not in processes.log("web1") + processes.log("web2")
-    with sql_connection(site["database_url"]) as connection:
-        count, = query(connection, "SELECT COUNT(*) FROM mark WHERE org_id = %s AND office = 'USPTO'",
-                       (site["made"]["orgs"]["acme"],))[0]
-        actor, = query(connection, "SELECT actor_label FROM audit_event WHERE action = 'mark_import.finished' "
-                                   "AND object_id = %s", (str(job_id),))[0]
+    count, = query(site["database_url"], "SELECT COUNT(*) FROM mark WHERE org_id = ? AND office = 'USPTO'",
+                   site["made"]["orgs"]["acme"])[0]
+    actor, = query(site["database_url"], "SELECT actor_label FROM audit_event WHERE action = 'mark_import.finished' "
+                                         "AND object_id = ?", str(job_id))[0]
     assert (count, actor) == (IMPORT_ROWS, "worker")

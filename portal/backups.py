@@ -22,7 +22,7 @@ import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from playhouse import db_url
 from playhouse.migrations import Migration
@@ -163,6 +163,11 @@ def backup(url, path, force=False):
     """Write a backup of the database at `url` to `path`; returns what the CLI prints."""
     target = prepare_target(path, force)
     kind = database_kind(url)
+    if kind == "sqlite":
+        live = Path(sqlite_path(url)).resolve()
+        if target.resolve() in {live, Path(f"{live}-wal"), Path(f"{live}-shm"), Path(f"{live}-journal")}:
+            raise BackupRefused(f"{target} is the live database (or its journal): a backup goes elsewhere. "
+                                "Nothing was written.")
     temporary = None
     try:
         fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
@@ -218,7 +223,9 @@ def url_without_password(url):
     if ":" in host:
         host = f"[{host}]"
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), parts.password
+    # The URL carries the password percent-encoded (as the portal reads it, decoded); pg_dump gets it plain.
+    password = unquote(parts.password) if parts.password is not None else None
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), password
 
 
 def postgresql_errors():
@@ -313,7 +320,8 @@ def postgresql_is_empty(url):
 
 
 def holds_data(path):
-    """Whether the SQLite database at `path` has any organization, user or audit event."""
+    """Whether the SQLite database at `path` has any organization, user or audit event: True, False, or
+    DAMAGED when SQLite cannot read it (not a database, a malformed page). In use ("locked") is refused."""
     if not path.is_file() or path.stat().st_size == 0:
         return False
     connection = sqlite3.connect(str(path), timeout=10)
@@ -321,8 +329,35 @@ def holds_data(path):
         tables = sqlite_tables(connection)
         return any(connection.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone()
                    for table in ("organization", "user", "audit_event") if table in tables)
+    except sqlite3.OperationalError as error:  # locked or busy: another process has it open
+        raise BackupRefused(f"The database {path} is in use ({error}). {STOP_FIRST} Nothing was changed.")
+    except sqlite3.DatabaseError:  # not a database, or a damaged one: the day a restore is needed
+        return DAMAGED
     finally:
         connection.close()
+
+
+DAMAGED = "damaged"
+
+
+def keep_beside(path, database):
+    """Keep `path` (the replaced database, or its -wal) under a name no earlier restore has taken:
+    <database>.replaced-<time>[-n][suffix]. Returns the kept path."""
+    stamp = f"{database.name}.replaced-{utcnow():%Y%m%dT%H%M%SZ}"
+    suffix = path.name[len(database.name):]  # "" or "-wal"
+    for n in range(1, 1000):
+        kept = database.with_name(stamp + (f"-{n}" if n > 1 else "") + suffix)
+        try:
+            os.link(path, kept)  # the replaced file stays, whole, under another name
+            return kept
+        except FileExistsError:
+            continue  # a restore in the same second: the next free name, never over a kept file
+        except OSError:  # a file system without hard links
+            if kept.exists():
+                continue
+            shutil.copy2(path, kept)
+            return kept
+    raise BackupRefused(f"Too many replaced copies of {database} beside it. Nothing was changed.")
 
 
 def take_out_of_wal(path):
@@ -393,19 +428,25 @@ def put_in_place(temporary, database, force):
     keeping it beside as <name>.replaced-<time> (returned)."""
     previous = None
     if database.exists():
-        if holds_data(database):
-            if not force:
-                raise BackupRefused(
-                    f"The database {database} holds data. To replace it with the backup, pass --force (it is "
-                    f"kept beside as {database.name}.replaced-<time>). {STOP_FIRST} Nothing was changed.")
-            take_out_of_wal(database)
-            previous = database.with_name(f"{database.name}.replaced-{utcnow():%Y%m%dT%H%M%SZ}")
-            try:
-                os.link(database, previous)  # the replaced database stays, whole, under another name
-            except OSError:
-                shutil.copy2(database, previous)  # a file system without hard links
+        state = holds_data(database)
+        if state and not force:
+            what = "is damaged (SQLite cannot read it)" if state == DAMAGED else "holds data"
+            raise BackupRefused(
+                f"The database {database} {what}. To replace it with the backup, pass --force (it is "
+                f"kept beside as {database.name}.replaced-<time>). {STOP_FIRST} Nothing was changed.")
+        if state == DAMAGED:
+            # No checkpoint is possible: its -wal is kept beside it too, and taken away, so SQLite never
+            # replays it onto the restored file.
+            previous = keep_beside(database, database)
+            wal = Path(f"{database}-wal")
+            if wal.exists():
+                keep_beside(wal, database)
+                wal.unlink()
+            Path(f"{database}-shm").unlink(missing_ok=True)
         else:
             take_out_of_wal(database)
+            if state:
+                previous = keep_beside(database, database)
         owner = database.stat()
         os.chmod(temporary, owner.st_mode & 0o777)  # the restored file keeps the database's mode and owner
         try:

@@ -20,6 +20,19 @@ def env_bool(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def env_choice(name, choices):
+    """The value of `name` among `choices` ({spelling: value}; "" is the default when unset); a typo is an
+    error at start, never silently the default (SESSION_COOKIE_SECURE=ture must not mean off)."""
+    value = os.environ.get(name, "").strip().lower()
+    if value not in choices:
+        raise SystemExit(f"configuration error: {name} must be one of {', '.join(k for k in choices if k)}, "
+                         f"got {value!r}")
+    return choices[value]
+
+
 def env_int(name, default):
     value = os.environ.get(name, "").strip()
     if not value:
@@ -76,8 +89,7 @@ def settings_from_env():
         "SESSION_IDLE_MINUTES": env_int("SESSION_IDLE_MINUTES", 60),
         "SESSION_MAX_HOURS": env_int("SESSION_MAX_HOURS", 12),
         # "auto": Secure except over plain HTTP on a loopback address (local development); 1 or 0 to force.
-        "SESSION_COOKIE_SECURE": "auto" if os.environ.get("SESSION_COOKIE_SECURE", "auto").strip().lower()
-        in ("", "auto") else env_bool("SESSION_COOKIE_SECURE"),
+        "SESSION_COOKIE_SECURE": env_choice("SESSION_COOKIE_SECURE", {"auto": "auto", "": "auto", **BOOLEANS}),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "portal_session",

@@ -78,13 +78,16 @@ def is_loopback(host):
 
 class SessionInterface(SecureCookieSessionInterface):
     """SESSION_COOKIE_SECURE=auto (the default): the cookie is Secure everywhere except over plain HTTP on
-    a loopback address, which is local development (`make run`, the tests). A portal reached by any other
-    name gets a Secure cookie even when a proxy in front hides that the browser used HTTPS."""
+    a loopback address with no proxy configured, which is local development (`make run`, the tests). A
+    portal reached by any other name, or behind a proxy (TRUSTED_PROXY_COUNT, which may forward the
+    upstream Host "127.0.0.1:8000"), gets a Secure cookie even when the proxy hides the browser's HTTPS."""
 
     def get_cookie_secure(self, app):
         setting = app.config["SESSION_COOKIE_SECURE"]
         if setting != "auto":
             return bool(setting)
+        if app.config.get("TRUSTED_PROXY_COUNT"):
+            return True
         return request.is_secure or not is_loopback(request.host)
 
 

@@ -285,3 +285,15 @@ def test_a_code_is_sent_only_in_the_query_of_the_registered_uri(live_server, bra
     location = answer.headers["Location"]
     assert location.startswith(CALLBACK + "?") and "#" not in location
     assert "code" in parse_qs(urlsplit(location).query)
+
+
+def test_metadata_read_from_the_host_header_is_never_cached(app, client, monkeypatch):
+    """Without OAUTH_ISSUER the endpoints are built from the request's Host (behind a proxy, X-Forwarded-Host):
+    a shared cache must not hand one client's copy to the others. A configured issuer may be cached."""
+    answer = client.get("/.well-known/oauth-authorization-server", base_url="https://other.example")
+    assert answer.get_json()["issuer"] == "https://other.example"
+    assert answer.headers["Cache-Control"] == "no-store"
+    monkeypatch.setitem(app.config, "OAUTH_ISSUER", "https://portal.example")
+    answer = client.get("/.well-known/oauth-authorization-server", base_url="https://other.example")
+    assert answer.get_json()["issuer"] == "https://portal.example"
+    assert "no-store" not in answer.headers.get("Cache-Control", "")

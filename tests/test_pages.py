@@ -112,6 +112,27 @@ def test_the_session_cookie_is_secure_outside_local_development(app, base_url, s
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_behind_a_proxy_the_cookie_is_secure_even_when_it_forwards_a_loopback_host(app, monkeypatch):
+    monkeypatch.setitem(app.config, "TRUSTED_PROXY_COUNT", 1)
+    assert "; Secure" in app.test_client().get("/login", base_url="http://127.0.0.1:8000").headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("value, expected", [("", "auto"), ("auto", "auto"), ("1", True), ("on", True),
+                                             ("0", False), ("false", False)])
+def test_session_cookie_secure_setting_is_read_strictly(monkeypatch, value, expected):
+    from portal.config import settings_from_env
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", value)
+    assert settings_from_env()["SESSION_COOKIE_SECURE"] == expected
+
+
+def test_a_misspelt_session_cookie_secure_stops_the_start(monkeypatch):
+    from portal.config import settings_from_env
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "ture")
+    with pytest.raises(SystemExit) as stopped:
+        settings_from_env()
+    assert "SESSION_COOKIE_SECURE must be one of auto, 1, true" in str(stopped.value)
+
+
 def test_secure_cookies_can_be_forced_for_local_https_proxies(app, monkeypatch):
     monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)
     assert "; Secure" in app.test_client().get("/login", base_url="http://localhost").headers["Set-Cookie"]

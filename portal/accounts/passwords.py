@@ -42,7 +42,8 @@ SEQUENCE = ("This password is made of keyboard, alphabet or number sequences (li
 # rows and columns of a QWERTY keyboard, shifted or not.
 SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "01234567890", "`1234567890-=", "~!@#$%^&*()_+",
              "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "1qaz", "2wsx", "3edc", "4rfv", "5tgb", "6yhn",
-             "7ujm", "8ik,", "9ol.", "0p;/", "789456123", "147258369")
+             "7ujm", "8ik,", "9ol.", "0p;/", "!qaz", "@wsx", "#edc", "$rfv", "%tgb", "^yhn", "&ujm", "*ik,",
+             "(ol.", ")p;/", "789456123", "147258369")  # columns with Shift on their first key too ("!qaz2wsx")
 # A password made of this many runs of neighbouring (or equal) characters, or fewer, is a sequence.
 MAX_SEQUENCE_RUNS = 3
 # Look-alike substitutions ("l33t speak"); "1" is tried as both "i" and "l".

@@ -30,7 +30,7 @@ import segno
 from portal import audit
 from portal.accounts import passwords
 from portal.accounts.models import Membership, Organization, User
-from portal.accounts.services import active_memberships
+from portal.accounts.services import active_memberships, end_all_sessions
 from portal.db import db
 from portal.errors import Conflict, ValidationError
 from portal.secretbox import SecretBox, SecretUnreadable
@@ -56,7 +56,7 @@ KEY_UNREADABLE = ("Your authenticator key cannot be read (the portal's SECRET_KE
 
 _keys = SecretBox(b"alliance-portal two-factor keys")
 _enrolment = SecretBox(b"alliance-portal two-factor enrolment")
-CODE_PATTERN = re.compile(r"^\d{6}$")
+CODE_PATTERN = re.compile(r"^[0-9]{6}$")  # ASCII digits only: \d takes Arabic-Indic or full-width ones too
 
 
 def now():
@@ -228,9 +228,12 @@ def _hashes(user, codes):
     return " ".join(recovery_digest(user, code) for code in codes)
 
 
-def enable(user, secret, code):
+def enable(user, secret, code, keep_session_token=None):
     """Switch two-factor authentication on with the key the user's app was given, once a code of it is
-    right. Returns the recovery codes (shown once; only their digests are kept)."""
+    right. Returns the recovery codes (shown once; only their digests are kept).
+
+    Every other session of the user ends (all but `keep_session_token`, the browser that set it up): they
+    were opened with the password alone, and must not pass an org's mandate on the strength of this one."""
     if user.has_two_factor:
         raise Conflict(ALREADY_ON)
     step = matching_step(secret, code)
@@ -244,6 +247,7 @@ def enable(user, secret, code):
                    .execute())
         if not enabled:
             raise Conflict(ALREADY_ON)
+        end_all_sessions(user.id, except_token=keep_session_token)
         _record(user, "account.two_factor.enabled", {"email": user.email, "recovery_codes": len(codes)}, actor=user)
     return codes
 
@@ -323,10 +327,19 @@ def reset_by_admin(membership, admin):
     user = User.get_by_id(membership.user_id)
     if user.id == admin.id:
         raise ValidationError("Turn off your own two-factor authentication on your account page.")
+    if not membership.active:
+        raise ValidationError(f"{user.email} is no longer an active member here: their account is not yours "
+                              "to change.")
     if not user.has_two_factor:
         raise ValidationError(f"{user.email} has no two-factor authentication to reset.")
+    if any(org.id != membership.org_id for org in orgs_requiring(user)):
+        # Another tenant's mandate must not come down to this admin's click and the member's password.
+        raise ValidationError(f"{user.email} also works for another organization that requires two-factor "
+                              "authentication: they can sign in with a recovery code, or the portal's operator "
+                              "can reset it (flask user reset-two-factor).")
     with db.atomic():
         _clear(user)
+        end_all_sessions(user.id)  # a lost phone may come with an open session
         audit.record("account.two_factor.reset", membership.org_id, user, {"email": user.email})
     return user
 

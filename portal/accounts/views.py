@@ -39,10 +39,13 @@ def safe_next(target):
     """
     if not target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or "\\" in target:
         return None
-    parts = urlsplit(target)
-    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+    if not target.startswith("/") or target.startswith("//"):
         return None
-    return target
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "/[" style targets urlsplit cannot parse ("Invalid IPv6 URL"): not a page of ours
+        return None
+    return None if parts.scheme or parts.netloc else target
 
 
 def for_log(value):
@@ -435,7 +438,9 @@ def two_factor_setup():
         form.code.data = ""
         status = 422
     elif form.validate_on_submit():
-        done, result = code_attempt(form, lambda: two_factor.enable(user, secret, form.code.data), "set-up")
+        def turn_on():  # every other session of the user ends: it was opened with the password alone
+            return two_factor.enable(user, secret, form.code.data, keep_session_token=user.get_id())
+        done, result = code_attempt(form, turn_on, "set-up")
         if done:
             session.pop(ENROLMENT, None)
             flash("Two-factor authentication is on. From now on, signing in asks for a code from your app.",

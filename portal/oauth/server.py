@@ -102,10 +102,14 @@ def effective_scopes(token, org_kind):
 
 
 def acting_member(user_id, org_id):
-    """The active membership through which a user's token acts, or None when access has gone."""
-    return (Membership.select(Membership, User).join(User)
+    """The active membership through which a user's token acts, or None when access has gone: the member
+    left, or the org requires two-factor authentication the user has not set up (a grant made before the
+    mandate works again once they have, as the user's own pages do)."""
+    return (Membership.select(Membership, User).join(User).switch(Membership).join(Organization)
             .where(Membership.user == user_id, Membership.org == org_id,
-                   Membership.active == True, User.active == True)  # noqa: E712
+                   Membership.active == True, User.active == True,  # noqa: E712
+                   (Organization.two_factor_required == False)  # noqa: E712
+                   | User.two_factor_enabled_at.is_null(False))
             .first())
 
 

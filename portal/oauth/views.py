@@ -3,7 +3,7 @@ admin's page for managing API clients."""
 from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.access import member, oauth_client, public, signed_in
@@ -32,7 +32,7 @@ bp = Blueprint("oauth", __name__)
 def metadata():
     """RFC 8414 metadata: where everything is and what this server supports."""
     base = issuer()
-    return jsonify({
+    response = jsonify({
         "issuer": base,
         "authorization_endpoint": base + url_for("oauth.authorize"),
         "token_endpoint": base + url_for("oauth.token"),
@@ -49,6 +49,10 @@ def metadata():
         "authorization_response_iss_parameter_supported": True,
         "service_documentation": base + url_for("api_docs.docs"),
     })
+    if not current_app.config["OAUTH_ISSUER"]:
+        # Read from the request's Host: a shared cache must not keep one client's view for the others.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # The endpoints below are called by OAuth clients, which authenticate with their own credentials: no

@@ -39,6 +39,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/import_marks.py
 	$(BIN)/python bench/screen_listings.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/scale_out.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

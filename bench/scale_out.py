@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import (Processes, csv_of_marks, free_port, is_postgresql_url, scratch_database,  # noqa: E402
-                           seed, server_env, token)
+from tests.servers import (Processes, csv_of_marks, is_postgresql_url, portal_env, scratch_databases,  # noqa: E402
+                           seed, token)
 
 DEFAULT_PATHS = ("/api/v1/me", "/api/v1/marks?limit=20")
 
@@ -70,19 +70,18 @@ def drive(bases, paths, headers, seconds, clients):
 
 
 def run_shape(processes, env, name, masters, workers, args, client):
-    urls = []
-    for n in range(masters):
-        label = f"{name}-{n + 1}"
-        urls.append(processes.gunicorn(label, dict(env), free_port(), workers=workers, threads=8, wait=False))
-    for n in range(masters):
-        processes.ready(f"{name}-{n + 1}")
+    servers = [processes.gunicorn(dict(env), f"{name}-{n + 1}", workers=workers, threads=8, wait=False)
+               for n in range(masters)]
+    for server in servers:
+        server.wait_for_http()
+    urls = [server.url for server in servers]
     try:
         headers = {"Authorization": f"Bearer {token(urls[0], client)}"}
         drive(urls, args.path, headers, 1.5, args.clients)  # warm up: connections, pools, imports
         latencies, failures = drive(urls, args.path, headers, args.seconds, args.clients)
     finally:
-        for n in range(masters):
-            processes.stop(f"{name}-{n + 1}")
+        for server in servers:
+            server.stop()
     ordered = sorted(latencies)
     return {"requests": len(ordered), "rps": len(ordered) / args.seconds,
             "p50_ms": statistics.median(ordered) * 1000, "p95_ms": ordered[int(len(ordered) * 0.95) - 1] * 1000,
@@ -107,9 +106,10 @@ def main():
     processes = Processes(folder / "logs")
     results = {}
     try:
-        with scratch_database(folder, f"bench_scale_{os.getpid()}") as database_url:
-            redis_url = processes.redis("redis", free_port())
-            env = server_env(folder / "instance", database_url, REDIS_URL=redis_url, LOG_LEVEL="WARNING",
+        with scratch_databases(folder) as databases:
+            database_url = databases.make(f"bench_scale_{os.getpid()}")
+            redis_url = processes.redis()
+            env = portal_env(database_url, folder / "instance", REDIS_URL=redis_url, LOG_LEVEL="WARNING",
                              API_RATE_LIMIT="100000000 per minute", MARKS_IMPORT_INLINE_BYTES=10_000_000)
             env.pop("PASSWORD_HASHING")
             made = seed(env, {"brands": ["bench"], "clients": [["bench", "bench", "marks:read marks:write"]]})
@@ -119,7 +119,7 @@ def main():
             for name, masters, workers in shapes:
                 results[(masters, workers)] = run_shape(processes, env, name, masters, workers, args, client)
     except BaseException:
-        processes.dump(40)
+        processes.print_logs()
         raise
     finally:
         processes.stop_all()
@@ -130,14 +130,15 @@ def main():
 def load_marks(processes, env, client):
     """2,000 marks for the list endpoint, imported through the API of a short-lived server."""
     import requests
-    base = processes.gunicorn("loader", dict(env), free_port(), workers=1, threads=2)
+    loader = processes.gunicorn(dict(env), "loader", workers=1, threads=2)
+    base = loader.url
     try:
         headers = {"Authorization": f"Bearer {token(base, client)}"}
         answer = requests.post(f"{base}/api/v1/marks/imports", headers=headers, timeout=300,
                                files={"file": ("marks.csv", csv_of_marks(2_000, 1_000_000), "text/csv")})
         assert answer.status_code == 202 and answer.json()["status"] == "done", answer.text[:500]
     finally:
-        processes.stop("loader")
+        loader.stop()
 
 
 def report(results, args):

@@ -4,68 +4,20 @@ mandate, db backup / restore). Each one held a defect when it was written; it is
 Codes are computed with pyotp as an authenticator app would; the portal's two-factor clock (`two_factor.now`)
 is frozen, as in test_two_factor.py.
 """
-import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-import pyotp
 import pytest
-from peewee import SqliteDatabase
-from playhouse.migrations import Runner
 
 from portal import backups
-from portal.accounts import two_factor
-from portal.accounts.models import Membership, Organization, User
-from portal.audit import acting_as
-from portal.db import MIGRATIONS_DIR
+from portal.accounts.models import Membership, User
+from tests import test_two_factor
+from tests.test_backup import portal_sqlite
+from tests.test_two_factor import SECRET_TEXT, T0, code_at, require, second_step, turn_on
 
-T0 = 1_800_000_000  # a time step boundary
-SECRET_TEXT = re.compile(r'id="secret-key">([A-Z2-7 ]+)<')
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    frozen = Clock(T0)
-    monkeypatch.setattr(two_factor, "now", frozen)
-    return frozen
-
-
-def code_at(secret, at, steps=0):
-    return pyotp.TOTP(secret).at(int(at) + 30 * steps)
-
-
-def turn_on(app, user, at=T0 - 600):
-    """Two-factor authentication on for `user` through the service, as if set up ten minutes ago."""
-    secret = two_factor.new_secret()
-    with app.app_context(), acting_as("test"), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(two_factor, "now", Clock(at))
-        codes = two_factor.enable(User.get_by_id(user.id), secret, code_at(secret, at))
-    return secret, codes
-
-
-def require(org):
-    Organization.update(two_factor_required=True).where(Organization.id == org.id).execute()
-
-
-def second_step(client, code):
-    return client.post_form("/login/two-factor", {"code": code})
-
-
-@pytest.fixture
-def ada(world):
-    org = world.org("Microsoft")
-    admin = world.person(org, "admin", email="boss@microsoft.example")
-    user = world.person(org, "analyst", email="ada@microsoft.example")
-    return org, user, admin
+# Fixtures of test_two_factor.py: the portal's two-factor clock frozen at T0, and Ada (an analyst) with her admin.
+clock, ada = test_two_factor.clock, test_two_factor.ada
 
 
 # --- two-factor authentication --------------------------------------------------------------------------------
@@ -163,18 +115,6 @@ def test_a_malformed_next_on_the_set_up_page_is_ignored_not_a_server_error(clien
 
 
 # --- db restore (SQLite) ----------------------------------------------------------------------------------------
-
-def portal_sqlite(path, organizations=1):
-    """A migrated SQLite portal database at `path` with `organizations` rows, made outside the app's database."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    database = SqliteDatabase(str(path))
-    Runner(database, directory=str(MIGRATIONS_DIR)).up()
-    with database.bind_ctx([Organization], bind_refs=False, bind_backrefs=False):
-        for n in range(organizations):
-            Organization.create(slug=f"org-{n}", name=f"Org {n}", kind="brand")
-    database.close()
-    return path
-
 
 def organizations_in(path):
     connection = sqlite3.connect(str(path))

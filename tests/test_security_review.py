@@ -229,3 +229,21 @@ def test_an_apps_access_for_a_member_stops_when_the_org_requires_two_factor_unti
     assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
     turn_on(app, analyst, at=T0)
     assert session.get(f"{live_server}/api/v1/me").status_code == 200
+
+
+def test_the_current_password_cannot_be_guessed_through_the_account_page(make_client, world):
+    """A session left open (or stolen) must not be an oracle for the password: the change form checks the
+    current password on the sign-in's counters (5 per 5 minutes), and a success clears them."""
+    from tests.conftest import PASSWORD, page_text
+    org = world.org("Microsoft")
+    world.person(org, "analyst", email="ada@microsoft.example")
+    browser = make_client()
+    browser.sign_in("ada@microsoft.example")
+    before = User.get(User.email == "ada@microsoft.example").password_hash
+    new = {"password": "a new long passphrase", "confirm": "a new long passphrase"}
+    answers = [browser.post_form("/account", {"current_password": f"guess number {n}", **new}).status_code
+               for n in range(6)]
+    assert answers == [422] * 5 + [429]
+    refused = browser.post_form("/account", {"current_password": PASSWORD, **new})
+    assert refused.status_code == 429 and "Too many attempts at your current password" in page_text(refused)
+    assert User.get(User.email == "ada@microsoft.example").password_hash == before

@@ -25,6 +25,7 @@ security_log = logging.getLogger("portal.security")
 AUDIT_PAGE_SIZE = 50
 TOO_MANY_SIGN_INS = "Too many sign-in attempts. Wait a few minutes, then try again."
 TOO_MANY_CODES = "Too many attempts at a code. Wait a few minutes, then try again."
+TOO_MANY_PASSWORD_CHECKS = "Too many attempts at your current password. Wait a few minutes, then try again."
 # Keys in the signed session cookie: the half-signed-in state between password and code, and the key of a
 # two-factor set-up in progress (encrypted).
 PENDING_SIGN_IN = "two_factor_sign_in"
@@ -366,6 +367,13 @@ def account():
     status = 200
     if form.validate_on_submit():
         org = g.get("org") or g.fallback_org
+        # The current password is checked like a sign-in, on the sign-in's counters: a session left open
+        # (or stolen) is no oracle for guessing it.
+        if not throttle.count_attempt(current_user.email):
+            security_log.warning("password change throttled for %s from %s", current_user.email,
+                                 get_remote_address())
+            form.form_errors.append(TOO_MANY_PASSWORD_CHECKS)
+            return render_account(form, status=429)
         try:
             services.change_password(current_user._get_current_object(), org, form.current_password.data,
                                      form.password.data)
@@ -373,6 +381,7 @@ def account():
             apply_service_errors(form, error)
             status = error.status
         else:
+            throttle.forget_account_failures(current_user.email)
             ended = sessions.end_all_sessions(current_user.id, except_token=current_user.get_id())
             flash("Your password was changed." + (f" {ended} other session(s) were signed out." if ended else ""),
                   "success")

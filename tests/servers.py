@@ -295,15 +295,36 @@ class ScratchDatabases:
             return f"sqlite:///{folder / 'portal.db'}"
         parts = urlsplit(self.suite_url)
         name = f"{parts.path.lstrip('/')}_{suffix}"
-        # DROP first: a killed run's leftover.
-        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+        self.drop(name)  # first: a killed run's leftover
+        self.admin(f'CREATE DATABASE "{name}"')
         self.created.append(name)
         return urlunsplit(parts._replace(path=f"/{name}"))
 
     def drop_all(self):
         for name in self.created:
-            self.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true',  # a test may have taken it away
-                       f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # a test may have taken it away
+            self.drop(name)
+
+    def drop(self, name, attempts=5):
+        """Drop `name` with whatever is still connected. Not WITH (FORCE): that must terminate every backend,
+        autovacuum's workers too, which this role may not (a restored database is often being vacuumed); a
+        plain DROP stops those itself. Our own connections are ended first; a straggler reconnecting is
+        waited out."""
+        import psycopg
+        for attempt in range(attempts):
+            try:
+                self.admin(self.terminate_ours(name), f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(1)
+
+    @staticmethod
+    def terminate_ours(name):
+        """SQL ending this role's connections to `name` (never autovacuum's, which would be refused)."""
+        return (f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
+                "AND usename = current_user AND pid <> pg_backend_pid()")
 
     def take_away(self, url):
         """SQLite: move the database's folder away (as a lost mount would: a new connection cannot open
@@ -313,8 +334,7 @@ class ScratchDatabases:
             folder.rename(folder.with_name(folder.name + "-away"))
             return
         name = urlsplit(url).path.lstrip("/")
-        self.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false',
-                   f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        self.admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false', self.terminate_ours(name))
 
     def give_back(self, url):
         if not self.postgresql:

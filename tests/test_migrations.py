@@ -11,6 +11,7 @@ from playhouse.schema_diff import diff_models
 
 from portal.db import open_database
 from portal.models import ALL_MODELS
+from tests.servers import ScratchDatabases
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,8 +35,9 @@ def new_database(app, tmp_path):
         return urlunparse(urlparse(url)._replace(path=f"/{name}"))
 
     yield make
-    for name in created:
-        admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in created:  # not WITH (FORCE): that would have to end autovacuum's workers, which we may not
+        admin.execute_sql(ScratchDatabases.terminate_ours(name))
+        admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}"')
     if admin is not None:
         admin.close()
         admin.close_all()

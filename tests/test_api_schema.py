@@ -9,6 +9,7 @@ not run on pytest 9; the checks (`call_and_validate`) are the same.
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -109,8 +110,18 @@ def test_chained_calls_conform_to_the_document(app, tokens, kind):
             case.validate_response(response, additional_checks=additional_checks,
                                    excluded_checks=excluded_checks(case), transport_kwargs=kwargs or None)
 
-    Workflow.run(settings=settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck),
-                                   database=None, stateful_step_count=6))
+    for attempt in range(3):
+        try:
+            Workflow.run(settings=settings(max_examples=60, deadline=None, database=None, stateful_step_count=6,
+                                           suppress_health_check=list(HealthCheck)))
+            break
+        except FlakyStrategyDefinition:
+            # Not a finding about the API: the chains change the database the links read (a mark one chain
+            # creates makes the same POST a 409 in the next), so Hypothesis can see one choice sequence lead
+            # two ways and stops. A new run explores afresh; any real failure is found again and raised.
+            if attempt == 2:
+                raise
+            calls.clear()
     assert not [call for call in calls if call[2] >= 500]
     # The chains reached objects they had created or found (not only 404s for made-up ids).
     reached = {path for method, path, status in calls if "{" in path and status < 300}

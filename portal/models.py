@@ -3,7 +3,7 @@ from portal.accounts.models import Invitation, Marketplace, Membership, Organiza
 from portal.audit import AuditEvent, AuditHead
 from portal.intel.models import (AuthorizedSeller, Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagReceipt,
                                  FlagShare, Screening, ScreeningHit, Seller, Sighting, Strike)
-from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
+from portal.marks.models import ImportJob, ImportOutcomes, ImportRowChange, ImportRowError, Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
 from portal.partnerships.models import Partnership, Terms
@@ -13,7 +13,7 @@ from portal.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
 ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSession, AuditEvent, AuditHead,
               OAuthClient, AuthorizationCode, Token, Partnership, Mark, ImportJob, ImportRowError, ImportOutcomes,
-              Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
+              ImportRowChange, Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
               Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport,
               FlagReceipt]

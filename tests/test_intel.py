@@ -255,7 +255,8 @@ taobao,shop-a,suspected_counterfeit,high,green,alliance,,Shop A again,
 
 def test_bulk_flagging_runs_through_the_import_service(app, world, alliance):
     from portal.intel.imports import start_flag_import
-    from portal.marks.imports import row_errors, row_outcomes
+    from portal.marks.import_report import row_outcomes
+    from portal.marks.imports import row_errors
     lv = alliance["lv"]
     with app.app_context(), acting_as("test"):
         dry = start_flag_import(lv, io.BytesIO(FLAG_CSV.encode()), "flags.csv", dry_run=True)

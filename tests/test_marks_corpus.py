@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from portal import uploads
-from portal.marks.imports import IMPORT_AREA, row_outcomes
+from portal.marks.imports import IMPORT_AREA
+from portal.marks.import_report import row_outcomes
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from portal.marks.spreadsheets import FileRefused
 from tests.conftest import page_text

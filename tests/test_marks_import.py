@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 
 from portal.audit import AuditEvent, verify_chain
-from portal.marks import imports
+from portal.marks import import_report, imports
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from tests.conftest import page_text
 
@@ -18,7 +18,7 @@ def rows(count, start=1, word="MARK"):
 
 
 def outcomes(job):
-    return dict(imports.row_outcomes(job, 2, 10_000))
+    return dict(import_report.row_outcomes(job, 2, 10_000))
 
 
 def test_import_then_reimport_changes_nothing_and_says_so(app, world):
@@ -144,8 +144,8 @@ def test_batches_commit_progress_and_a_crashed_job_resumes(app, world, monkeypat
     assert Mark.for_org(org).count() == 7
     assert ImportOutcomes.select().where(ImportOutcomes.job == job).count() == 3
     # A page of outcomes starting inside a batch and crossing into the next one.
-    assert imports.row_outcomes(job, 6, 3) == [(6, "create"), (7, "create"), (8, "create")]
-    assert imports.row_outcomes(job, 9, 5) == [(9, "error")]
+    assert import_report.row_outcomes(job, 6, 3) == [(6, "create"), (7, "create"), (8, "create")]
+    assert import_report.row_outcomes(job, 9, 5) == [(9, "error")]
 
 
 def test_a_running_job_is_not_taken_twice(world):

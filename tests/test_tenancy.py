@@ -85,7 +85,8 @@ ACCESS_TABLE = {
     "marks.create": ("member", "analyst", "brand"), "marks.edit": ("member", "analyst", "brand"),
     "marks.delete": ("member", "analyst", "brand"), "marks.apply_import": ("member", "analyst", "brand"),
     "marks.imports_page": ("member", "viewer", "brand"), "marks.import_job": ("member", "viewer", "brand"),
-    "marks.import_errors": ("member", "viewer", "brand"), "marks.import_progress": ("member", "viewer", "brand"),
+    "marks.import_errors": ("member", "viewer", "brand"), "marks.import_report": ("member", "viewer", "brand"),
+    "marks.import_progress": ("member", "viewer", "brand"),
     "marks.verification": ("member", "viewer", "platform"), "marks.review": ("member", "analyst", "platform"),
     # notices: filed by brands, worked by platforms
     "notices.index": ("member", "viewer", None), "notices.detail": ("member", "viewer", None),
@@ -102,7 +103,8 @@ ACCESS_TABLE = {
     "intel.seller": ("member", "viewer", None), "intel.find_seller": ("member", "viewer", None),
     "intel.evidence": ("member", "viewer", None), "intel.export": ("member", "viewer", None),
     "intel.flag_imports": ("member", "viewer", None), "intel.flag_import": ("member", "viewer", None),
-    "intel.flag_import_errors": ("member", "viewer", None), "intel.flag_import_status": ("member", "viewer", None),
+    "intel.flag_import_errors": ("member", "viewer", None), "intel.flag_import_report": ("member", "viewer", None),
+    "intel.flag_import_status": ("member", "viewer", None),
     "intel.flag_import_template": ("member", "viewer", None),
     "intel.new_flag": ("member", "analyst", None), "intel.edit_flag": ("member", "analyst", None),
     "intel.withdraw_flag": ("member", "analyst", None), "intel.add_sighting": ("member", "analyst", None),
@@ -316,7 +318,8 @@ def test_every_tenant_model_is_known_to_these_tests():
     # A new tenant-owned model needs its routes added to objects_of(); this list makes that visible.
     assert {m.__name__ for m in tenant_models()} == {"Marketplace", "Membership", "Invitation", "AuditEvent",
                                                      "OAuthClient", "AuthorizationCode", "Token", "Mark",
-                                                     "ImportJob", "ImportRowError", "ImportOutcomes", "Notice",
+                                                     "ImportJob", "ImportRowError", "ImportOutcomes", "ImportRowChange",
+                                                     "Notice",
                                                      "Flag", "Sighting", "AuthorizedSeller", "Screening",
                                                      "Webhook", "WebhookDelivery",
                                                      # no route names a snapshot: they are read by week, for

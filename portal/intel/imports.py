@@ -3,68 +3,75 @@ upload checks, background job, progress, dry run, per-row report and resume as m
 
 One row flags one seller (columns in rules.FLAG_COLUMNS). The natural key is (marketplace, seller id):
 a row for a seller the org already flags (active) updates that flag, or leaves it unchanged; a row for a
-seller it does not flag creates a flag. Evidence files and linked notices are added on the flag's page or
-over the API, not from the file.
+seller it does not flag creates a flag. As for marks, a blank cell (or a column the file does not have)
+keeps what the flag says, and a cell holding only "-" empties it: the notes, the display name, the shop
+URL, the group (`share_with`), one kind of identifier (an identifier column replaces that kind's values).
+The label, category and distribution cannot be emptied. The sharing rules (label, distribution and group
+must agree) are checked on the flag as the row leaves it. Evidence files and linked notices are added on
+the flag's page or over the API, not from the file.
 """
 from portal.accounts.models import Marketplace, Organization
 from portal.errors import ValidationError
-from portal.intel import rules, sharing, strikes
+from portal.intel import rules, sharing
 from portal.intel.models import Flag, FlagIdentifier, FlagShare, Seller
 from portal.intel.services import UPDATABLE, _insert_flag, _replace_children, announce
-from portal.marks.imports import Importer, start_import
+from portal.marks.imports import (Importer, cannot_clear, clears_a_value, field_changes, split_cells,
+                                  start_import)
 from portal.marks.rules import Checked, Problem
 from portal.timeutil import utcnow
 
 IDENTIFIER_COLUMNS = ("email", "domain", "payment", "phone")
+# What an emptied cell leaves (the same as a new flag without that cell).
+EMPTY = {"confidence": "medium", "show_group": False, "display_name": "", "shop_url": "", "notes": ""}
+FLAG_CONSEQUENCES = {
+    "changes_sharing": ("changes who can see it", ("flag", "flags"),
+                        "will change who can see them (their label, distribution or group)",
+                        "changed who can see them (their label, distribution or group)"),
+    "clears_value": ("clears a value", ("row", "rows"), "will empty a stored value", "emptied a stored value"),
+}
+SHARING_FIELDS = ("tlp", "distribution", "share_with")
 
 
 class FlagImporter(Importer):
     columns = rules.FLAG_COLUMNS
+    key_columns = ("marketplace", "seller_id")
+    required_columns = ("marketplace", "seller_id", "category", "tlp", "distribution")  # never emptied
     audit_name = "flag_import"
     batch_event = "intel.flags.imported"
+    consequence_words = FLAG_CONSEQUENCES
 
     def __init__(self, job):
         super().__init__(job)
         self.marketplaces = {m.slug: m.id for m in Marketplace.select(Marketplace.id, Marketplace.slug)}
         self.orgs = {o.slug: o.id for o in Organization.select(Organization.id, Organization.slug)}
+        self.slugs = {org_id: slug for slug, org_id in self.orgs.items()}
 
     def clean(self, values):
-        raw = dict(values)  # as the file has it, for the error report
-        values = dict(values)
-        # What the file has a column for: an update changes only that (a file without a notes column keeps
-        # the flags' notes); identifiers are replaced kind by kind.
-        given = {name for name in UPDATABLE if name in values}
-        given |= {"shares"} if "share_with" in values else set()
-        kinds = {kind for kind in IDENTIFIER_COLUMNS if kind in values}
-        values["identifiers"] = {kind: values.pop(kind) for kind in IDENTIFIER_COLUMNS if values.get(kind)}
-        fields, errors = rules.clean_flag(values)
-        fields["given"], fields["identifier_kinds"] = given, kinds
-        checked = Checked(fields=fields)
-        if "marketplace" not in errors and fields["marketplace"] not in self.marketplaces:
-            errors["marketplace"] = f"No marketplace {fields['marketplace'][:64]!r} in the alliance."
+        """The cells the row gives, each checked on its own; the sharing rules wait for the flag the row
+        leaves (`upsert`), since a blank cell keeps the stored label, distribution or group."""
+        given, cleared = split_cells(values)
+        not_clearable = cleared & set(self.required_columns)
+        cleared -= not_clearable
+        errors = {}
+        key = rules.clean_seller_key(given, errors)
+        partial = {name: given[name] for name in (*UPDATABLE, "share_with") if name in given}
+        kinds = {kind for kind in IDENTIFIER_COLUMNS if kind in given}
+        if kinds:
+            partial["identifiers"] = {kind: given[kind] for kind in kinds}
+        fields, field_errors = rules.clean_flag(partial, partial=True)
+        errors.update(field_errors)
+        if "marketplace" not in errors and key["marketplace"] not in self.marketplaces:
+            errors["marketplace"] = f"No marketplace {key['marketplace'][:64]!r} in the alliance."
         unknown = [slug for slug in fields.get("share_with", ()) if slug not in self.orgs]
         if unknown and "share_with" not in errors:
             errors["share_with"] = "No organization " + ", ".join(repr(s[:64]) for s in unknown[:5]) + " in the alliance."
-        if not errors:
-            named = [self.orgs[slug] for slug in fields["share_with"]]
-            if "shares" not in given and fields["distribution"] == "group":
-                named = self.current_group(fields)  # a file without the column keeps a flag's group
-            try:
-                fields["shares"] = sharing.check_sharing(fields["tlp"], fields["distribution"], named, self.org.id)
-            except ValidationError as refused:
-                errors.update({name: messages[0] for name, messages in refused.errors.items()})
+        checked = Checked(fields={**key, "set": fields, "cleared": cleared, "identifier_kinds": kinds})
         for column, message in errors.items():
-            column = column if column in self.columns.names else "identifiers"
-            checked.problem(column, "invalid", message, raw.get(column) if column != "identifiers" else "")
+            if column not in not_clearable:
+                column = column if column in self.columns.names else "identifiers"
+                checked.problem(column, "invalid", message, values.get(column) if column != "identifiers" else "")
+        checked.problems.extend(cannot_clear(column) for column in sorted(not_clearable))
         return checked
-
-    def current_group(self, fields):
-        """The orgs the org's active flag on this seller is shared with ([] when it has none)."""
-        seller = strikes.find_seller(self.marketplaces[fields["marketplace"]], fields["seller_id"])
-        if seller is None:
-            return []
-        return [share.org_id for share in FlagShare.select().join(Flag).where(
-            (Flag.org == self.org) & (Flag.seller == seller) & (Flag.status == "active"))]
 
     def key(self, fields):
         return hash((fields["marketplace"], fields["seller_id"]))
@@ -74,39 +81,80 @@ class FlagImporter(Importer):
                        f"Row {first} flags the same seller; this row was skipped.",
                        f"{fields['marketplace']} {fields['seller_id']}")
 
-    def stored(self, fields):
-        return fields
+    def content_after(self, flag, fields):
+        """The flag's content once the row is applied: the stored content (or a new flag's defaults) with
+        the row's cells over it. Raises ValidationError when label, distribution and group disagree."""
+        given, cleared = fields["set"], fields["cleared"]
+        after = dict(flag.content) if flag else {**EMPTY, "shares": [], "identifiers": []}
+        for name in UPDATABLE:
+            if name in given:
+                after[name] = given[name]
+            elif name in cleared:
+                after[name] = EMPTY[name]
+        if "share_with" in given:
+            named = [self.orgs[slug] for slug in given["share_with"]]
+        elif flag and "share_with" not in cleared and after["distribution"] == "group":
+            named = flag.content["shares"]  # the group stays while the flag is shared with a group
+        else:
+            named = []
+        after["shares"] = sorted(sharing.check_sharing(after["tlp"], after["distribution"], named, self.org.id))
+        replaced = fields["identifier_kinds"] | (cleared & set(IDENTIFIER_COLUMNS))
+        after["identifiers"] = sorted([pair for pair in after["identifiers"] if pair[0] not in replaced]
+                                      + list(given.get("identifiers", [])))
+        return after
 
-    def upsert(self, candidates, codes):
-        """Create or update the batch's flags. The batch's sellers, active flags and their groups and
-        identifiers are read in a fixed number of queries, whatever the batch's size."""
+    def missing_for_new(self, fields):
+        return [Problem(column, "required", f"Give the {column}: your organization does not flag this seller "
+                                            "yet, so this row creates a flag.")
+                for column in ("category", "tlp", "distribution") if column not in fields["set"]]
+
+    def shown(self, content):
+        """A flag's content as the row report shows it: groups by org slug, identifiers by kind."""
+        shown = {name: content[name] for name in UPDATABLE}
+        shown["share_with"] = sorted(self.slugs.get(org_id, str(org_id)) for org_id in content["shares"])
+        for kind in IDENTIFIER_COLUMNS:
+            shown[kind] = sorted(value for found, value in content["identifiers"] if found == kind)
+        return shown
+
+    def upsert(self, candidates, report):
+        """Create or update the batch's flags and tell the report each row's outcome. The batch's sellers,
+        active flags and their groups and identifiers are read in a fixed number of queries, whatever the
+        batch's size."""
         now = utcnow()
         existing = self.existing_flags(candidates)
         # Who could see the existing flags before: only orgs that gain one are told (new flags had nobody).
         before = sharing.audiences([flag.id for flag in existing.values()]) if not self.job.dry_run else {}
         created, updated, touched = [], [], []
-        for _, position, fields in candidates:
+        for number, fields in candidates:
             flag = existing.get((self.marketplaces[fields["marketplace"]], fields["seller_id"]))
+            key = [fields["marketplace"], fields["seller_id"]]
+            missing = [] if flag else self.missing_for_new(fields)
+            if missing:
+                report.refuse(number, missing)
+                continue
+            try:
+                after = self.content_after(flag, fields)
+            except ValidationError as refused:
+                report.refuse(number, [Problem(name, "invalid", messages[0], fields["set"].get(name, ""))
+                                       for name, messages in refused.errors.items()])
+                continue
             if flag is None:
-                codes[position] = "c"
-                created.append([fields["marketplace"], fields["seller_id"], fields["category"], fields["tlp"],
-                                fields["distribution"]])
+                report.created(number, key)
+                created.append([fields["marketplace"], fields["seller_id"], after["category"], after["tlp"],
+                                after["distribution"]])
                 if not self.job.dry_run:
                     marketplace = Marketplace.get_by_id(self.marketplaces[fields["marketplace"]])
-                    touched.append(_insert_flag(self.org, marketplace, fields, fields["shares"], [],
-                                                self.job.created_by, now))
+                    touched.append(_insert_flag(self.org, marketplace, {**after, "seller_id": fields["seller_id"]},
+                                                after["shares"], [], self.job.created_by, now))
                 continue
-            after = dict(flag.content)
-            after.update({name: fields[name] for name in fields["given"] if name in UPDATABLE})
-            if "shares" in fields["given"] or after["distribution"] != "group":
-                after["shares"] = sorted(fields["shares"])
-            after["identifiers"] = sorted([pair for pair in flag.content["identifiers"]
-                                           if pair[0] not in fields["identifier_kinds"]] + fields["identifiers"])
             changed = {name for name in after if after[name] != flag.content[name]}
             if not changed:
-                codes[position] = "n"
+                report.unchanged(number, key)
                 continue
-            codes[position] = "u"
+            changes = field_changes(self.shown(flag.content), self.shown(after))
+            consequences = (["changes_sharing"] if any(name in SHARING_FIELDS for name, _, _ in changes) else []) \
+                + (["clears_value"] if clears_a_value(changes) else [])
+            report.updated(number, key, changes, consequences)
             updated.append({"id": flag.id, "before": {n: flag.content[n] for n in changed},
                             "after": {n: after[n] for n in changed}})
             if not self.job.dry_run:
@@ -120,7 +168,7 @@ class FlagImporter(Importer):
 
     def existing_flags(self, candidates):
         """{(marketplace id, seller id): the org's active flag on that seller, with `.content`} for a batch."""
-        keys = {(self.marketplaces[fields["marketplace"]], fields["seller_id"]) for _, _, fields in candidates}
+        keys = {(self.marketplaces[fields["marketplace"]], fields["seller_id"]) for _, fields in candidates}
         sellers = {}
         for marketplace_id in {m for m, _ in keys}:
             external_ids = sorted(e for m, e in keys if m == marketplace_id)

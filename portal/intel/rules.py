@@ -157,6 +157,19 @@ def clean_identifiers(errors, entries):
     return found
 
 
+def clean_seller_key(values, errors):
+    """The seller a flag is about: {marketplace (slug), seller_id}; problems go into `errors`."""
+    marketplace = text(values.get("marketplace")).lower()
+    if not marketplace:
+        errors["marketplace"] = "Name the marketplace (its slug, such as taobao)."
+    seller_id = text(values.get("seller_id"))
+    if not seller_id:
+        errors["seller_id"] = "Give the seller's id on the marketplace."
+    elif len(seller_id) > MAX_SELLER_ID or CONTROL_CHARACTERS.search(seller_id):
+        errors["seller_id"] = f"A seller id has at most {MAX_SELLER_ID} characters and no control characters."
+    return {"marketplace": marketplace, "seller_id": seller_id}
+
+
 def clean_flag(values, partial=False):
     """(fields, errors). With `partial` (an update), only the fields present in `values` are checked and
     returned; the seller (marketplace and seller id) is never part of an update."""
@@ -166,15 +179,7 @@ def clean_flag(values, partial=False):
         return not partial or name in values
 
     if not partial:
-        fields["marketplace"] = text(values.get("marketplace")).lower()
-        if not fields["marketplace"]:
-            errors["marketplace"] = "Name the marketplace (its slug, such as taobao)."
-        seller_id = text(values.get("seller_id"))
-        if not seller_id:
-            errors["seller_id"] = "Give the seller's id on the marketplace."
-        elif len(seller_id) > MAX_SELLER_ID or CONTROL_CHARACTERS.search(seller_id):
-            errors["seller_id"] = f"A seller id has at most {MAX_SELLER_ID} characters and no control characters."
-        fields["seller_id"] = seller_id
+        fields.update(clean_seller_key(values, errors))
     if given("category"):
         fields["category"] = _choice(errors, "category", values.get("category"), CATEGORIES, "category")
     if given("confidence"):

@@ -301,6 +301,7 @@ def render_imports(form=None, status=200, refused=None):
     return render_template("intel/imports.html", form=form or FlagImportForm(),
                            jobs=import_pages.recent_jobs(org(), "flags"), columns=rules.FLAG_COLUMNS,
                            column_help=COLUMN_HELP, refused=refused, limits=imports.limits(),
+                           update_rules=imports.UPDATE_RULES_HELP,
                            pages=import_pages.PAGES["flags"]), status
 
 
@@ -333,6 +334,13 @@ def apply_flag_import(job_id):
 def flag_import_errors(job_id):
     job = imports.get_job(job_id, org(), "flags")
     return import_pages.error_report(job, f"flag-import-{job.id}-errors.csv")
+
+
+@bp.route("/flags/import/<int:job_id>/report.csv")
+@member("viewer")
+def flag_import_report(job_id):
+    job = imports.get_job(job_id, org(), "flags")
+    return import_pages.row_report(job, f"flag-import-{job.id}-rows.csv")
 
 
 @bp.route("/flags/import-template.csv")

@@ -11,10 +11,10 @@ from werkzeug.datastructures import FileStorage
 from flask_smorest.fields import Upload
 from portal.accounts.models import Organization
 from portal.api.auth import ApiBlueprint, current_token
-from portal.api.pagination import PageArgs, paginate
+from portal.api.pagination import PageArgs, decode_cursor, encode_cursor, paginate
 from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
 from portal.errors import problem_response
-from portal.marks import imports, services
+from portal.marks import import_report, imports, services
 from portal.marks.models import STATUSES, ImportJob, ImportRowError, Mark
 from portal.marks.spreadsheets import FileRefused
 from portal.tenancy import current_org
@@ -126,9 +126,15 @@ class ImportJobSchema(Schema):
     changed_nothing = fields.Boolean(required=True)
     applied_from = fields.Integer(required=True, allow_none=True,
                                   metadata={"description": "The dry run this import applied"})
+    consequences = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "Rows by consequence (verified_to_pending, rejected_to_pending, expired_to_pending, "
+                       "becomes_expired, created_expired, clears_value): what the rows do beyond their fields"})
+    summary = fields.List(fields.String(), required=True, metadata={
+        "description": "The consequences as sentences, e.g. \"3 verified marks will return to pending: ...\""})
     created_at = UtcDateTime(required=True)
     finished_at = UtcDateTime(required=True, allow_none=True)
     errors_url = fields.String(required=True)
+    rows_url = fields.String(required=True)
 
 
 class ImportUploadSchema(Schema):
@@ -145,8 +151,40 @@ class RowErrorSchema(Schema):
     level = fields.String(required=True, metadata={"enum": ["error", "warning"]})
 
 
+class MarkKeySchema(Schema):
+    word = fields.String(required=True)
+    office = fields.String(required=True)
+    registration_number = fields.String(required=True)
+
+
+class FieldChangeSchema(Schema):
+    field = fields.String(required=True)
+    before = fields.String(required=True, metadata={"description": "As stored; \"\" for nothing"})
+    after = fields.String(required=True, metadata={"description": "As the row leaves it; \"\" for nothing"})
+
+
+class ConsequenceSchema(Schema):
+    code = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "For people: \"verified → pending\""})
+
+
+class ImportRowSchema(Schema):
+    row = fields.Integer(required=True, metadata={"description": "Spreadsheet row; the header is row 1"})
+    key = fields.Nested(MarkKeySchema, required=True, metadata={"description": "The mark's natural key"})
+    outcome = fields.String(required=True, metadata={"enum": ["create", "update", "unchanged", "error"]})
+    changes = fields.List(fields.Nested(FieldChangeSchema), required=True)
+    consequences = fields.List(fields.Nested(ConsequenceSchema), required=True)
+    problems = fields.List(fields.Nested(RowErrorSchema), required=True)
+
+
+class ImportRowArgs(PageArgs):
+    show = fields.String(load_default="all", validate=validate.OneOf(import_report.SHOWS), metadata={
+        "description": "all rows, or only errors, updates, or rows with consequences"})
+
+
 ImportJobPage = page_schema(ImportJobSchema, "ImportJobPage")
 RowErrorPage = page_schema(RowErrorSchema, "RowErrorPage")
+ImportRowPage = page_schema(ImportRowSchema, "ImportRowPage")
 
 
 # --- marks --------------------------------------------------------------------------------------------
@@ -217,8 +255,18 @@ def delete_mark(mark_id):
 
 def job_body(job):
     body = imports.job_status(job)
+    body["summary"] = import_report.consequence_summary(job)
     body["errors_url"] = url_for("Marks.import_errors_api", import_id=job.id)
+    body["rows_url"] = url_for("Marks.import_rows_api", import_id=job.id)
     return body
+
+
+def row_body(row):
+    return {"row": row.row, "key": row.key_of(imports.MarkImporter.key_columns), "outcome": row.outcome,
+            "changes": [{"field": name, "before": before, "after": after} for name, before, after in row.changes],
+            "consequences": [{"code": code, "label": import_report.consequence_label("marks", code)}
+                             for code in row.consequences],
+            "problems": [problem.as_dict() for problem in row.problems]}
 
 
 def accepted(job):
@@ -280,6 +328,22 @@ def import_errors_api(args, import_id):
     """The error report of an import job: {row, column, code, message, value, level}, by row"""
     job = imports.get_job(import_id, current_org, "marks")
     return paginate(imports.row_errors(job), ImportRowError, args)  # paginate orders by id
+
+
+@blp.route("/imports/<int:import_id>/rows", methods=["GET"])
+@blp.requires("marks:read")
+@blp.arguments(ImportRowArgs, location="query")
+@blp.response(200, ImportRowPage)
+@blp.alt_response(404, response="NOT_FOUND")
+def import_rows_api(args, import_id):
+    """The row report of an import job (a dry run's: what each row would do): each row's key, outcome,
+    field-by-field change, consequences and problems, in row order; `show` filters it"""
+    job = imports.get_job(import_id, current_org, "marks")
+    after = decode_cursor(args["cursor"]) if args.get("cursor") else 1
+    rows = import_report.rows_page(job, args["show"], after, args["limit"] + 1)
+    more = len(rows) > args["limit"]
+    rows = rows[:args["limit"]]
+    return {"items": [row_body(row) for row in rows], "next_cursor": encode_cursor(rows[-1].row) if more else None}
 
 
 @blp.route("/imports/<int:import_id>/apply", methods=["POST"])

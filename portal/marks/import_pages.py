@@ -8,7 +8,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from portal.accounts.forms import ConfirmForm, apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
-from portal.marks import imports
+from portal.marks import import_report, imports
 from portal.marks.models import ImportJob
 from portal.marks.spreadsheets import FileRefused
 
@@ -23,6 +23,7 @@ class ImportPages:
     poll: str  # endpoint of a job's status (JSON)
     apply: str  # endpoint applying a dry run
     errors: str  # endpoint of the error report CSV
+    report: str  # endpoint of the row report CSV (outcomes, changes, consequences)
     back: str  # link text back to the upload page
     noun: str  # what a row becomes: "mark", "flag"
     matches: str  # what an unchanged file matches: "the registry"
@@ -30,20 +31,28 @@ class ImportPages:
 
 PAGES = {
     "marks": ImportPages("marks.imports_page", "marks.import_job", "marks.import_progress", "marks.apply_import",
-                         "marks.import_errors", "Uploads", "mark", "the registry"),
+                         "marks.import_errors", "marks.import_report", "Uploads", "mark", "the registry"),
     "flags": ImportPages("intel.flag_imports", "intel.flag_import", "intel.flag_import_status",
-                         "intel.apply_flag_import", "intel.flag_import_errors", "Bulk flagging", "flag", "your flags"),
+                         "intel.apply_flag_import", "intel.flag_import_errors", "intel.flag_import_report",
+                         "Bulk flagging", "flag", "your flags"),
 }
 
 
 def job_page(job):
-    """A job's page: counts, progress, the first errors and a page of per-row outcomes."""
-    from_row = min(max(request.args.get("from_row", 2, type=int) or 2, 2), job.last_row + 2)
+    """A job's page: counts, progress, what the rows will do (consequences), the first errors and a page of
+    the row report, filtered to errors, updates or rows with consequences."""
+    show = request.args.get("show", "all")
+    show = show if show in import_report.SHOWS else "all"
+    after_row = min(max(request.args.get("after_row", 1, type=int) or 1, 1), max(job.last_row, 1))
     errors = imports.row_errors(job)
     return render_template(
         "imports/job.html", job=job, pages=PAGES[job.kind], errors=list(errors.limit(ERRORS_SHOWN)),
         errors_shown=ERRORS_SHOWN, error_count=errors.count(),
-        outcomes=imports.row_outcomes(job, from_row, OUTCOME_ROWS), from_row=from_row, page_rows=OUTCOME_ROWS,
+        rows=import_report.rows_page(job, show, after_row, OUTCOME_ROWS) if job.is_finished else [],
+        show=show, shows=import_report.SHOWS, shown_counts=import_report.shown_counts(job), after_row=after_row,
+        page_rows=OUTCOME_ROWS, key_columns=imports.importer_for(job.kind).key_columns,
+        consequence_label=lambda code: import_report.consequence_label(job.kind, code),
+        summary=import_report.consequence_summary(job),
         confirm_form=ConfirmForm(), same_file=imports.previous_import_of_same_file(job),
         applied_as=imports.jobs_of(job.org_id, job.kind).where(ImportJob.applied_from == job).first())
 
@@ -84,6 +93,16 @@ def error_report(job, filename):
         for error in imports.row_errors(job).iterator():
             yield [error.row, error.column, error.code, error.message, error.value, error.level]
     return csv_response(filename, ["row", "column", "code", "message", "value", "level"], rows())
+
+
+def row_report(job, filename):
+    """The row report as CSV (row, key, outcome, changes, consequences, problems), `?show=` filtered like
+    the page, streamed."""
+    show = request.args.get("show", "all")
+    if show not in import_report.SHOWS:
+        abort(404)
+    rows = (import_report.csv_row(job.kind, row) for row in import_report.all_rows(job, show))
+    return csv_response(filename, import_report.csv_header(job.kind), rows)
 
 
 def apply(job, user=None):

@@ -15,6 +15,7 @@ A job whose worker died (no batch committed for MARKS_IMPORT_STALLED_SECONDS) is
 first checks that the job is still where this worker left it, so a worker wrongly thought dead (a batch
 slower than the stall limit) stops at its next batch instead of applying rows a second time.
 """
+import json
 import logging
 from datetime import timedelta
 
@@ -24,8 +25,9 @@ from peewee import IntegrityError, InterfaceError, OperationalError, fn
 from portal import audit, uploads
 from portal.db import db
 from portal.marks import rules
-from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
-from portal.marks.services import status_after_change, stored_values
+from portal.marks.models import (PACKED_FIELDS, ImportJob, ImportOutcomes, ImportRowChange, ImportRowError, Mark,
+                                 pack_codes, unpack_codes)
+from portal.marks.services import review_reset, status_after_change, stored_values
 from portal.errors import NotFound
 from portal.marks.spreadsheets import MARK_COLUMNS, FileRefused, open_table
 from portal.tenancy import lock_org, object_id
@@ -218,17 +220,100 @@ def finish(job):
         uploads.delete(IMPORT_AREA, job.stored_path)
 
 
+CLEAR_MARKER = "-"
+UPDATE_RULES_HELP = ("A blank cell keeps what is stored. To empty a stored value, put a single - (minus sign) in "
+                     "its cell. The dry run shows every change, field by field, and what it leads to, before "
+                     "anything is written.")
+
+
+def split_cells(values):
+    """A row's cells as ({column: value} of the cells that say something, {columns to empty}): a blank cell
+    says nothing (the stored value stays), a cell holding only CLEAR_MARKER asks to empty the value."""
+    given, cleared = {}, set()
+    for column, value in values.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if isinstance(value, str) and value.strip() == CLEAR_MARKER:
+            cleared.add(column)
+        else:
+            given[column] = value
+    return given, cleared
+
+
+def cannot_clear(column):
+    return rules.Problem(column, "cannot_clear", f"The {column} cannot be emptied (it is required). Leave the cell "
+                                                 "blank to keep the stored value, or give a new one.", CLEAR_MARKER)
+
+
+class BatchReport:
+    """What became of each row of one batch: its outcome code, its natural key, its problems, and for the
+    rows that change something the field-by-field change ([field, before, after]) and its consequences.
+    Saved in the batch's transaction, so the report always matches what was (or would be) written."""
+
+    def __init__(self, job):
+        self.job = job
+        self.codes, self.keys, self.errors, self.changes = [], [], [], []
+        self.consequences = {}
+        self.position = {}
+
+    def blank(self):
+        self.codes.append("-")
+        self.keys.append(None)
+
+    def add(self, number, key):
+        self.position[number] = len(self.codes)
+        self.codes.append("?")
+        self.keys.append(key)
+
+    def _set(self, number, code, key):
+        self.codes[self.position[number]] = code
+        if key is not None:
+            self.keys[self.position[number]] = key
+
+    def problems(self, number, problems, level="error"):
+        self.errors.extend(error_row(self.job, number, problem, level) for problem in problems)
+
+    def refuse(self, number, problems, key=None):
+        self.problems(number, problems)
+        self._set(number, "e", key)
+
+    def unchanged(self, number, key=None):
+        self._set(number, "n", key)
+
+    def created(self, number, key=None, consequences=()):
+        self._set(number, "c", key)
+        if consequences:
+            self._change(number, "create", [], consequences)
+
+    def updated(self, number, key, changes, consequences=()):
+        self._set(number, "u", key)
+        self._change(number, "update", changes, consequences)
+
+    def _change(self, number, outcome, changes, consequences):
+        self.changes.append({"org": self.job.org_id, "job": self.job.id, "row": number, "outcome": outcome,
+                             "changes": json.dumps(changes, default=str), "consequences": pack_codes(consequences)})
+        for code in consequences:
+            self.consequences[code] = self.consequences.get(code, 0) + 1
+
+    def count(self, code):
+        return self.codes.count(code)
+
+
 class Importer:
     """Streams one job's rows through validation and the upsert, a batch per transaction.
 
-    A kind of bulk upload says what its rows are: `columns` (the table's spec), `clean(values)` (a
-    rules.Checked), `key(fields)` (a hash of the natural key, for "duplicate of row N"),
-    `duplicate(fields, first)` (the Problem of a repeated key), `stored(fields)`, `upsert(candidates,
-    codes)` and the audit names. The job machinery (counting, batches, resuming, reports) is this class."""
+    A kind of bulk upload says what its rows are: `columns` (the table's spec), `key_columns` (the natural
+    key as the report shows it), `clean(values)` (a rules.Checked of the cells the row gives; a blank cell
+    keeps the stored value, see split_cells), `key(fields)` (a hash of the natural key, for "duplicate of
+    row N"), `duplicate(fields, first)` (the Problem of a repeated key), `upsert(candidates, report)` (writes
+    the rows and tells the report each row's outcome, change and consequences), `consequence_words` and the
+    audit names. The job machinery (counting, batches, resuming, reports) is this class."""
 
     columns = MARK_COLUMNS
+    key_columns = ()
     audit_name = "mark_import"  # mark_import.started / .finished / .failed
     batch_event = "marks.imported"
+    consequence_words = {}
 
     @classmethod
     def check_org(cls, org):
@@ -307,39 +392,27 @@ class Importer:
             raise JobTakenOver(self.job.id)
 
     def apply_batch(self, batch):
-        codes, errors, candidates, seen_in_batch = [], [], [], {}
+        report, candidates, seen_in_batch = BatchReport(self.job), [], {}
         for number, values in batch:
             if values is None:
-                codes.append("-")
+                report.blank()
                 continue
+            report.add(number, self.raw_key(values))
             checked = self.clean(values)
-            for warning in checked.warnings:
-                errors.append(error_row(self.job, number, warning, level="warning"))
+            report.problems(number, checked.warnings, level="warning")
             if not checked.ok:
-                errors.extend(error_row(self.job, number, problem) for problem in checked.problems)
-                codes.append("e")
+                report.refuse(number, checked.problems)
                 continue
             digest = self.key(checked.fields)
             first = self.first_row_of.get(digest, seen_in_batch.get(digest))
             if first is not None:
-                errors.append(error_row(self.job, number, self.duplicate(checked.fields, first)))
-                codes.append("e")
+                report.refuse(number, [self.duplicate(checked.fields, first)])
                 continue
             seen_in_batch[digest] = number
-            candidates.append((number, len(codes), self.stored(checked.fields)))
-            codes.append("?")
-
-        created, updated = self.upsert(candidates, codes)
-        error_count = sum(1 for code in codes if code == "e")
-        if errors:
-            ImportRowError.insert_many(errors).execute()
-        ImportOutcomes.create(org=self.org, job=self.job, first_row=batch[0][0], codes="".join(codes))
-        unchanged = sum(1 for code in codes if code == "n")
-        ImportJob.update(
-            created=ImportJob.created + len(created),
-            updated=ImportJob.updated + len(updated), unchanged=ImportJob.unchanged + unchanged,
-            error_rows=ImportJob.error_rows + error_count, last_row=batch[-1][0], heartbeat_at=utcnow(),
-        ).where(ImportJob.id == self.job.id).execute()
+            candidates.append((number, checked.fields))
+        created, updated = self.upsert(candidates, report) if candidates else ([], [])
+        assert "?" not in report.codes, "every candidate row gets an outcome"
+        self.save(batch, report)
         if (created or updated) and not self.job.dry_run:
             audit.record(self.batch_event, self.org, self.job, change={
                 "job": self.job.id, "dry_run": self.job.dry_run, "rows": [batch[0][0], batch[-1][0]],
@@ -347,11 +420,96 @@ class Importer:
         self.job.last_row = batch[-1][0]
         self.first_row_of.update(seen_in_batch)
 
+    def save(self, batch, report):
+        """The batch's report and the job's counts, in the batch's transaction."""
+        if report.errors:
+            ImportRowError.insert_many(report.errors).execute()
+        if report.changes:
+            ImportRowChange.insert_many(report.changes).execute()
+        ImportOutcomes.create(org=self.org, job=self.job, first_row=batch[0][0], codes="".join(report.codes),
+                              keys=json.dumps(report.keys, ensure_ascii=False))
+        consequences = dict(self.job.consequence_counts)
+        for code, count in report.consequences.items():
+            consequences[code] = consequences.get(code, 0) + count
+        self.job.consequences = json.dumps(consequences, sort_keys=True) if consequences else ""
+        ImportJob.update(
+            created=ImportJob.created + report.count("c"), updated=ImportJob.updated + report.count("u"),
+            unchanged=ImportJob.unchanged + report.count("n"), error_rows=ImportJob.error_rows + report.count("e"),
+            consequences=self.job.consequences, last_row=batch[-1][0], heartbeat_at=utcnow(),
+        ).where(ImportJob.id == self.job.id).execute()
+
+    def raw_key(self, values):
+        """The row's natural key as the file has it, for the report of a row refused before it is matched."""
+        return [rules.reported_value(rules.as_text(values.get(column))) for column in self.key_columns]
+
+
+def shown(value, packed=False):
+    """A stored value as the row report shows it: dates in ISO, lists (and packed lists) as "9;25", yes or
+    no, nothing as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    return ";".join(unpack_codes(value)) if packed else str(value)
+
+
+def field_changes(before, after):
+    """[[field, before, after]] of the fields that differ, values as the report shows them."""
+    changes = []
+    for name in after:
+        old, new = shown(before[name], name in PACKED_FIELDS), shown(after[name], name in PACKED_FIELDS)
+        if old != new:
+            changes.append([name, old, new])
+    return changes
+
+
+def clears_a_value(changes):
+    return any(old != "" and new == "" for _, old, new in changes)
+
+
+MARK_CONSEQUENCES = {
+    # code: (the row's label, the summary's subject (one, many), what a dry run says, what an import says)
+    "verified_to_pending": ("verified → pending", ("verified mark", "verified marks"),
+                            "will return to pending: notices cannot rely on them until a partner platform "
+                            "verifies them again",
+                            "returned to pending: notices cannot rely on them until a partner platform verifies "
+                            "them again"),
+    "rejected_to_pending": ("rejected → pending", ("rejected mark", "rejected marks"),
+                            "will go back to pending for a new review", "went back to pending for a new review"),
+    "expired_to_pending": ("expired → pending", ("expired mark", "expired marks"),
+                           "will return to pending (renewed), to be verified again",
+                           "returned to pending (renewed), to be verified again"),
+    "becomes_expired": ("becomes expired", ("mark", "marks"),
+                        "will become expired (their expiry date has passed): notices cannot rely on them",
+                        "became expired (their expiry date has passed): notices cannot rely on them"),
+    "created_expired": ("created as expired", ("new mark", "new marks"),
+                        "will be created as expired (their expiry date has passed)",
+                        "were created as expired (their expiry date has passed)"),
+    "clears_value": ("clears a value", ("row", "rows"), "will empty a stored value", "emptied a stored value"),
+}
+
+
+def mark_consequences(changes):
+    """What a mark's change leads to beyond its fields: a change of status, a value emptied."""
+    codes = []
+    status = next(((old, new) for name, old, new in changes if name == "status"), None)
+    if status:
+        codes.append("becomes_expired" if status[1] == "expired" else f"{status[0]}_to_{status[1]}")
+    if clears_a_value(changes):
+        codes.append("clears_value")
+    return codes
+
 
 class MarkImporter(Importer):
     """Marks, upserted by (org, office, registration number). The audit event of a batch lists each created
     mark as [office, number, word, classes, registered on, expires on, jurisdictions, status] and each
     update as {id, before, after}."""
+
+    key_columns = ("word", "office", "registration_number")
+    required_columns = ("word", "office", "registration_number", "nice_classes")  # never emptied
+    consequence_words = MARK_CONSEQUENCES
 
     @classmethod
     def check_org(cls, org):
@@ -359,7 +517,15 @@ class MarkImporter(Importer):
             raise FileRefused("not_a_brand", "Only brand organizations import marks.")
 
     def clean(self, values):
-        return rules.clean_mark(values)
+        """The cells the row gives, each checked on its own (the key always); what they make together is
+        checked once the row is merged with the stored mark (`upsert`)."""
+        given, cleared = split_cells(values)
+        not_clearable = cleared & set(self.required_columns)
+        checked = rules.clean_mark(given, partial=True)
+        checked.problems = [p for p in checked.problems if p.column not in not_clearable]
+        checked.problems.extend(cannot_clear(column) for column in sorted(not_clearable))
+        checked.fields["cleared"] = sorted(cleared - not_clearable)
+        return checked
 
     def key(self, fields):
         return hash((fields["office"], fields["registration_number"]))
@@ -369,15 +535,12 @@ class MarkImporter(Importer):
                              f"Row {first} has the same office and registration number; this row was skipped.",
                              f"{fields['office']} {fields['registration_number']}")
 
-    def stored(self, fields):
-        return stored_values(fields)
-
     def existing_marks(self, rows):
         """{(office, number): Mark} for the batch's keys. One query per office, so each is a search of
         the (org, office, registration_number) index rather than a scan of all the org's marks."""
         numbers_by_office = {}
-        for stored in rows:
-            numbers_by_office.setdefault(stored["office"], set()).add(stored["registration_number"])
+        for fields in rows:
+            numbers_by_office.setdefault(fields["office"], set()).add(fields["registration_number"])
         found = {}
         for office, numbers in numbers_by_office.items():
             query = Mark.for_org(self.org).where((Mark.office == office)
@@ -385,16 +548,33 @@ class MarkImporter(Importer):
             found.update(((m.office, m.registration_number), m) for m in query)
         return found
 
-    def upsert(self, candidates, codes):
-        """Insert new keys, update changed ones; fill in each candidate's outcome code. Returns what was
-        created ([office, number]) and updated ({id, before, after}) for the audit event."""
-        if not candidates:
-            return [], []
-        existing = self.existing_marks(stored for _, _, stored in candidates)
+    def merged(self, mark, fields):
+        """The mark the row describes: the stored one (if any) with the row's cells over it, checked whole
+        (required columns of a new mark, dates in order, jurisdictions of the office)."""
+        values = current_values(mark) if mark else {}
+        values.update({name: value for name, value in fields.items() if name in rules.COLUMNS})
+        values.update(dict.fromkeys(fields["cleared"]))
+        checked = rules.clean_mark(values)
+        if mark is None:
+            for problem in checked.problems:
+                if problem.code in ("required", "designations_required"):
+                    problem.message += " No mark of yours has this office and number, so this row adds one."
+        return checked
+
+    def upsert(self, candidates, report):
+        """Insert new keys, update changed ones, and tell the report each row's outcome. Returns what was
+        created and updated, for the audit event."""
+        existing = self.existing_marks(fields for _, fields in candidates)
         now = utcnow()
         inserts, created, updated = [], [], []
-        for _, position, stored in candidates:
-            mark = existing.get((stored["office"], stored["registration_number"]))
+        for number, fields in candidates:
+            mark = existing.get((fields["office"], fields["registration_number"]))
+            checked = self.merged(mark, fields)
+            if not checked.ok:
+                report.refuse(number, checked.problems)
+                continue
+            stored = stored_values(checked.fields)
+            key = [stored["word"], stored["office"], stored["registration_number"]]
             if mark is None:
                 status = status_after_change("pending", (), stored["expires_on"], self.today)
                 inserts.append((self.org.id, stored["word"], stored["office"], stored["registration_number"],
@@ -403,26 +583,33 @@ class MarkImporter(Importer):
                 created.append([stored["office"], stored["registration_number"], stored["word"],
                                 stored["nice_classes"], stored["registered_on"], stored["expires_on"],
                                 stored["jurisdictions"], status])
-                codes[position] = "c"
+                report.created(number, key, ["created_expired"] if status == "expired" else ())
                 continue
             changed = {name: stored[name] for name in UPDATE_FIELDS if getattr(mark, name) != stored[name]}
             if not changed:
-                codes[position] = "n"
+                report.unchanged(number, key)
                 continue
             status = status_after_change(mark.status, changed, stored["expires_on"], self.today)
             if status != mark.status:
                 changed["status"] = status
-            updated.append({"id": mark.id, "before": {name: getattr(mark, name) for name in changed},
-                            "after": changed})
-            codes[position] = "u"
+            before = {name: getattr(mark, name) for name in changed}
+            updated.append({"id": mark.id, "before": before, "after": changed})
+            changes = field_changes(before, changed)
+            report.updated(number, key, changes, mark_consequences(changes))
             if not self.job.dry_run:
-                reset = {"reviewed_by": None, "reviewed_by_org": None, "reviewed_at": None, "status_reason": ""} \
-                    if changed.get("status") == "pending" else {}
-                Mark.update(updated_at=now, **changed, **reset).where(Mark.id == mark.id).execute()
+                Mark.update(updated_at=now, **changed, **review_reset(status, mark.status)).where(
+                    Mark.id == mark.id).execute()
         if inserts and not self.job.dry_run:
             fields = [getattr(Mark, name) for name in INSERT_FIELDS]
             Mark.insert_many(inserts, fields=fields).execute()
         return created, updated
+
+
+def current_values(mark):
+    """A stored mark in the form clean_mark reads, so a row can be merged over it."""
+    return {"word": mark.word, "office": mark.office, "registration_number": mark.registration_number,
+            "nice_classes": mark.classes, "registered_on": mark.registered_on, "expires_on": mark.expires_on,
+            "jurisdictions": mark.jurisdiction_list}
 
 
 def error_row(job, number, problem, level="error"):
@@ -436,24 +623,6 @@ def row_errors(job):
     """The job's report, in row order."""
     return (ImportRowError.for_org(job.org_id).where(ImportRowError.job == job)
             .order_by(ImportRowError.row, ImportRowError.id))
-
-
-def row_outcomes(job, first_row=2, count=100):
-    """[(row, outcome)] for spreadsheet rows from `first_row`, blank rows left out."""
-    names = {"c": "create", "u": "update", "n": "unchanged", "e": "error"}
-    of_job = ImportOutcomes.for_org(job.org_id).where(ImportOutcomes.job == job)
-    # From the batch holding `first_row` (the last one starting at or before it) to the end of the page.
-    holding = of_job.select(fn.MAX(ImportOutcomes.first_row)).where(ImportOutcomes.first_row <= first_row)
-    batches = (of_job.where((ImportOutcomes.first_row >= fn.COALESCE(holding, 0))
-                            & (ImportOutcomes.first_row <= first_row + count))
-               .order_by(ImportOutcomes.first_row))
-    found = []
-    for batch in batches:
-        for offset, code in enumerate(batch.codes):
-            row = batch.first_row + offset
-            if row >= first_row and code in names:
-                found.append((row, names[code]))
-    return found[:count]
 
 
 def resume_stalled_imports():
@@ -491,6 +660,7 @@ def job_status(job):
         "total_rows": job.total_rows, "processed_rows": job.processed_rows, "percent": job.percent,
         "created": job.created, "updated": job.updated, "unchanged": job.unchanged, "errors": job.error_rows,
         "warnings": job.warning_list, "failure": job.failure or None, "changed_nothing": job.changed_nothing,
+        "consequences": job.consequence_counts,
         "created_at": job.created_at, "finished_at": job.finished_at,
         "applied_from": job.applied_from_id,
     }

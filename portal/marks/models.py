@@ -1,4 +1,6 @@
 """Marks (trademark registrations) and the bulk import jobs that load them."""
+import json
+
 from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField,
                     TextField)
 
@@ -7,6 +9,10 @@ from portal.tenancy import TenantModel
 from portal.timeutil import utcnow
 
 STATUSES = ("pending", "verified", "rejected", "expired")
+# The fields a platform verifies (the proof by its content): changing one of them needs a new verification.
+REVIEWED_FIELDS = ("word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
+                   "jurisdictions", "proof_sha256")
+PACKED_FIELDS = ("nice_classes", "jurisdictions")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 
@@ -40,6 +46,9 @@ class Mark(TenantModel):
     proof_sha256 = CharField(max_length=64, default="")
     proof_size = IntegerField(default=0)
     proof_type = CharField(max_length=64, default="")
+    # What the platform looked at in its last decision (verify or reject): the reviewed fields as they were
+    # then, with the decision, so the verification queue shows what changed since (JSON; "" before any).
+    last_review = TextField(default="")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -70,6 +79,26 @@ class Mark(TenantModel):
     @property
     def proof_digest(self):
         return self.proof_sha256 or None
+
+    @property
+    def last_review_data(self):
+        return json.loads(self.last_review) if self.last_review else None
+
+    def reviewed_values(self):
+        """The reviewed fields as a review keeps them: text (dates in ISO, lists packed), None for nothing."""
+        return {name: None if getattr(self, name) in (None, "") else str(getattr(self, name))
+                for name in REVIEWED_FIELDS}
+
+    @property
+    def changes_since_review(self):
+        """[[field, at the last review, now]] for a mark reviewed before: what the platform has not seen."""
+        review = self.last_review_data
+        if not review:
+            return []
+        now, then = self.reviewed_values(), review["values"]
+        return [[name, *(";".join(unpack_codes(v)) if name in PACKED_FIELDS else (v or "")
+                         for v in (then.get(name), now[name]))]
+                for name in REVIEWED_FIELDS if then.get(name) != now[name]]
 
     def as_dict(self):
         return {
@@ -103,6 +132,7 @@ class ImportJob(TenantModel):
     unchanged = IntegerField(default=0)
     error_rows = IntegerField(default=0)
     warnings = TextField(default="")  # file-level notes, one per line (unknown columns, extra sheets)
+    consequences = TextField(default="")  # JSON {code: rows}: what the rows do beyond their own fields
     failure = TextField(default="")  # why a failed job stopped
     applied_from = ForeignKeyField("self", null=True, on_delete="SET NULL")  # the dry run this applies
     created_at = DateTimeField(default=utcnow)
@@ -120,6 +150,10 @@ class ImportJob(TenantModel):
     @property
     def warning_list(self):
         return [line for line in self.warnings.splitlines() if line]
+
+    @property
+    def consequence_counts(self):
+        return json.loads(self.consequences) if self.consequences else {}
 
     @property
     def changed_nothing(self):
@@ -166,6 +200,34 @@ class ImportOutcomes(TenantModel):
     job = ForeignKeyField(ImportJob, backref="outcome_batches", on_delete="CASCADE")
     first_row = IntegerField()
     codes = TextField()
+    keys = TextField(default="")  # JSON: each row's natural key as the report shows it (null for a blank row)
 
     class Meta:
         indexes = ((("job", "first_row"), True),)
+
+    @property
+    def key_list(self):
+        return json.loads(self.keys) if self.keys else [None] * len(self.codes)
+
+
+class ImportRowChange(TenantModel):
+    """What one row changes, field by field, and its consequences, for the rows a person must be able to
+    check before applying: every update, and a creation with a consequence (a mark created as expired)."""
+
+    org = ForeignKeyField(Organization, on_delete="RESTRICT")
+    job = ForeignKeyField(ImportJob, backref="row_changes", on_delete="CASCADE")
+    row = IntegerField()
+    outcome = CharField(max_length=8)  # create | update
+    changes = TextField(default="[]")  # JSON [[field, before, after]], values as the report shows them
+    consequences = CharField(max_length=200, default="")  # packed codes: ";verified_to_pending;clears_value;"
+
+    class Meta:
+        indexes = ((("job", "row"), True),)
+
+    @property
+    def change_list(self):
+        return json.loads(self.changes)
+
+    @property
+    def consequence_codes(self):
+        return unpack_codes(self.consequences)

@@ -89,19 +89,30 @@ def split_list(value):
     return [part for part in LIST_SEPARATORS.split(as_text(value)) if part]
 
 
-def clean_mark(values):
-    """Check and normalise one mark. `values` maps column names to raw values (missing = empty)."""
+def clean_mark(values, partial=False):
+    """Check and normalise one mark. `values` maps column names to raw values (missing = empty).
+
+    With `partial` (a row of a bulk update), only the office and registration number (the natural key) are
+    required; every other column is checked only when `values` has it, and the rules between columns wait
+    for the row to be merged with the stored mark (`clean_mark` again, on the merged values)."""
     checked = Checked()
-    _clean_word(checked, values.get("word"))
+
+    def given(name):
+        return not partial or name in values
+
+    if given("word"):
+        _clean_word(checked, values.get("word"))
     code = _clean_office(checked, values.get("office"))
     _clean_number(checked, code, values.get("registration_number"))
-    _clean_classes(checked, values.get("nice_classes"))
-    registered = _clean_date(checked, "registered_on", values.get("registered_on"))
-    expires = _clean_date(checked, "expires_on", values.get("expires_on"))
+    if given("nice_classes"):
+        _clean_classes(checked, values.get("nice_classes"))
+    registered = _clean_date(checked, "registered_on", values.get("registered_on")) if given("registered_on") else None
+    expires = _clean_date(checked, "expires_on", values.get("expires_on")) if given("expires_on") else None
     if registered and expires and expires <= registered:
         checked.problem("expires_on", "date_order", "The expiry date must be after the registration date.",
                         expires.isoformat())
-    _clean_jurisdictions(checked, code, values.get("jurisdictions"))
+    if given("jurisdictions"):
+        _clean_jurisdictions(checked, code, values.get("jurisdictions"))
     return checked
 
 

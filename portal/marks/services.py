@@ -4,11 +4,14 @@ and expiring them. Pages, the API, the CLI, the import service and tasks all cal
 Status rules (decided here, described in the README):
 - a new mark is `pending`, or `expired` when its expiry date has already passed in the owner's time zone;
 - a platform analyst of a partner platform verifies or rejects it (a rejection carries a reason);
-- changing what was verified (word, classes, dates, jurisdictions) sends a verified or rejected mark
-  back to `pending`: the verification was of the old data;
+- changing anything the platform reviewed (word, office, registration number, classes, dates,
+  jurisdictions, the proof's content) sends a verified or rejected mark back to `pending`: the
+  verification was of the old data. Each decision keeps what was reviewed (`last_review`), so the
+  verification queue shows what changed since;
 - the expiry task turns marks past their expiry date `expired`; renewing one (a later expiry date) makes it
   `pending` again, to be verified with the new date.
 """
+import json
 from datetime import timedelta
 
 from peewee import fn
@@ -17,7 +20,7 @@ from portal import audit, uploads
 from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.marks import offices, rules
-from portal.marks.models import Mark, pack_codes
+from portal.marks.models import REVIEWED_FIELDS, Mark, pack_codes
 from portal.partnerships.services import active_partner_brand_ids
 from portal.tenancy import lock_org, object_id
 from portal.timeutil import local_today, utcnow
@@ -25,8 +28,7 @@ from portal.timeutil import local_today, utcnow
 PROOF_AREA = "proofs"
 EXPIRING_DAYS = 90
 MAX_REASON = 2000
-# The fields a platform verifies: changing one of them needs a new verification.
-REVIEWED_FIELDS = ("word", "nice_classes", "registered_on", "expires_on", "jurisdictions")
+
 STORED_FIELDS = ("word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
                  "jurisdictions")
 
@@ -175,6 +177,8 @@ def update_mark(mark, values, proof=None):
             changed = {name: value for name, value in stored.items() if getattr(mark, name) != value}
             if saved_proof:
                 changed.update(proof_fields(saved_proof))
+                if saved_proof.sha256 == mark.proof_sha256:
+                    del changed["proof_sha256"]  # the same certificate again: nothing new to review
             if not changed:
                 return checked.warnings
             if ("office" in changed or "registration_number" in changed) and key_taken(
@@ -267,8 +271,12 @@ def review_mark(mark, platform, user, decision, reason=""):
             raise Conflict("This mark has expired; the brand must renew it before it can be verified.")
         status = "verified" if decision == "verify" else "rejected"
         before = mark.status
+        now = utcnow()
+        review = {"decision": status, "at": now.isoformat(), "by_org": platform.slug,
+                  "values": mark.reviewed_values()}
         Mark.update(status=status, status_reason=reason, reviewed_by=user, reviewed_by_org=platform,
-                    reviewed_at=utcnow(), updated_at=utcnow()).where(Mark.id == mark.id).execute()
+                    reviewed_at=now, updated_at=now, last_review=json.dumps(review, sort_keys=True)).where(
+            Mark.id == mark.id).execute()
         change = {"status": [before, status], "reason": reason, "platform": platform.slug}
         for org in (mark.org, platform):  # both sides' trails show the decision
             audit.record(f"mark.{status}", org, mark, change=change)

@@ -211,6 +211,7 @@ def render_imports(form=None, status=200, refused=None):
     return render_template("marks/imports.html", form=form or ImportForm(),
                            jobs=import_pages.recent_jobs(current_org, "marks"), columns=COLUMNS,
                            column_help=COLUMN_HELP, refused=refused, limits=imports.limits(),
+                           update_rules=imports.UPDATE_RULES_HELP,
                            pages=import_pages.PAGES["marks"]), status
 
 
@@ -237,6 +238,13 @@ def import_progress(job_id):
 def import_errors(job_id):
     job = imports.get_job(job_id, current_org, "marks")
     return import_pages.error_report(job, f"import-{job.id}-errors.csv")
+
+
+@bp.route("/imports/<int:job_id>/report.csv")
+@member("viewer", org_kind="brand")
+def import_report(job_id):
+    job = imports.get_job(job_id, current_org, "marks")
+    return import_pages.row_report(job, f"import-{job.id}-rows.csv")
 
 
 @bp.route("/imports/<int:job_id>/apply", methods=["POST"])

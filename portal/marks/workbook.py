@@ -6,6 +6,7 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 
+from portal.marks.imports import UPDATE_RULES_HELP
 from portal.marks.rules import COLUMN_HELP, COLUMNS, REQUIRED_COLUMNS
 
 EXAMPLE = {"word": "SWAROVSKI", "office": "EUIPO", "registration_number": "018123456",
@@ -37,6 +38,9 @@ def xlsx_template():
     help_sheet.append([])
     help_sheet.append(["Only the first sheet is read. Rows are matched on office + registration number: "
                        "uploading a corrected file again updates those marks and leaves the rest unchanged."])
+    help_sheet.append([UPDATE_RULES_HELP])
+    help_sheet.append(["Required columns cannot be emptied: a new mark needs them; an existing mark keeps its "
+                       "own when the cell is blank."])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

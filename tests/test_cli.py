@@ -117,6 +117,12 @@ def test_partnership_and_marks_import_commands(runner, tmp_path):
     code, job = run(runner, "marks", "import", "--org", "swarovski", str(path))
     assert code == 0 and (job["status"], job["created"], job["errors"]) == ("done", 1, 1)
     assert job["error_rows"][0]["code"] == "bad_number" and job["error_rows"][0]["row"] == 3
+    # A dry run of an update says what it changes and what that leads to.
+    path.write_text("word,office,registration_number,nice_classes,expires_on\nSWAROVSKI,EUIPO,18123456,,2001-01-01\n")
+    code, dry = run(runner, "marks", "import", "--org", "swarovski", "--dry-run", str(path))
+    assert code == 0 and dry["consequences"] == {"becomes_expired": 1}
+    assert dry["summary"][0].startswith("1 mark will become expired")
+    assert dry["updated_rows"][0]["changes"][0] == {"field": "expires_on", "before": "", "after": "2001-01-01"}
     path.write_text("")
     code, empty = run(runner, "marks", "import", "--org", "swarovski", str(path))
     assert code == 1 and "empty" in empty["error"]

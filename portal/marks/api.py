@@ -261,14 +261,6 @@ def job_body(job):
     return body
 
 
-def row_body(row):
-    return {"row": row.row, "key": row.key_of(imports.MarkImporter.key_columns), "outcome": row.outcome,
-            "changes": [{"field": name, "before": before, "after": after} for name, before, after in row.changes],
-            "consequences": [{"code": code, "label": import_report.consequence_label("marks", code)}
-                             for code in row.consequences],
-            "problems": [problem.as_dict() for problem in row.problems]}
-
-
 def accepted(job):
     return job_body(job), 202, {"Location": url_for("Marks.get_import", import_id=job.id)}
 
@@ -343,7 +335,7 @@ def import_rows_api(args, import_id):
     rows = import_report.rows_page(job, args["show"], after, args["limit"] + 1)
     more = len(rows) > args["limit"]
     rows = rows[:args["limit"]]
-    return {"items": [row_body(row) for row in rows], "next_cursor": encode_cursor(rows[-1].row) if more else None}
+    return {"items": [import_report.row_as_dict("marks", row) for row in rows], "next_cursor": encode_cursor(rows[-1].row) if more else None}
 
 
 @blp.route("/imports/<int:import_id>/apply", methods=["POST"])

@@ -158,6 +158,14 @@ def shown_change(change):
     return f"{name}: {before or '(blank)'} → {after or '(blank)'}"
 
 
+def row_as_dict(kind, row):
+    """A ReportRow as the API and the CLI give it."""
+    return {"row": row.row, "key": row.key_of(importer_for(kind).key_columns), "outcome": row.outcome,
+            "changes": [{"field": name, "before": before, "after": after} for name, before, after in row.changes],
+            "consequences": [{"code": code, "label": consequence_label(kind, code)} for code in row.consequences],
+            "problems": [problem.as_dict() for problem in row.problems]}
+
+
 def csv_header(kind):
     return ["row", *importer_for(kind).key_columns, "outcome", "changes", "consequences", "problems"]
 

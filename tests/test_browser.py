@@ -254,6 +254,45 @@ def test_brand_uploads_marks_watches_progress_and_downloads_the_report(open_page
     assert Mark.for_org(org).count() == 3000
 
 
+def test_a_dry_run_shows_what_a_correction_does_before_it_is_applied(open_page, world, tmp_path):
+    """Safe bulk updates in a browser: a file emptying the registration date of a verified mark says so
+    (field by field, and "1 verified mark will return to pending") before the brand applies it; a blank
+    cell changes nothing."""
+    from portal.marks.models import Mark
+    org, platform = world.org("Microsoft"), world.org("Alibaba", kind="platform")
+    world.partnership(org, platform)
+    world.person(org, "admin", email="admin@microsoft.example")
+    mark = world.verified_mark(org, platform, word="MICROSOFT", office="USPTO", number="1200236",
+                               registered_on="1982-06-01")
+    other = world.verified_mark(org, platform, word="XBOX", office="USPTO", number="2345678",
+                                registered_on="2002-01-01")
+    path = tmp_path / "corrections.csv"
+    path.write_text(MARKS_CSV + "MICROSOFT,USPTO,1200236,9,-,,\nXBOX,USPTO,2345678,9,,,\n")
+
+    page = open_page()
+    sign_in(page, "admin@microsoft.example")
+    page.goto("/marks/imports")
+    page.get_by_label("Trademark list (.csv or .xlsx)").set_input_files(str(path))
+    page.get_by_label("Dry run").check()
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(re.compile(r"/marks/imports/\d+$"))
+    summary = page.locator("#consequences")
+    assert "1 verified mark will return to pending" in summary.inner_text()
+    assert "1 row will empty a stored value" in summary.inner_text()
+    assert axe_violations(page) == []
+    summary.get_by_role("link", name="See the rows").click()
+    table = page.locator("table.outcomes")
+    assert table.locator("tbody tr").count() == 1
+    row = table.locator("tbody tr").first.inner_text()
+    assert "MICROSOFT" in row and "1982-06-01" in row and "(blank)" in row and "verified → pending" in row
+    assert Mark.get_by_id(mark.id).registered_on is not None  # nothing written yet
+    page.get_by_role("button", name="Import this file now").click()
+    page.wait_for_url(re.compile(r"/marks/imports/\d+$"))
+    assert "1 verified mark returned to pending" in page.locator("#consequences").inner_text()
+    assert (Mark.get_by_id(mark.id).registered_on, Mark.get_by_id(mark.id).status) == (None, "pending")
+    assert (str(Mark.get_by_id(other.id).registered_on), Mark.get_by_id(other.id).status) == ("2002-01-01", "verified")
+
+
 def test_platform_analyst_verifies_from_the_queue(open_page, world):
     from portal.marks.models import Mark
 

@@ -10,6 +10,7 @@ from portal.audit import acting_as
 from portal.marks import services
 from portal.marks.models import Mark
 from tests.conftest import page_text
+from tests.test_migrations import new_database  # noqa: F401 (a fixture)
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 OTHER_PDF = PDF.replace(b"1 0 obj", b"2 0 obj")
@@ -74,3 +75,39 @@ def test_the_queue_shows_what_changed_since_the_last_verification(app, make_clie
     with app.app_context(), acting_as("test"):
         services.review_mark(Mark.get_by_id(mark.id), platform, None, "verify")
     assert Mark.get_by_id(mark.id).changes_since_review == []
+
+
+def test_the_migration_keeps_what_was_verified_as_the_last_review(new_database):
+    """Marks verified before the upgrade get their present values as the reviewed ones, so a later change
+    shows in the queue; pending marks have no review to compare with."""
+    from playhouse.migrations import Runner
+    from playhouse.schema_diff import diff_models
+
+    from portal.db import MIGRATIONS_DIR, open_database
+    from portal.models import ALL_MODELS
+
+    url = new_database()
+    database = open_database(url)
+    with database.connection_context():
+        Runner(database, directory=str(MIGRATIONS_DIR)).up(target="0008_two_factor")
+        database.execute_sql("INSERT INTO organization (slug, name, kind, timezone, created_at, two_factor_required) "
+                             "VALUES ('acme', 'Acme', 'brand', 'UTC', '2026-01-01 00:00:00', %s)"
+                             % ("false" if url.startswith("postgres") else "0"))
+        for number, status in (("1200236", "verified"), ("1200237", "pending")):
+            database.execute_sql(
+                "INSERT INTO mark (org_id, word, office, registration_number, nice_classes, registered_on, "
+                "jurisdictions, status, status_reason, proof_name, proof_path, proof_sha256, proof_size, "
+                "proof_type, created_at, updated_at) SELECT id, 'ACME', 'USPTO', %s, ';9;', '1982-06-01', ';US;', "
+                "%s, '', '', '', '', 0, '', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM organization"
+                % (f"'{number}'", f"'{status}'"))
+        assert Runner(database, directory=str(MIGRATIONS_DIR)).up() == ["0009_safe_bulk_updates"]
+        with database.bind_ctx(ALL_MODELS):
+            verified = Mark.get(Mark.registration_number == "1200236")
+            assert verified.last_review_data["values"]["registered_on"] == "1982-06-01"
+            assert verified.changes_since_review == []
+            verified.nice_classes = ";9;42;"
+            assert verified.changes_since_review == [["nice_classes", "9", "9;42"]]
+            assert Mark.get(Mark.registration_number == "1200237").last_review == ""
+            assert not diff_models(database, ALL_MODELS)
+    if hasattr(database, "close_all"):
+        database.close_all()

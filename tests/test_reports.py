@@ -26,6 +26,7 @@ from portal.webhooks import services as webhooks
 from portal.webhooks import signing
 from portal.webhooks.models import WebhookDelivery
 from tests.test_api import bearer, client_token
+from tests.test_webhooks import resolve_example_names
 
 HOUR = 3600
 ZONES = ("UTC", "Asia/Tokyo", "America/Los_Angeles", "Europe/Paris", "Pacific/Kiritimati", "Pacific/Pago_Pago")
@@ -214,7 +215,8 @@ def test_bad_weeks_are_refused_with_the_reason(story):
             assert words in refused.value.errors["week"][0]
 
 
-def test_the_periodic_task_takes_each_snapshot_once_and_announces_it_by_signed_webhook(story):
+def test_the_periodic_task_takes_each_snapshot_once_and_announces_it_by_signed_webhook(story, monkeypatch):
+    resolve_example_names(monkeypatch)  # a name that does not resolve is not delivered to
     url = "https://hooks.lv.example/reports"
     with story.app.app_context(), acting_as("test"):
         webhook, secret = webhooks.register(story.brand, url, ["report.weekly.ready"])

@@ -3,6 +3,7 @@ sent by the worker (never during a request) with retries, exponential backoff, a
 redelivery and automatic disabling. The receiving side is `responses`."""
 import json
 import re
+import socket
 from datetime import timedelta
 
 import pytest
@@ -23,12 +24,31 @@ THIRD_URL = "https://hooks.swarovski.example/in"
 ALL_KINDS = ["notice.item.transitioned", "sla.warning", "sla.breached", "report.weekly.ready", "intel.flag.shared"]
 
 
+# example.com's address (IANA's): public, so the worker's check lets it through; never contacted here,
+# `responses` answers before any connection is made.
+PUBLIC_STAND_IN = "93.184.215.14"
+
+
+def resolve_example_names(monkeypatch):
+    """The endpoints of these tests are names under .example (RFC 2606), which never resolve, and a name
+    that does not resolve is a failed delivery (it used to pass as "not private": the SSRF defect). Make
+    them resolve to a public address; every other name resolves as usual."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".example"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_STAND_IN, port))]
+        return real(host, port, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
 class Setup:
     pass
 
 
 @pytest.fixture
-def setup(app, world):
+def setup(app, world, monkeypatch):
+    resolve_example_names(monkeypatch)
     s = Setup()
     s.app = app
     s.brand, s.platform, s.third = world.org("Microsoft"), world.org("Alibaba", kind="platform"), world.org("Swarovski")

@@ -9,22 +9,24 @@
   WEBHOOK_MAX_ATTEMPTS. An endpoint whose deliveries fail WEBHOOK_DISABLE_AFTER times in a row (each
   after its retries ran out) is disabled, with a reason and an audit event.
 - Bodies are signed by `portal.webhooks.signing` (HMAC-SHA256 over "<timestamp>." + body).
+- Every connection goes through `portal.webhooks.egress`: the URL read the same by every parser, the
+  host resolved once per attempt, every address it resolves to public, the connection made to that
+  checked address (TLS and Host still the name), no redirects, proxies or .netrc. Its docstring has the
+  rules (IDNA included).
 
 Settings (Flask config, else the environment): WEBHOOK_TIMEOUT_SECONDS (5), WEBHOOK_MAX_ATTEMPTS (8),
-WEBHOOK_RETRY_BASE_SECONDS (60), WEBHOOK_DISABLE_AFTER (10), WEBHOOKS_ALLOW_HTTP (off; http to localhost
-is also allowed when the app is testing).
+WEBHOOK_RETRY_BASE_SECONDS (60), WEBHOOK_DISABLE_AFTER (10), WEBHOOKS_ALLOW_HTTP (off; on, or when the
+app is testing, local receivers are allowed: endpoints on this machine's loopback, 127.0.0.0/8, ::1 or
+`localhost`, over http or https; no other private address ever is).
 """
 import hashlib
-import ipaddress
 import json
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import requests
 from flask import current_app, g, has_app_context, has_request_context
@@ -36,14 +38,12 @@ from portal.db import db
 from portal.errors import Conflict, ValidationError
 from portal.secretbox import SecretBox, SecretUnreadable
 from portal.timeutil import utcnow
-from portal.webhooks import signing
+from portal.webhooks import egress, signing
 from portal.webhooks.models import EVENT_KINDS, Webhook, WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger(__name__)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-MAX_URL_LENGTH = 2000
 MAX_ENDPOINTS_PER_ORG = 20
 RESPONSE_BODY_CAP = 4096  # bytes of a response read, at most; the log keeps the first 500 characters
 DEFAULTS = {"WEBHOOK_TIMEOUT_SECONDS": 5, "WEBHOOK_MAX_ATTEMPTS": 8, "WEBHOOK_RETRY_BASE_SECONDS": 60,
@@ -82,68 +82,20 @@ def secret_of(webhook):
 # --- validation -----------------------------------------------------------------------------------------
 
 def http_allowed():
+    """Whether local receivers are allowed: WEBHOOKS_ALLOW_HTTP, or the app is testing. Then endpoints on
+    this machine's loopback (127.0.0.0/8, ::1, `localhost`) are accepted, over http or https; nothing
+    else private ever is (see portal.webhooks.egress)."""
     return bool(setting("WEBHOOKS_ALLOW_HTTP") or (has_app_context() and current_app.testing))
 
 
 def clean_url(url):
-    """An absolute https URL without credentials or fragment; http only to localhost when allowed."""
-    url = (url or "").strip()
-    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        raise ValidationError({"url": "A URL cannot contain spaces or control characters."})
+    """The URL to store: absolute https, read the same by every parser, without credentials or fragment,
+    not to a private IP literal; http only to a local receiver when allowed (egress.check_registration).
+    Host names are resolved and checked at each attempt, not here."""
     try:
-        parts = urlsplit(url)
-        hostname, _ = parts.hostname, parts.port  # both raise ValueError on a malformed authority
-    except ValueError:
-        parts = hostname = None
-    if len(url) > MAX_URL_LENGTH or not hostname or parts.scheme not in ("https", "http"):
-        raise ValidationError({"url": "Enter an absolute https:// URL."})
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError({"url": "Leave credentials out of the URL; deliveries are signed instead."})
-    if parts.fragment or "#" in url:
-        raise ValidationError({"url": "A webhook URL may not have a #fragment."})
-    loopback = hostname in LOOPBACK_HOSTS
-    if parts.scheme == "http" and not (loopback and http_allowed()):
-        raise ValidationError({"url": "Use https: event payloads must not travel in clear text."})
-    if loopback and not http_allowed():
-        raise ValidationError({"url": "Use a public address: this machine's own addresses are refused."})
-    address = literal_address(hostname)
-    if address is not None and not public(address) and not (address.is_loopback and http_allowed()):
-        raise ValidationError({"url": "Use a public address: private and link-local addresses are refused."})
-    return url
-
-
-def literal_address(hostname):
-    """The IP address a host name spells, in any form a resolver accepts (10.1, 167772165, 0xa9fea9fe,
-    IPv6), or None for a real name."""
-    try:
-        return ipaddress.ip_address(hostname)
-    except ValueError:
-        pass
-    try:
-        return ipaddress.ip_address(socket.inet_aton(hostname))
-    except (OSError, ValueError):
-        return None
-
-
-def public(address):
-    """A globally routable address (not private, loopback, link-local, reserved or NAT64 of those)."""
-    if address.version == 6 and address in ipaddress.ip_network("64:ff9b::/96"):
-        address = ipaddress.ip_address(address.packed[-4:])
-    return address.is_global
-
-
-def resolves_to_private(hostname):
-    """Whether a name resolves to a non-public address (checked before each POST, so a name pointing, or
-    later repointed, into the private network is not contacted). A name that does not resolve is left to
-    the POST to fail."""
-    if hostname in LOOPBACK_HOSTS and http_allowed():
-        return False
-    try:
-        found = socket.getaddrinfo(hostname, 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return False
-    addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in found}
-    return any(not public(a) and not (a.is_loopback and http_allowed()) for a in addresses)
+        return egress.check_registration(url, local_ok=http_allowed())
+    except egress.Refused as refusal:
+        raise ValidationError({"url": refusal.advice})
 
 
 def clean_events(events):
@@ -338,14 +290,17 @@ def _claim(delivery_id, now):
     return delivery if claimed else None
 
 
-def post(url, body, headers, timeout):
-    """POST `body`; returns (status code or None, error text). Redirects are not followed; at most
-    RESPONSE_BODY_CAP bytes of the answer are read. The whole attempt has `timeout` seconds: requests'
-    timeouts are per socket read, so the POST runs in a thread the worker waits for at most that long; an
-    endpoint trickling its answer is a timeout, and its thread (a daemon, still bounded by the per-read
-    timeout) is left to end on its own, its answer ignored."""
+def post(url, body, headers, timeout, local_ok=False):
+    """POST `body` through `egress.post` (the URL read once, its host resolved once, every address checked
+    and the connection pinned to the checked one; no redirects, proxies or .netrc); returns (status code
+    or None, error text). A refused endpoint is never connected to: the text says why, the same for any
+    port. At most RESPONSE_BODY_CAP bytes of the answer are read. The whole attempt, lookup included, has
+    `timeout` seconds: requests' timeouts are per socket read, so the POST runs in a thread the worker
+    waits for at most that long; an endpoint trickling its answer is a timeout, and its thread (a daemon,
+    still bounded by the per-read timeout) is left to end on its own, its answer ignored. `local_ok`
+    (http_allowed(), read by the caller: the thread has no app context) lets a local receiver through."""
     outcome = {}
-    attempt = threading.Thread(target=_post, args=(url, body, headers, timeout, outcome), daemon=True)
+    attempt = threading.Thread(target=_post, args=(url, body, headers, timeout, local_ok, outcome), daemon=True)
     attempt.start()
     attempt.join(timeout)
     if "result" not in outcome:
@@ -353,10 +308,9 @@ def post(url, body, headers, timeout):
     return outcome["result"]
 
 
-def _post(url, body, headers, timeout, outcome):
+def _post(url, body, headers, timeout, local_ok, outcome):
     try:
-        with requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False,
-                           stream=True) as response:
+        with egress.post(url, body, headers, timeout, local_ok) as response:
             received = b""
             for chunk in response.iter_content(1024):
                 received += chunk
@@ -372,6 +326,8 @@ def _post(url, body, headers, timeout, outcome):
                                            f"{response.headers.get('Location', '?')})")
                 return
             outcome["result"] = (code, f"HTTP {code}" + (f": {text[:500]}" if text else ""))
+    except egress.Refused as refusal:
+        outcome["result"] = (None, refusal.log)
     except requests.Timeout:
         outcome["result"] = (None, f"No answer within {timeout} s.")
     except requests.ConnectionError as error:
@@ -413,10 +369,7 @@ def deliver(delivery_id, now=None):
         headers = {"Content-Type": "application/json", "User-Agent": "AlliancePortal-Webhooks/1",
                    "X-Portal-Event": delivery.event_kind, "X-Portal-Delivery": str(delivery.id),
                    signing.HEADER: signing.sign(secret, body)}
-        if resolves_to_private(urlsplit(webhook.url).hostname):
-            code, message = None, "Not sent: the host name resolves to a private address."
-        else:
-            code, message = post(webhook.url, body, headers, timeout)  # outside any transaction
+        code, message = post(webhook.url, body, headers, timeout, http_allowed())  # outside any transaction
     duration = int((time.monotonic() - started) * 1000)
     return _record(delivery, webhook, code, message, duration, now)
 

@@ -3,8 +3,11 @@ and the session cookie's Secure flag."""
 import ipaddress
 from urllib.parse import urlsplit
 
-from flask import abort, g, request
+from flask import abort, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
+
+from portal.errors import refusal
+from portal.textcheck import shown_key, text_problem
 
 def content_security_policy(form_targets=()):
     """The policy; `form_targets` are extra places a form may lead to (browsers apply form-action to the
@@ -53,16 +56,26 @@ def add_security_headers(response):
     return response
 
 
+OAUTH_ENDPOINTS = ("/oauth/token", "/oauth/revoke", "/oauth/introspect")
+
+
 def refuse_nul_characters():
-    """NUL has no place in text a person typed, and PostgreSQL refuses to store it: answer 400 up front.
-    A multipart part whose name Werkzeug cannot read (a bare line break) arrives named None, which later
-    code (Flask-WTF's CSRF check) cannot handle either: refused here too, before it runs."""
+    """Text that cannot be stored (NUL, which PostgreSQL refuses; a lone surrogate, which no UTF-8 encoder
+    takes: portal.textcheck) has no place in a form or query string: a 422 naming the field, before any
+    view runs, so nothing is written. A multipart part whose name Werkzeug cannot read (a bare line break)
+    arrives named None, which later code (Flask-WTF's CSRF check) cannot handle either: a 400 here too."""
     for values in (request.args, request.form):
         for key, value in values.items(multi=True):
             if key is None or value is None:
                 abort(400, "A form field without a usable name was sent.")
-            if "\x00" in key or "\x00" in value:
-                abort(400, "Text containing NUL characters is not accepted.")
+            problem = text_problem(key) or text_problem(value)
+            if problem and request.path in OAUTH_ENDPOINTS:  # RFC 6749 5.2: a 400 with an OAuth error
+                return jsonify(error="invalid_request", error_description=f"{shown_key(key)}: {problem}"), 400
+            if problem:
+                field = shown_key(key)
+                return refusal(422, "Unprocessable Entity", f"{field}: {problem} Nothing was changed.",
+                               {field: [problem]})
+    return None
 
 
 def is_loopback(host):

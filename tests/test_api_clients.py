@@ -203,3 +203,5 @@ def test_an_orgs_admin_sees_and_revokes_apps_acting_for_its_members(live_server,
     event = AuditEvent.get(AuditEvent.action == "oauth.grant.revoked")
     assert event.org_id == brand.id and "Vendor app" in event.change
     assert admin.post_form("/settings/api-clients/grants/no-such-grant/revoke").status_code == 404
+    # Text no family can be (NUL, which PostgreSQL would refuse) is the same 404, not a database error.
+    assert admin.post_form("/settings/api-clients/grants/ab%00cd/revoke").status_code == 404

@@ -6,9 +6,12 @@ contradicts the document (status codes, content types, bodies, headers, auth enf
 Driven through Hypothesis directly rather than schemathesis' pytest plugin, whose fixture support does
 not run on pytest 9; the checks (`call_and_validate`) are the same.
 """
+import copy
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -53,6 +56,52 @@ def excluded_checks(case):
     return []
 
 
+# Schemathesis draws strings from an alphabet without lone surrogates (its Alphabet leaves category Cs out
+# even with codec=None: they cannot travel in a URL or a header), yet JSON carries them as "\ud800" escapes,
+# which once answered 500. These go into the JSON bodies it draws, with NUL (which it does draw, rarely).
+UNSTORABLE = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff", "\x00"])
+
+
+def string_leaves(value, path=()):
+    """(path, None) for each string in a JSON document (the document itself too), (path, key) for each key."""
+    if isinstance(value, str):
+        yield path, None
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield path, key
+            yield from string_leaves(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from string_leaves(inner, (*path, index))
+
+
+@st.composite
+def with_unstorable_text(draw, cases):
+    """(case, spoiled): half of the drawn cases with a JSON body get a lone surrogate or NUL put into one
+    of its strings or keys; `spoiled` says so."""
+    case = draw(cases)
+    leaves = list(string_leaves(case.body)) if case.media_type == "application/json" else []
+    if not leaves or not draw(st.booleans()):
+        return case, False
+    path, key = draw(st.sampled_from(leaves))
+    bad = draw(UNSTORABLE)
+    # The body itself may be a string (a negative case): then it is the parent's only "child".
+    box = [copy.deepcopy(case.body)]
+    parent, path = box, (0, *path)
+    for step in path[:-1] if key is None else path:
+        parent = parent[step]
+    if key is None:
+        text = parent[path[-1]]
+        at = draw(st.integers(0, len(text)))
+        parent[path[-1]] = text[:at] + bad + text[at:]
+    else:
+        parent[key + bad] = parent.pop(key)
+    case.body = box[0]
+    # The case as drawn, not an edit to revalidate: schemathesis' validator (Rust) cannot read a lone surrogate.
+    case._record_starting_state()
+    return case, True
+
+
 def operations(app):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     return [result.ok() for result in schema.get_all_operations()]
@@ -62,15 +111,21 @@ def operations(app):
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
     token = tokens[kind]
-    checked = []
+    checked, refused = [], []
     for operation in operations(app):
         if mode is GenerationMode.NEGATIVE and not operation.path_parameters and not operation.query:
             continue  # nothing to get wrong: Hypothesis would find no negative case to generate
-        @given(case=operation.as_strategy(generation_mode=mode))
+        @given(drawn=with_unstorable_text(operation.as_strategy(generation_mode=mode)))
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def exercise(case):
-            case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
-                                   excluded_checks=excluded_checks(case))
+        def exercise(drawn):
+            case, spoiled = drawn
+            response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
+                                              excluded_checks=excluded_checks(case))
+            if spoiled and mode is GenerationMode.POSITIVE:
+                # Refused before anything reads it; only the token (a platform's lacks marks:write) and the
+                # client's rate limit (reached in this long run) are checked before.
+                assert response.status_code in (403, 422, 429), response.text
+                refused.append(response.status_code)
 
         exercise()
         checked.append(operation.label)
@@ -84,6 +139,7 @@ def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
                 "DELETE /api/v1/intel/flags/{flag_id}", "POST /api/v1/intel/flags/{flag_id}/sightings",
                 "POST /api/v1/intel/flags/{flag_id}/evidence",
                 "GET /api/v1/intel/sellers/{marketplace}/{seller_id}", "GET /api/v1/reports/weekly"}
+    assert mode is GenerationMode.NEGATIVE or 422 in refused  # bodies with unstorable text were sent
     if mode is GenerationMode.POSITIVE:
         expected |= {"GET /api/v1/reports/weekly/weeks", "GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports", "POST /api/v1/notices",
                      "POST /api/v1/intel/flags"}

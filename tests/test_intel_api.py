@@ -219,14 +219,11 @@ def test_list_filters(client, world, alliance):
                                           ("tlp=amber+strict", "tlp"),  # an unencoded + is a space
                                           ("marketplace=nowhere", "marketplace"), ("limit=0", "limit"),
                                           ("cursor=abc", "cursor"), ("sort=id", "sort"),
-                                          ("q=%00", None), ("seller_id=" + "x" * 201, "seller_id")])
+                                          ("q=%00", "q"), ("seller_id=" + "x" * 201, "seller_id")])
 def test_bad_list_parameters_are_refused(client, alliance, query, field):
     raise_flag(client, alliance["lv"])
     response = client.get(f"{FLAGS}?{query}", headers=alliance["lv"].headers)
-    if field is None:
-        problem(response, 400)  # NUL characters are refused before any view runs
-        return
-    body = problem(response, 422)
+    body = problem(response, 422)  # NUL characters too, before any view runs
     assert fields_of(body) == {field}
     if field in ("status", "owner", "category"):
         assert "Must be one of" in body["errors"][0]["message"]

@@ -11,6 +11,7 @@ from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from flask import abort, current_app, g, request
 from marshmallow import RAISE
+from marshmallow import ValidationError as SchemaValidationError
 from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
@@ -19,6 +20,7 @@ from portal.access import declare_bearer
 from portal.errors import problem_response
 from portal.extensions import limiter
 from portal.oauth.server import PortalBearerTokenValidator, touch_client
+from portal.textcheck import first_bad_text, nested_errors
 
 REALM = "alliance-portal"
 
@@ -85,12 +87,29 @@ def api_rate_limit():
 
 class PortalParser(FlaskParser):
     """webargs' parser with one more location, `multipart`: the form fields and the files of a
-    multipart/form-data body read together (a file upload with its options)."""
+    multipart/form-data body read together (a file upload with its options); and JSON bodies checked
+    for text that cannot be stored, and for nesting too deep to parse, before any schema reads them."""
 
     __location_map__ = dict(FlaskParser.__location_map__, multipart="load_multipart")
 
     def load_multipart(self, req, schema):
         return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
+
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except RecursionError:  # json.loads gives up on very deep nesting this way; webargs lets it through
+            abort(problem_response(400, "Bad Request", "The JSON body is nested too deeply to read; nothing "
+                                                       "was changed."))
+
+    def pre_load(self, location_data, *, schema, req, location):
+        """A JSON body holding text that cannot be stored (a lone surrogate, NUL: portal.textcheck) is a 422
+        naming the field, before the schema or the view reads any of it: nothing is written."""
+        if location == "json":
+            found = first_bad_text(location_data)
+            if found:
+                raise SchemaValidationError(nested_errors(*found))
+        return location_data
 
 
 class ApiBlueprint(flask_smorest.Blueprint):

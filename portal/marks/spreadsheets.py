@@ -16,7 +16,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
-from portal.csvutil import FORMULA_STARTS
+from portal.csvutil import needs_apostrophe
 from portal.errors import ValidationError
 from portal.marks.rules import COLUMNS, REQUIRED_COLUMNS
 
@@ -104,9 +104,10 @@ def read_header(cells, spec=MARK_COLUMNS):
 
 
 def inert_cell(value):
-    """Undo the apostrophe our CSV downloads put before a formula-like cell (portal.csvutil), so an
-    exported list uploads again unchanged."""
-    if isinstance(value, str) and value.startswith("'") and value[1:2] in FORMULA_STARTS and value[1:2]:
+    """Undo the apostrophe our CSV downloads put before a formula-like cell (portal.csvutil.safe_cell), so an
+    exported list uploads again unchanged: a cell loses its first apostrophe exactly when safe_cell would
+    have added it to what follows."""
+    if isinstance(value, str) and value.startswith("'") and needs_apostrophe(value[1:]):
         return value[1:]
     return value
 

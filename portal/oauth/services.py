@@ -1,4 +1,5 @@
 """Registering and managing OAuth clients: the rules the admin pages and the CLI share."""
+import re
 import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -166,8 +167,14 @@ def active_grants(org):
                 .order_by(Token.issued_at.desc()))
 
 
+FAMILY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def revoke_grant(org, family):
-    """End one app's access for one member of `org`: every token of the grant, at once."""
+    """End one app's access for one member of `org`: every token of the grant, at once. A family is a UUID:
+    anything else (NUL, which PostgreSQL would refuse) is a grant that does not exist, without a query."""
+    if not FAMILY.fullmatch(family or ""):
+        raise NotFound()
     with db.atomic():
         tokens = Token.for_org(org).where(Token.family == family, Token.user.is_null(False))
         first = tokens.select(Token, OAuthClient).join(OAuthClient).first()

@@ -104,10 +104,29 @@ class Process:
         self.signal_group(signal.SIGKILL)
         self.popen.wait(10)
 
+    def pause(self, timeout=120):
+        """SIGSTOP the process group, and wait until every thread of the process is stopped: from then on it
+        runs no code (and commits nothing) until `resume()`; SIGKILL still ends it."""
+        self.signal_group(signal.SIGSTOP)
+        self.wait_for(self.stopped, "stop on SIGSTOP", timeout)
+
+    def resume(self):
+        self.signal_group(signal.SIGCONT)
+
+    def stopped(self):
+        """Every thread of the process is stopped (state T or t in /proc), or the process is gone."""
+        try:
+            tasks = list(Path(f"/proc/{self.pid}/task").iterdir())
+            states = [(task / "stat").read_text().rsplit(")", 1)[1].split()[0] for task in tasks]
+        except OSError:  # gone (or a thread went) while we looked
+            return not self.alive()
+        return all(state in ("T", "t") for state in states)
+
     def stop(self, grace=10):
         """SIGTERM, then SIGKILL to the whole group: a worker that outlived its master goes too."""
         if self.alive():
             self.signal_group(signal.SIGTERM)
+            self.signal_group(signal.SIGCONT)  # a paused process handles its SIGTERM only once running
             try:
                 self.popen.wait(grace)
             except subprocess.TimeoutExpired:
@@ -171,10 +190,11 @@ class Processes:
         self.started[name] = Process(name, command, env, self.folder / f"{name}.log", preexec_fn)
         return self.started[name]
 
-    def gunicorn(self, env, name="web", workers=None, threads=None, preexec_fn=None, wait=True):
+    def gunicorn(self, env, name="web", workers=None, threads=None, preexec_fn=None, wait=True, timeout=60):
         """The portal on gunicorn as `make run` serves it (gunicorn.conf.py: gthread workers, the access
         log in its log) on a free port, with `workers` and `threads` when given. Returns the process, its
-        base URL in `.url`; with wait=False (to start several at once) call its `wait_for_http()` first."""
+        base URL in `.url`, once it answers (within `timeout` seconds); with wait=False (to start several at
+        once) call its `wait_for_http()` first."""
         from portal.runner import web_command
 
         port = free_port()
@@ -185,15 +205,16 @@ class Processes:
         process = self.start(name, command, env, preexec_fn)
         process.url = f"http://127.0.0.1:{port}"
         if wait:
-            process.wait_for_http()
+            process.wait_for_http(timeout=timeout)
         return process
 
-    def consumer(self, env, name="worker"):
-        """The huey consumer as `make run` starts it (portal.tasks.huey, thread workers), once it runs."""
+    def consumer(self, env, name="worker", timeout=30):
+        """The huey consumer as `make run` starts it (portal.tasks.huey, thread workers), once it runs (within
+        `timeout` seconds)."""
         from portal.runner import worker_command
 
         process = self.start(name, worker_command(), env)
-        process.wait_for_log("Huey consumer started")
+        process.wait_for_log("Huey consumer started", timeout)
         return process
 
     def redis(self, name="redis"):
@@ -360,10 +381,32 @@ def scratch(tmp_path):
         yield databases
 
 
-def query(url, sql, *params):
-    """Rows of `sql` (placeholders `?`) on the database at `url`, read from outside the portal."""
+def other_sessions(url):
+    """Connections to the PostgreSQL database at `url` other than this check's own (0 for SQLite, where a
+    killed process leaves nothing behind: the kernel drops its locks and an uncommitted write is ignored)."""
     if not is_postgresql_url(url):
-        connection = sqlite3.connect(urlsplit(url).path, timeout=30)
+        return 0
+    return query(url, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                      "backend_type = 'client backend' AND usename = current_user AND pid <> pg_backend_pid()")[0][0]
+
+
+def wait_until_no_sessions(url, timeout=120):
+    """Until nothing else is connected to the database at `url`. A client killed with SIGKILL leaves its
+    PostgreSQL backend behind for a moment: one still running a statement, or a COMMIT it had sent, carries
+    on (and may commit) before it finds the client gone. Whatever is read after this is final."""
+    deadline = time.monotonic() + timeout
+    while other_sessions(url):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"connections to {url} still open after {timeout} s")
+        time.sleep(0.05)
+
+
+def query(url, sql, *params, busy_timeout=30):
+    """Rows of `sql` (placeholders `?`) on the database at `url`, read from outside the portal. On SQLite a
+    read waits up to `busy_timeout` seconds for a lock (WAL readers need one only for moments, unless the
+    process holding it is stopped there) before sqlite3.OperationalError."""
+    if not is_postgresql_url(url):
+        connection = sqlite3.connect(urlsplit(url).path, timeout=busy_timeout)
         try:
             return connection.execute(sql, params).fetchall()
         finally:

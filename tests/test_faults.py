@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import re
+import sqlite3
 import time
 
 import pytest
@@ -20,7 +21,7 @@ from portal.marks.models import ImportJob, ImportOutcomes, Mark
 from tests import servers
 from tests.conftest import page_text
 from tests.servers import (audit_verified, csrf_token, enqueue, limit_file_size, portal_env, query, restore_file_size,
-                           seed, signed_in_session, token)
+                           seed, signed_in_session, token, wait_until_no_sessions)
 
 processes, scratch = servers.processes, servers.scratch  # shared fixtures (a bare import would look unused)
 
@@ -33,7 +34,12 @@ MICROSOFT = {"brands": ["microsoft"], "users": [[ADMIN, "microsoft", "admin"]],
              "clients": [["Integration", "microsoft", "marks:read marks:write"]]}
 
 
-def wait_until(check, timeout, what, every=0.05):
+# Every wait here is for a condition (a row committed, a process gone, a log line); this limit only ends a
+# real hang, and is generous so that a slow, busy machine never reaches it.
+DEADLINE = 120
+
+
+def wait_until(check, what, timeout=DEADLINE, every=0.05):
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -42,6 +48,29 @@ def wait_until(check, timeout, what, every=0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(every)
+
+
+def run_in_steps(process, done, what, step=0.01, timeout=DEADLINE):
+    """Let `process` run a short step at a time, stopped (SIGSTOP) whenever `done()` is asked, until it holds;
+    returns with the process stopped. The process runs only while this test sleeps between two looks, so
+    however fast it is, and however slow or busy this test's own process (a loaded machine, a garbage
+    collection in a long suite), it is caught close to the point `done()` describes, never far past it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        process.pause()
+        if done():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        process.resume()
+        time.sleep(step)
+
+
+def import_tasks_all_returned(log):
+    """A consumer's log shows run_mark_import tasks started, and every one of them returned."""
+    started = set(re.findall(r"Executing portal\.tasks\.run_mark_import: (\S+)", log))
+    returned = set(re.findall(r"portal\.tasks\.run_mark_import: (\S+) executed in", log))
+    return bool(started) and started == returned
 
 
 def api_headers(base, seeded):
@@ -55,7 +84,14 @@ def test_a_worker_killed_during_an_import_is_resumed_by_the_next_one(scratch, pr
     (after MARKS_IMPORT_STALLED_SECONDS without a heartbeat) and finishes it after its last committed
     batch: every row once, the right counts, no duplicate marks, outcomes for every row, the audit chain
     whole. The file's last row repeats row 2, so the duplicate check must remember rows from before the
-    crash."""
+    crash.
+
+    Nothing here waits on time. The first consumer runs in steps, stopped while the job is read, and is
+    killed where it stands once four batches are committed (in the middle of a batch or between two): far
+    from the error row and the end of the file, however fast the worker or loaded the machine. Its
+    database sessions are waited out before the job is read (PostgreSQL finishes a statement, or a COMMIT,
+    that a killed client had sent). The stall limit is well above a batch's time on a busy machine, so the
+    live worker is not taken for dead meanwhile (the next test covers that case)."""
     rows, batch = 8_000, 300
     lines = [f"MARK {n},USPTO,{4000000 + n},9,2015-01-01,2035-01-01,\n" for n in range(rows)]
     lines[6000] = "BAD,USPTO,NOT-A-NUMBER,9,,,\n"  # an error row, after the crash point
@@ -63,23 +99,34 @@ def test_a_worker_killed_during_an_import_is_resumed_by_the_next_one(scratch, pr
     big = tmp_path / "big.csv"
     big.write_text(HEADER + "".join(lines))
     url = scratch.make("kill")
-    env = portal_env(url, tmp_path / "instance", MARKS_IMPORT_BATCH_ROWS=batch, MARKS_IMPORT_STALLED_SECONDS=3)
+    env = portal_env(url, tmp_path / "instance", MARKS_IMPORT_BATCH_ROWS=batch, MARKS_IMPORT_STALLED_SECONDS=5)
     job = seed(env, {"brands": ["microsoft"], "upload": ["microsoft", str(big), True]})["job"]
 
-    def job_row():
+    def job_row(busy_timeout=30):
         return query(url, "SELECT status, last_row, created, error_rows, total_rows FROM import_job WHERE id = ?",
-                     job)[0]
+                     job, busy_timeout=busy_timeout)[0]
 
-    first = processes.consumer(env, "worker-1")
-    wait_until(lambda: job_row()[1] >= 4 * batch, 60, "four committed batches", every=0.02)
-    first.kill()
+    def four_batches_committed():
+        try:
+            return job_row(busy_timeout=0.2)[1] >= 4 * batch
+        except sqlite3.OperationalError:  # stopped inside SQLite, holding a lock a reader needs: run on
+            return False
+
+    first = processes.consumer(env, "worker-1", timeout=DEADLINE)
+    run_in_steps(first, four_batches_committed, "four committed batches")
+    first.kill()  # stopped where it stood; SIGKILL ends it all the same, and kill() waits until it is gone
+    wait_until_no_sessions(url, DEADLINE)
     status, last_row, created, errors, total = job_row()
     assert status == "running" and 0 < last_row < rows and (created, errors) == (last_row - 1, 0), job_row()
     assert query(url, "SELECT COUNT(*) FROM mark")[0][0] == created  # nothing past the last commit
 
-    second = processes.consumer(env, "worker-2")
-    wait_until(lambda: job_row()[0] != "running", 90, "the resumed import to finish", every=0.2)
-    assert re.search(r"run_mark_import: \S+ executed in", second.logs())  # the new consumer finished it
+    second = processes.consumer(env, "worker-2", timeout=DEADLINE)
+    wait_until(lambda: job_row()[0] != "running", "the resumed import to finish", every=0.2)
+    # The job reads "done" once its last transaction commits; the task then deletes the file and returns,
+    # and only then does huey log it. Wait until every import task the new consumer started has returned
+    # (it finished the job: the first consumer is dead) before looking at the rest.
+    second.wait_for(lambda: import_tasks_all_returned(second.logs()), "log that its import tasks returned",
+                    DEADLINE)
     assert job_row() == ("done", rows + 2, rows - 1, 2, rows + 1)
     assert query(url, "SELECT COUNT(*), COUNT(DISTINCT registration_number) FROM mark") == [(rows - 1, rows - 1)]
     assert query(url, "SELECT word FROM mark WHERE registration_number = '4000000'") == [("MARK 0",)]
@@ -207,10 +254,10 @@ def test_a_running_portal_and_worker_survive_the_database_going_away(scratch, pr
     lost = tmp_path / "lost.csv"
     lost.write_text(HEADER + "KEPT,USPTO,7000001,9,,,\n")
     seeded = seed(env, dict(MICROSOFT, upload=["microsoft", str(lost), False]))
-    web = processes.gunicorn(env)
+    web = processes.gunicorn(env, timeout=DEADLINE)
     base = web.url
-    worker = processes.consumer(env)
-    worker.wait_for_log("resume_stalled_imports: ")  # started, and its app is built
+    worker = processes.consumer(env, timeout=DEADLINE)
+    worker.wait_for_log("resume_stalled_imports: ", DEADLINE)  # started, and its app is built
     session, headers = signed_in_session(base, ADMIN), api_headers(base, seeded)
     assert session.get(f"{base}/marks").status_code == 200
     assert requests.get(f"{base}/api/v1/marks", headers=headers).status_code == 200
@@ -224,7 +271,7 @@ def test_a_running_portal_and_worker_survive_the_database_going_away(scratch, pr
     assert answer.status_code == 503 and answer.headers["Content-Type"] == "application/problem+json"
     assert answer.json()["detail"] == DATABASE_DOWN and "Traceback" not in answer.text
     enqueue(env, "run_mark_import", seeded["job"])
-    worker.wait_for_log("task run_mark_import skipped: the database is unavailable")
+    worker.wait_for_log("task run_mark_import skipped: the database is unavailable", DEADLINE)
     assert "Traceback" not in worker.logs() and worker.alive() and web.alive()
 
     scratch.give_back(url)
@@ -233,7 +280,7 @@ def test_a_running_portal_and_worker_survive_the_database_going_away(scratch, pr
     assert requests.get(f"{base}/api/v1/marks", headers=headers).status_code == 200
     enqueue(env, "run_mark_import", seeded["job"])  # what resume_stalled_imports does for a queued job
     wait_until(lambda: query(url, "SELECT status FROM import_job WHERE id = ?", seeded["job"]) == [("done",)],
-               30, "the import to run once the database is back")
+               "the import to run once the database is back")
     assert query(url, "SELECT word FROM mark WHERE registration_number = '7000001'") == [("KEPT",)]
     assert "Traceback" not in web.logs()
 
@@ -316,22 +363,29 @@ def test_a_full_disk_during_uploads_loses_nothing_and_room_coming_back_lets_them
     def counts():
         return [query(url, f"SELECT COUNT(*) FROM {table}")[0][0]
                 for table in ("mark", "import_job", "evidence", "audit_event")]
-    web = processes.gunicorn(env, preexec_fn=limit_file_size(room))
+    web = processes.gunicorn(env, preexec_fn=limit_file_size(room), timeout=DEADLINE)
     base = web.url
     session, headers = signed_in_session(base, ADMIN), api_headers(base, seeded)
     before = counts()
 
+    # An upload refused part-way is answered before its body is read to the end, and the server then closes
+    # that connection (gunicorn drains a little of the rest, then closes): a client that kept it for its
+    # next request, as a requests.Session does, would lose that request ("Remote end closed connection
+    # without response") whenever the close comes after it. So each upload has a connection of its own.
+    once = {"Connection": "close"}
+
     def upload_page():
         return session.post(f"{base}/marks/imports", files={"file": ("big.csv", csv)}, allow_redirects=False,
-                            data={"csrf_token": csrf_token(session, f"{base}/marks/imports")})
+                            data={"csrf_token": csrf_token(session, f"{base}/marks/imports")}, headers=once)
 
     def upload_api():
-        return requests.post(f"{base}/api/v1/marks/imports", files={"file": ("big.csv", csv)}, headers=headers)
+        return requests.post(f"{base}/api/v1/marks/imports", files={"file": ("big.csv", csv)},
+                             headers={**headers, **once})
 
     def add_evidence():
         notice_url = f"{base}/notices/{seeded['notices']['microsoft/alibaba']}"
         return session.post(f"{notice_url}/evidence", files={"files": ("proof.pdf", pdf)}, allow_redirects=False,
-                            data={"csrf_token": csrf_token(session, notice_url)})
+                            data={"csrf_token": csrf_token(session, notice_url)}, headers=once)
 
     page = upload_page()
     assert page.status_code == 507 and NO_ROOM in page.text and "Traceback" not in page.text

@@ -100,3 +100,29 @@ def test_elapsed_undoes_add(start, minutes, zone):
     deadline = calendar.add(start, duration)
     assert deadline >= start
     assert calendar.elapsed(start, deadline) == duration
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)),
+       minutes=st.integers(min_value=0, max_value=60 * 24 * 3),  # 15 minutes a week reach it within ten years
+       opens=st.integers(min_value=0, max_value=4 * 4), length=st.integers(min_value=1, max_value=4 * 12),
+       days=st.sampled_from(["mon-fri", "sun", "sat-sun", "mon-sun"]),
+       zone=st.sampled_from(["Europe/London", "America/New_York", "America/Havana", "Australia/Lord_Howe",
+                             "America/Santiago", "America/St_Johns", "Asia/Tehran"]))
+def test_hours_around_the_clock_changes_keep_windows_ordered_and_elapsed_undoing_add(start, minutes, opens, length,
+                                                                                    days, zone):
+    """Working hours opening between 00:00 and 04:00 in quarter hours, so that many open or close inside a
+    skipped or repeated hour: windows are never empty-but-present, negative or overlapping, and the law
+    holds."""
+    opening = timedelta(minutes=15 * opens)
+    closing = min(opening + timedelta(minutes=15 * length), timedelta(hours=23, minutes=59))
+    calendar = BusinessCalendar(zone, working_days=parse_days(days), opens=time(*divmod(opening.seconds // 60, 60)),
+                                closes=time(*divmod(closing.seconds // 60, 60)))
+    day = start.date() - timedelta(days=2)
+    windows = [w for w in (calendar.window(day + timedelta(days=n)) for n in range(12)) if w is not None]
+    assert all(begin < end for begin, end in windows)
+    assert all(earlier[1] <= later[0] for earlier, later in zip(windows, windows[1:]))
+    duration = timedelta(minutes=minutes)
+    deadline = calendar.add(start, duration)
+    assert deadline >= start and calendar.elapsed(start, deadline) == duration
+    assert minutes == 0 or calendar.is_open(deadline - timedelta(seconds=1))

@@ -5,7 +5,7 @@ import io
 import openpyxl
 import pytest
 
-from portal.audit import AuditEvent, verify_chain
+from portal.audit import AuditEvent, acting_as, verify_chain
 from portal.marks import import_report, imports
 from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
 from tests.conftest import page_text
@@ -305,3 +305,16 @@ def test_an_exported_list_uploads_again_unchanged(admin, world):
     assert (job.unchanged, job.updated, job.created, job.error_rows) == (2, 0, 0, 0)
     assert job.warning_list == ["The column “status” is not one the import reads; it was ignored.",
                                 "The column “owner” is not one the import reads; it was ignored."]
+
+
+def test_a_worker_failing_late_does_not_undo_a_job_another_worker_finished(app, world):
+    """A worker taken for dead may find the file gone (the resuming worker finished and deleted it) and
+    fail: the finished job stays done, with no failure and no audit event of one."""
+    org = world.org("Microsoft")
+    job = world.upload(org, HEADER + rows(2))
+    assert job.status == "done"
+    with app.app_context(), acting_as("test"):
+        imports.fail(job, "The file is gone.")
+    job = ImportJob.get_by_id(job.id)
+    assert (job.status, job.failure) == ("done", "")
+    assert not AuditEvent.for_org(org).where(AuditEvent.action == "mark_import.failed").exists()

@@ -193,13 +193,17 @@ def run_import(job_id):
 
 
 def fail(job, message, problems=()):
+    """End a running job as failed. Only a job still running: a worker wrongly taken for dead may fail
+    (its file gone) after the worker that resumed the job finished it, and must not undo that."""
     with db.atomic():
+        failed = (ImportJob.update(status="failed", failure=message, finished_at=utcnow(), stored_path="")
+                  .where((ImportJob.id == job.id) & (ImportJob.status == "running")).execute())
+        if not failed:
+            return
         if problems:
             ImportRowError.insert_many([
                 {"org": job.org_id, "job": job.id, "row": row, "column": column, "code": code, "message": text,
                  "value": rules.reported_value(value)} for row, column, code, text, value in problems]).execute()
-        ImportJob.update(status="failed", failure=message, finished_at=utcnow(),
-                         stored_path="").where(ImportJob.id == job.id).execute()
         audit.record(f"{importer_for(job.kind).audit_name}.failed", job.org, job,
                      change={"job": job.id, "failure": message})
     uploads.delete(IMPORT_AREA, job.stored_path)

@@ -274,6 +274,8 @@ def run_import(org_slug, dry_run, path, kind):
         job = start_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True, kind=kind)
     emit(dict(job_status(job), summary=import_report.consequence_summary(job),
               updated_rows=[import_report.row_as_dict(kind, row) for row in import_report.rows_page(job, "updates")],
+              consequence_rows=[import_report.row_as_dict(kind, row)
+                                for row in import_report.rows_page(job, "consequences")],
               error_rows=[e.as_dict() for e in row_errors(job).limit(100)]))
     if job.status == "failed":
         sys.exit(1)

@@ -123,6 +123,7 @@ def test_partnership_and_marks_import_commands(runner, tmp_path):
     assert code == 0 and dry["consequences"] == {"becomes_expired": 1}
     assert dry["summary"][0].startswith("1 mark will become expired")
     assert dry["updated_rows"][0]["changes"][0] == {"field": "expires_on", "before": "", "after": "2001-01-01"}
+    assert dry["consequence_rows"][0]["consequences"] == [{"code": "becomes_expired", "label": "becomes expired"}]
     path.write_text("")
     code, empty = run(runner, "marks", "import", "--org", "swarovski", str(path))
     assert code == 1 and "empty" in empty["error"]

@@ -193,7 +193,8 @@ def check_notice_items_export(world, parties):
 def plant_row_errors(job):
     """The job's error rows, their values and messages replaced by the planted values."""
     values = FORMULAS + HARMLESS
-    errors = list(ImportRowError.select().where(ImportRowError.job == job).order_by(ImportRowError.id))
+    errors = list(ImportRowError.select().where(ImportRowError.job == job)
+                  .order_by(ImportRowError.row, ImportRowError.id))  # in the report's order
     assert len(errors) >= len(values)
     for error, value in zip(errors, values):
         ImportRowError.update(value=value, message=value).where(ImportRowError.id == error.id).execute()

@@ -64,8 +64,8 @@ def test_a_minus_empties_a_value_and_the_dry_run_says_what_that_does(app, world,
     dry = world.upload(org, content, dry_run=True)
     assert dry.updated == 1 and dry.consequence_counts == {"verified_to_pending": 1, "clears_value": 1}
     assert import_report.consequence_summary(dry) == [
-        "1 verified mark will return to pending: notices cannot rely on them until a partner platform verifies "
-        "them again.", "1 row will empty a stored value."]
+        "1 verified mark will return to pending: notices cannot rely on it until a partner platform verifies "
+        "it again.", "1 row will empty a stored value."]
     row = report(dry)[2]
     assert row.key == ["MICROSOFT", "USPTO", "1200236"] and row.outcome == "update"
     assert row.changes == [["registered_on", "1982-06-01", ""], ["status", "verified", "pending"]]
@@ -179,7 +179,7 @@ def test_the_dry_run_page_shows_keys_changes_consequences_and_filters(make_clien
     text = visible(client.get(response.headers["Location"]))
     assert "1 verified mark will return to pending" in text and "1 row will empty a stored value" in text
     assert "Import this file now" in text
-    assert "MICROSOFT" in text and "1200236" in text and "registered_on: 1982-06-01 → (blank)" in text
+    assert "MICROSOFT" in text and "1200236" in text and "registered on: 1982-06-01 → (blank)" in text
     assert "verified → pending" in text and "clears a value" in text
     assert "Errors (1)" in text and "Updates (1)" in text and "Consequences (1)" in text
     errors_only = visible(client.get(f"/marks/imports/{job.id}?show=errors"))
@@ -188,7 +188,7 @@ def test_the_dry_run_page_shows_keys_changes_consequences_and_filters(make_clien
     assert "1982-06-01 → (blank)" in consequences and "BAD" not in consequences.split("Row by row")[1]
     csv = client.get(f"/marks/imports/{job.id}/report.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert csv[0] == "row,word,office,registration_number,outcome,changes,consequences,problems"
-    assert csv[1] == ("2,MICROSOFT,USPTO,1200236,update,registered_on: 1982-06-01 → (blank); status: verified → "
+    assert csv[1] == ("2,MICROSOFT,USPTO,1200236,update,registered on: 1982-06-01 → (blank) | status: verified → "
                       "pending,verified → pending; clears a value,")
     assert csv[2].startswith("3,BAD,USPTO,ABC,error,,,registration_number: Not a USPTO registration number")
     only = client.get(f"/marks/imports/{job.id}/report.csv?show=updates").get_data(as_text=True).splitlines()
@@ -295,3 +295,117 @@ def test_a_new_flag_needs_its_label_category_and_distribution(app, world, allian
     job = flag_upload(app, alliance["lv"], FLAG_HEADER + "taobao,shop-new,,,green,alliance,,,,,\n")
     assert job.error_rows == 1 and not Flag.select().exists()
     assert [(p.column, p.code) for p in report(job)[2].problems] == [("category", "required")]
+
+
+def test_a_corrected_row_below_a_refused_one_is_applied_and_holds_the_key(world):
+    """A row refused once merged (a new mark without its word) does not hold its key: the corrected row
+    below it is created, and a third row with the key is the duplicate of the corrected one."""
+    org = world.org("Microsoft")
+    job = world.upload(org, HEADER + ",USPTO,7777777,9,,,\nNEWONE,USPTO,7777777,9,,,\nAGAIN,USPTO,7777777,9,,,\n")
+    rows = report(job)
+    assert [(n, r.outcome) for n, r in rows.items()] == [(2, "error"), (3, "create"), (4, "error")]
+    assert rows[4].problems[0].message.startswith("Row 3 has the same office")
+    assert Mark.for_org(org).get().word == "NEWONE"
+
+
+def test_a_resumed_job_knows_which_rows_held_their_keys(app, world, monkeypatch):
+    """Resuming, the duplicate check is rebuilt from the committed outcomes: a refused row holds no key."""
+    org = world.org("Microsoft")
+    monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 1)
+    content = HEADER + ",USPTO,7777777,9,,,\nNEWONE,USPTO,7777777,9,,,\n\nAGAIN,USPTO,7777777,9,,,\n"
+    calls = {"n": 0}
+    original = imports.Importer.apply_batch
+
+    def crash_on_fourth_batch(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("worker killed")
+        return original(self, batch)
+    monkeypatch.setattr(imports.Importer, "apply_batch", crash_on_fourth_batch)
+    with pytest.raises(KeyboardInterrupt):
+        world.upload(org, content)
+    monkeypatch.setattr(imports.Importer, "apply_batch", original)
+    job = ImportJob.for_org(org).get()
+    assert job.last_row == 4  # rows 2, 3 and the blank row 4 committed
+    ImportJob.update(heartbeat_at=job.heartbeat_at - imports.STALLED_AFTER * 2).execute()
+    with app.app_context():
+        imports.resume_stalled_imports()
+    job = ImportJob.get_by_id(job.id)
+    rows = report(job)
+    assert job.status == "done" and [(n, r.outcome) for n, r in rows.items()] == [
+        (2, "error"), (3, "create"), (5, "error")]
+    assert rows[5].problems[0].message.startswith("Row 3 has the same office")
+
+
+def test_a_dash_from_autocorrect_empties_like_a_hyphen(world, verified):
+    org, _, mark = verified
+    job = world.upload(org, HEADER + "MICROSOFT,USPTO,1200236,9,\u2013,,\n")
+    assert job.consequence_counts == {"verified_to_pending": 1, "clears_value": 1}
+    assert Mark.get_by_id(mark.id).registered_on is None
+    refused = world.upload(org, HEADER + "\u2212,USPTO,1200236,9,,,\n")  # a minus sign in the word: not a word
+    assert [p.code for p in report(refused)[2].problems] == ["cannot_clear"]
+
+
+def test_a_hyphen_our_csv_download_guarded_is_the_text_not_the_marker(app, world, alliance):
+    """A stored "-" downloads as "'-"; uploaded again it is the text "-", not an order to empty."""
+    lv = alliance["lv"]
+    flag = world.flag(lv, "shop-d", "taobao", display_name="-", notes="keep")
+    job = flag_upload(app, lv, FLAG_HEADER + "taobao,shop-d,,,,,,'-,'-,,\n")
+    assert job.unchanged == 0 and job.updated == 1  # the notes become the text "-", the name stays "-"
+    flag = Flag.get_by_id(flag.id)
+    assert (flag.display_name, flag.notes) == ("-", "-")
+    assert report(job)[2].consequences == []
+
+
+def test_confidence_and_show_group_cannot_be_emptied(app, world, alliance):
+    lv = alliance["lv"]
+    flag = world.flag(lv, "shop-c", "taobao", confidence="high")
+    job = flag_upload(app, lv, FLAG_HEADER.replace("notes,", "show_group,") + "taobao,shop-c,,-,,,,,-,,\n")
+    assert {(p.column, p.code) for p in report(job)[2].problems} == {("confidence", "cannot_clear"),
+                                                                       ("show_group", "cannot_clear")}
+    assert Flag.get_by_id(flag.id).confidence == "high"
+
+
+def test_an_api_cursor_past_the_last_row_is_an_empty_page(client, world, verified):
+    org, _, _ = verified
+    token = client_token(client, org, "marks:read marks:write")
+    job = world.upload(org, HEADER + "MICROSOFT,USPTO,1200236,9;25,,,\n", dry_run=True)
+    for show in ("all", "errors", "updates", "consequences"):
+        page = client.get(f"/api/v1/marks/imports/{job.id}/rows?show={show}&cursor=9999999999999999999",
+                          headers=bearer(token))
+        assert page.status_code == 200 and page.json == {"items": [], "next_cursor": None}
+
+
+def test_a_failed_import_shows_what_it_did_before_it_stopped(app, make_client, world, verified, monkeypatch):
+    org, _, _ = verified
+    monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 1)
+    original, calls = imports.Importer.apply_batch, {"n": 0}
+
+    def fail_on_second_batch(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("a bug of ours")
+        return original(self, batch)
+    monkeypatch.setattr(imports.Importer, "apply_batch", fail_on_second_batch)
+    job = world.upload(org, HEADER + "MICROSOFT,USPTO,1200236,9;25,,,\nNEW,USPTO,3000001,9,,,\n")
+    assert job.status == "failed" and job.consequence_counts == {"verified_to_pending": 1}
+    client = make_client()
+    client.sign_in(world.person(org, "admin").email)
+    text = visible(client.get(f"/marks/imports/{job.id}"))
+    assert "Before it stopped, this import did this" in text and "1 verified mark returned to pending" in text
+
+
+def test_an_import_whose_consequences_differ_from_its_dry_run_says_so(app, make_client, world, verified):
+    org, platform, mark = verified
+    new = world.mark(org, word="XBOX", office="USPTO", number="2345678", classes="9")
+    dry = world.upload(org, HEADER + "XBOX,USPTO,2345678,9;28,,,\n", dry_run=True)
+    assert dry.consequence_counts == {}  # a pending mark stays pending
+    from portal.marks.services import review_mark
+    with app.app_context(), acting_as("test"):
+        review_mark(Mark.get_by_id(new.id), platform, None, "verify")  # verified between dry run and import
+        applied = imports.apply_dry_run(dry)
+    assert applied.consequence_counts == {"verified_to_pending": 1}
+    assert import_report.differs_from_dry_run(applied) and not import_report.differs_from_dry_run(dry)
+    client = make_client()
+    client.sign_in(world.person(org, "admin").email)
+    assert "This differs from what its dry run showed" in visible(client.get(f"/marks/imports/{applied.id}"))

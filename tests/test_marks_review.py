@@ -63,15 +63,15 @@ def test_the_queue_shows_what_changed_since_the_last_verification(app, make_clie
     client = make_client()
     client.sign_in(world.person(platform, "analyst").email)
     page = " ".join(re.sub(r"<[^>]+>", " ", page_text(client.get("/marks/verification"))).split())
-    assert "Changed since it was verified by alibaba" in page
-    assert "nice classes : 9 → 9;42" in page and "registered on : (blank) → 1982-06-01" in page
+    assert "Changed since it was verified by Alibaba" in page
+    assert "Nice classes: 9 → 9;42" in page and "registered on: (blank) → 1982-06-01" in page
     # Verified again, it has nothing to show; the brand's page says the same as the queue while pending.
     with app.app_context(), acting_as("test"):
         services.update_mark(Mark.get_by_id(mark.id), {"word": "MICROSOFT CORP"})
     brand_client = make_client()
     brand_client.sign_in(world.person(brand, "admin").email)
     detail = " ".join(re.sub(r"<[^>]+>", " ", page_text(brand_client.get(f"/marks/{mark.id}"))).split())
-    assert "word : MICROSOFT → MICROSOFT CORP" in detail
+    assert "word: MICROSOFT → MICROSOFT CORP" in detail
     with app.app_context(), acting_as("test"):
         services.review_mark(Mark.get_by_id(mark.id), platform, None, "verify")
     assert Mark.get_by_id(mark.id).changes_since_review == []
@@ -93,17 +93,22 @@ def test_the_migration_keeps_what_was_verified_as_the_last_review(new_database):
         database.execute_sql("INSERT INTO organization (slug, name, kind, timezone, created_at, two_factor_required) "
                              "VALUES ('acme', 'Acme', 'brand', 'UTC', '2026-01-01 00:00:00', %s)"
                              % ("false" if url.startswith("postgres") else "0"))
-        for number, status in (("1200236", "verified"), ("1200237", "pending")):
+        reviewed = "'2026-01-02 00:00:00'"
+        for number, status, reviewed_at in (("1200236", "verified", reviewed), ("1200237", "pending", "NULL"),
+                                            ("1200238", "expired", reviewed), ("1200239", "expired", "NULL")):
             database.execute_sql(
                 "INSERT INTO mark (org_id, word, office, registration_number, nice_classes, registered_on, "
                 "jurisdictions, status, status_reason, proof_name, proof_path, proof_sha256, proof_size, "
-                "proof_type, created_at, updated_at) SELECT id, 'ACME', 'USPTO', %s, ';9;', '1982-06-01', ';US;', "
-                "%s, '', '', '', '', 0, '', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM organization"
-                % (f"'{number}'", f"'{status}'"))
+                "proof_type, reviewed_by_org_id, reviewed_at, created_at, updated_at) SELECT id, 'ACME', 'USPTO', "
+                "%s, ';9;', '1982-06-01', ';US;', %s, '', '', '', '', 0, '', id, %s, '2026-01-01 00:00:00', "
+                "'2026-01-01 00:00:00' FROM organization" % (f"'{number}'", f"'{status}'", reviewed_at))
         assert Runner(database, directory=str(MIGRATIONS_DIR)).up() == ["0009_safe_bulk_updates"]
         with database.bind_ctx(ALL_MODELS):
             verified = Mark.get(Mark.registration_number == "1200236")
             assert verified.last_review_data["values"]["registered_on"] == "1982-06-01"
+            assert (verified.last_review_data["decision"], verified.last_review_data["by_org"]) == ("verified", "Acme")
+            assert Mark.get(Mark.registration_number == "1200238").last_review_data["values"]["word"] == "ACME"
+            assert Mark.get(Mark.registration_number == "1200239").last_review == ""  # never reviewed
             assert verified.changes_since_review == []
             verified.nice_classes = ";9;42;"
             assert verified.changes_since_review == [["nice_classes", "9", "9;42"]]

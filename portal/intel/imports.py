@@ -6,7 +6,7 @@ a row for a seller the org already flags (active) updates that flag, or leaves i
 seller it does not flag creates a flag. As for marks, a blank cell (or a column the file does not have)
 keeps what the flag says, and a cell holding only "-" empties it: the notes, the display name, the shop
 URL, the group (`share_with`), one kind of identifier (an identifier column replaces that kind's values).
-The label, category and distribution cannot be emptied. The sharing rules (label, distribution and group
+The label, category, distribution, confidence and show_group cannot be emptied. The sharing rules (label, distribution and group
 must agree) are checked on the flag as the row leaves it. Evidence files and linked notices are added on
 the flag's page or over the API, not from the file.
 """
@@ -21,21 +21,23 @@ from portal.marks.rules import Checked, Problem
 from portal.timeutil import utcnow
 
 IDENTIFIER_COLUMNS = ("email", "domain", "payment", "phone")
-# What an emptied cell leaves (the same as a new flag without that cell).
-EMPTY = {"confidence": "medium", "show_group": False, "display_name": "", "shop_url": "", "notes": ""}
+# What an emptied cell leaves (the same as a new flag without that cell). The confidence and show_group
+# cannot be emptied: a default in their place would read as a judgement nobody made.
+EMPTY = {"display_name": "", "shop_url": "", "notes": ""}
 FLAG_CONSEQUENCES = {
     "changes_sharing": ("changes who can see it", ("flag", "flags"),
-                        "will change who can see them (their label, distribution or group)",
-                        "changed who can see them (their label, distribution or group)"),
+                        "will change who can see {them} (label, distribution, group or its visibility)",
+                        "changed who can see {them} (label, distribution, group or its visibility)"),
     "clears_value": ("clears a value", ("row", "rows"), "will empty a stored value", "emptied a stored value"),
 }
-SHARING_FIELDS = ("tlp", "distribution", "share_with")
+SHARING_FIELDS = ("tlp", "distribution", "share_with", "show_group")  # show_group shows the group's members
 
 
 class FlagImporter(Importer):
     columns = rules.FLAG_COLUMNS
     key_columns = ("marketplace", "seller_id")
-    required_columns = ("marketplace", "seller_id", "category", "tlp", "distribution")  # never emptied
+    required_columns = ("marketplace", "seller_id", "category", "tlp", "distribution", "confidence",
+                        "show_group")  # never emptied
     audit_name = "flag_import"
     batch_event = "intel.flags.imported"
     consequence_words = FLAG_CONSEQUENCES
@@ -65,7 +67,8 @@ class FlagImporter(Importer):
         unknown = [slug for slug in fields.get("share_with", ()) if slug not in self.orgs]
         if unknown and "share_with" not in errors:
             errors["share_with"] = "No organization " + ", ".join(repr(s[:64]) for s in unknown[:5]) + " in the alliance."
-        checked = Checked(fields={**key, "set": fields, "cleared": cleared, "identifier_kinds": kinds})
+        checked = Checked(fields={**key, "set": fields, "cleared": cleared, "identifier_kinds": kinds,
+                                  "cells": given})
         for column, message in errors.items():
             if column not in not_clearable:
                 column = column if column in self.columns.names else "identifiers"
@@ -85,7 +88,8 @@ class FlagImporter(Importer):
         """The flag's content once the row is applied: the stored content (or a new flag's defaults) with
         the row's cells over it. Raises ValidationError when label, distribution and group disagree."""
         given, cleared = fields["set"], fields["cleared"]
-        after = dict(flag.content) if flag else {**EMPTY, "shares": [], "identifiers": []}
+        after = dict(flag.content) if flag else {**EMPTY, "confidence": "medium", "show_group": False,
+                                                 "shares": [], "identifiers": []}
         for name in UPDATABLE:
             if name in given:
                 after[name] = given[name]
@@ -135,7 +139,7 @@ class FlagImporter(Importer):
             try:
                 after = self.content_after(flag, fields)
             except ValidationError as refused:
-                report.refuse(number, [Problem(name, "invalid", messages[0], fields["set"].get(name, ""))
+                report.refuse(number, [Problem(name, "invalid", messages[0], rules.text(fields["cells"].get(name)))
                                        for name, messages in refused.errors.items()])
                 continue
             if flag is None:

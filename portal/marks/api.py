@@ -331,7 +331,8 @@ def import_rows_api(args, import_id):
     """The row report of an import job (a dry run's: what each row would do): each row's key, outcome,
     field-by-field change, consequences and problems, in row order; `show` filters it"""
     job = imports.get_job(import_id, current_org, "marks")
-    after = decode_cursor(args["cursor"]) if args.get("cursor") else 1
+    # Past the job's last row there is nothing (and a cursor may be as large as MAX_ID).
+    after = min(decode_cursor(args["cursor"]), job.last_row) if args.get("cursor") else 1
     rows = import_report.rows_page(job, args["show"], after, args["limit"] + 1)
     more = len(rows) > args["limit"]
     rows = rows[:args["limit"]]

@@ -52,7 +52,7 @@ def job_page(job):
         show=show, shows=import_report.SHOWS, shown_counts=import_report.shown_counts(job), after_row=after_row,
         page_rows=OUTCOME_ROWS, key_columns=imports.importer_for(job.kind).key_columns,
         consequence_label=lambda code: import_report.consequence_label(job.kind, code),
-        summary=import_report.consequence_summary(job),
+        summary=import_report.consequence_summary(job), differs_from_dry_run=import_report.differs_from_dry_run(job),
         confirm_form=ConfirmForm(), same_file=imports.previous_import_of_same_file(job),
         applied_as=imports.jobs_of(job.org_id, job.kind).where(ImportJob.applied_from == job).first())
 

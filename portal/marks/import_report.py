@@ -107,12 +107,14 @@ def _rows_with_keys(job, numbers):
     starts = [first for (first,) in outcome_batches(job).select(ImportOutcomes.first_row)
               .order_by(ImportOutcomes.first_row).tuples()]
     holding = sorted({starts[bisect.bisect_right(starts, number) - 1] for number in numbers})
-    batches = {batch.first_row: batch for batch in outcome_batches(job).where(ImportOutcomes.first_row.in_(holding))}
+    # Each holding batch's codes and keys, its JSON parsed once (not once per row).
+    batches = {batch.first_row: (batch.codes, batch.key_list)
+               for batch in outcome_batches(job).where(ImportOutcomes.first_row.in_(holding))}
     rows = []
     for number in numbers:
-        batch = batches[starts[bisect.bisect_right(starts, number) - 1]]
-        offset = number - batch.first_row
-        rows.append(ReportRow(number, OUTCOMES.get(batch.codes[offset], "error"), batch.key_list[offset]))
+        first_row = starts[bisect.bisect_right(starts, number) - 1]
+        codes, keys = batches[first_row]
+        rows.append(ReportRow(number, OUTCOMES.get(codes[number - first_row], "error"), keys[number - first_row]))
     return rows
 
 
@@ -149,13 +151,31 @@ def consequence_summary(job):
         count = counts.get(code, 0)
         if count:
             subject = subjects[0] if count == 1 else subjects[1]
-            sentences.append(f"{count:,} {subject} {will if job.dry_run else did}.")
+            predicate = (will if job.dry_run else did).format(them="it" if count == 1 else "them")
+            if not job.dry_run and count == 1:
+                predicate = predicate.replace("were created", "was created")
+            sentences.append(f"{count:,} {subject} {predicate}.")
     return sentences
+
+
+def differs_from_dry_run(job):
+    """For an import that applied a dry run: whether its consequences differ from what the dry run showed
+    (the registry changed in between: a mark verified, edited or expired meanwhile)."""
+    dry_run = job.applied_from
+    return dry_run is not None and dry_run.consequence_counts != job.consequence_counts
+
+
+FIELD_LABELS = {"nice_classes": "Nice classes", "proof_sha256": "proof (SHA-256)", "share_with": "shared with",
+                "show_group": "group shown", "tlp": "TLP"}
+
+
+def field_label(name):
+    return FIELD_LABELS.get(name, name.replace("_", " "))
 
 
 def shown_change(change):
     name, before, after = change
-    return f"{name}: {before or '(blank)'} → {after or '(blank)'}"
+    return f"{field_label(name)}: {before or '(blank)'} → {after or '(blank)'}"
 
 
 def row_as_dict(kind, row):
@@ -173,6 +193,6 @@ def csv_header(kind):
 def csv_row(kind, row):
     key_columns = importer_for(kind).key_columns
     return [row.row, *[row.key_of(key_columns)[column] for column in key_columns], row.outcome,
-            "; ".join(shown_change(change) for change in row.changes),
+            " | ".join(shown_change(change) for change in row.changes),
             "; ".join(consequence_label(kind, code) for code in row.consequences),
             "; ".join(f"{'warning: ' if p.level == 'warning' else ''}{p.column}: {p.message}" for p in row.problems)]

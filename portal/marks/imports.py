@@ -29,7 +29,7 @@ from portal.marks.models import (PACKED_FIELDS, ImportJob, ImportOutcomes, Impor
                                  pack_codes, unpack_codes)
 from portal.marks.services import review_reset, status_after_change, stored_values
 from portal.errors import NotFound
-from portal.marks.spreadsheets import MARK_COLUMNS, FileRefused, open_table
+from portal.marks.spreadsheets import MARK_COLUMNS, FileRefused, InertText, open_table
 from portal.tenancy import lock_org, object_id
 from portal.timeutil import local_today, utcnow
 
@@ -225,19 +225,23 @@ def finish(job):
 
 
 CLEAR_MARKER = "-"
-UPDATE_RULES_HELP = ("A blank cell keeps what is stored. To empty a stored value, put a single - (minus sign) in "
+# What spreadsheet programs make of a typed "-" (autocorrect's dashes, the minus sign, full-width forms):
+# each is taken as the marker too, so a value is emptied as the person meant, never set to "–".
+CLEAR_MARKERS = {"-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe63", "\uff0d"}
+UPDATE_RULES_HELP = ("A blank cell keeps what is stored. To empty a stored value, put a single - (hyphen) in "
                      "its cell. The dry run shows every change, field by field, and what it leads to, before "
                      "anything is written.")
 
 
 def split_cells(values):
     """A row's cells as ({column: value} of the cells that say something, {columns to empty}): a blank cell
-    says nothing (the stored value stays), a cell holding only CLEAR_MARKER asks to empty the value."""
+    says nothing (the stored value stays), a cell holding only a hyphen (or a dash) asks to empty the value.
+    A "-" that our CSV download wrote as "'-" (an InertText) is the text "-", not the marker."""
     given, cleared = {}, set()
     for column, value in values.items():
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        if isinstance(value, str) and value.strip() == CLEAR_MARKER:
+        if isinstance(value, str) and not isinstance(value, InertText) and value.strip() in CLEAR_MARKERS:
             cleared.add(column)
         else:
             given[column] = value
@@ -245,8 +249,9 @@ def split_cells(values):
 
 
 def cannot_clear(column):
-    return rules.Problem(column, "cannot_clear", f"The {column} cannot be emptied (it is required). Leave the cell "
-                                                 "blank to keep the stored value, or give a new one.", CLEAR_MARKER)
+    return rules.Problem(column, "cannot_clear", f"The {column.replace('_', ' ')} cannot be emptied. Leave the "
+                                                 "cell blank (an existing one keeps its value) or give a value.",
+                         CLEAR_MARKER)
 
 
 class BatchReport:
@@ -302,6 +307,9 @@ class BatchReport:
     def count(self, code):
         return self.codes.count(code)
 
+    def code(self, number):
+        return self.codes[self.position[number]]
+
 
 class Importer:
     """Streams one job's rows through validation and the upsert, a batch per transaction.
@@ -336,10 +344,11 @@ class Importer:
         table = open_table(stored_path(self.job), self.job.filename, limits()["max_unpacked"], self.columns)
         if self.job.total_rows is None:
             self.count_rows(table)
+        committed = self.committed_outcomes() if self.job.last_row else None
         batch = []
         for number, values in table.rows():
             if number <= self.job.last_row:
-                self.remember(number, values)  # resuming: these rows were committed before
+                self.remember(number, values, next(committed))  # resuming: these rows were committed before
                 continue
             batch.append((number, values))
             if len(batch) >= self.batch_rows:
@@ -348,6 +357,14 @@ class Importer:
         if batch:
             self.apply(batch)
         finish(self.job)
+
+    def committed_outcomes(self):
+        """The outcome code of every row committed so far, in row order (one batch in memory at a time):
+        rows follow each other without gaps, blank ones included, from a batch's first row on."""
+        batches = (ImportOutcomes.select(ImportOutcomes.codes).where(ImportOutcomes.job == self.job)
+                   .order_by(ImportOutcomes.first_row))
+        for batch in batches.iterator():
+            yield from batch.codes
 
     def count_rows(self, table):
         """Read the whole file once before writing: the row limit is checked, and a file that breaks
@@ -360,8 +377,10 @@ class Importer:
         ImportJob.update(total_rows=total, heartbeat_at=utcnow()).where(ImportJob.id == self.job.id).execute()
         self.job.total_rows = total
 
-    def remember(self, number, values):
-        if values is None:
+    def remember(self, number, values, code):
+        """A committed row's key, for "duplicate of row N", as the run that committed it claimed it: only a
+        row that was not refused holds its key."""
+        if values is None or code in ("e", "-"):
             return
         checked = self.clean(values)
         if checked.ok:
@@ -396,7 +415,7 @@ class Importer:
             raise JobTakenOver(self.job.id)
 
     def apply_batch(self, batch):
-        report, candidates, seen_in_batch = BatchReport(self.job), [], {}
+        report, pending, claimed = BatchReport(self.job), [], {}
         for number, values in batch:
             if values is None:
                 report.blank()
@@ -407,14 +426,28 @@ class Importer:
             if not checked.ok:
                 report.refuse(number, checked.problems)
                 continue
-            digest = self.key(checked.fields)
-            first = self.first_row_of.get(digest, seen_in_batch.get(digest))
-            if first is not None:
-                report.refuse(number, [self.duplicate(checked.fields, first)])
-                continue
-            seen_in_batch[digest] = number
-            candidates.append((number, checked.fields))
-        created, updated = self.upsert(candidates, report) if candidates else ([], [])
+            pending.append((number, checked.fields, self.key(checked.fields)))
+        created, updated = [], []
+        # A key belongs to the first row that is not refused: the rows repeating a key wait for a later round
+        # and run only if the row before them was refused (a corrected row below a wrong one).
+        while pending:
+            round_rows, later = {}, []
+            for number, fields, digest in pending:
+                if digest in self.first_row_of or digest in claimed or digest in round_rows:
+                    later.append((number, fields, digest))
+                else:
+                    round_rows[digest] = (number, fields)
+            new, changed = self.upsert(list(round_rows.values()), report)
+            created.extend(new)
+            updated.extend(changed)
+            claimed.update({digest: number for digest, (number, _) in round_rows.items() if report.code(number) != "e"})
+            pending = []
+            for number, fields, digest in later:
+                first = self.first_row_of.get(digest, claimed.get(digest))
+                if first is None:
+                    pending.append((number, fields, digest))
+                else:
+                    report.refuse(number, [self.duplicate(fields, first)])
         assert "?" not in report.codes, "every candidate row gets an outcome"
         self.save(batch, report)
         if (created or updated) and not self.job.dry_run:
@@ -422,7 +455,7 @@ class Importer:
                 "job": self.job.id, "dry_run": self.job.dry_run, "rows": [batch[0][0], batch[-1][0]],
                 "created": created, "updated": updated})
         self.job.last_row = batch[-1][0]
-        self.first_row_of.update(seen_in_batch)
+        self.first_row_of.update(claimed)
 
     def save(self, batch, report):
         """The batch's report and the job's counts, in the batch's transaction."""
@@ -474,23 +507,24 @@ def clears_a_value(changes):
 
 
 MARK_CONSEQUENCES = {
-    # code: (the row's label, the summary's subject (one, many), what a dry run says, what an import says)
+    # code: (the row's label, the summary's subject (one, many), what a dry run says, what an import said);
+    # {them} reads "it" for one row, "them" for several.
     "verified_to_pending": ("verified → pending", ("verified mark", "verified marks"),
-                            "will return to pending: notices cannot rely on them until a partner platform "
-                            "verifies them again",
-                            "returned to pending: notices cannot rely on them until a partner platform verifies "
-                            "them again"),
+                            "will return to pending: notices cannot rely on {them} until a partner platform "
+                            "verifies {them} again",
+                            "returned to pending: notices cannot rely on {them} until a partner platform "
+                            "verifies {them} again"),
     "rejected_to_pending": ("rejected → pending", ("rejected mark", "rejected marks"),
                             "will go back to pending for a new review", "went back to pending for a new review"),
     "expired_to_pending": ("expired → pending", ("expired mark", "expired marks"),
-                           "will return to pending (renewed), to be verified again",
-                           "returned to pending (renewed), to be verified again"),
+                           "will return to pending (no longer past an expiry date), to be verified again",
+                           "returned to pending (no longer past an expiry date), to be verified again"),
     "becomes_expired": ("becomes expired", ("mark", "marks"),
-                        "will become expired (their expiry date has passed): notices cannot rely on them",
-                        "became expired (their expiry date has passed): notices cannot rely on them"),
+                        "will become expired (the expiry date has passed): notices cannot rely on {them}",
+                        "became expired (the expiry date has passed): notices cannot rely on {them}"),
     "created_expired": ("created as expired", ("new mark", "new marks"),
-                        "will be created as expired (their expiry date has passed)",
-                        "were created as expired (their expiry date has passed)"),
+                        "will be created as expired (the expiry date has passed)",
+                        "were created as expired (the expiry date has passed)"),
     "clears_value": ("clears a value", ("row", "rows"), "will empty a stored value", "emptied a stored value"),
 }
 

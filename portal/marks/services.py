@@ -272,7 +272,7 @@ def review_mark(mark, platform, user, decision, reason=""):
         status = "verified" if decision == "verify" else "rejected"
         before = mark.status
         now = utcnow()
-        review = {"decision": status, "at": now.isoformat(), "by_org": platform.slug,
+        review = {"decision": status, "at": now.isoformat(), "by_org": platform.name,
                   "values": mark.reviewed_values()}
         Mark.update(status=status, status_reason=reason, reviewed_by=user, reviewed_by_org=platform,
                     reviewed_at=now, updated_at=now, last_review=json.dumps(review, sort_keys=True)).where(

@@ -103,12 +103,18 @@ def read_header(cells, spec=MARK_COLUMNS):
     return Header(columns, len(cells), warnings)
 
 
+class InertText(str):
+    """A cell's text after inert_cell took our apostrophe off: what the person wrote, literally. A bulk
+    update reads "-" as "empty this value", but "'-" (a stored "-" as our CSV downloads write it) stays the
+    text "-" (portal.marks.imports.split_cells)."""
+
+
 def inert_cell(value):
     """Undo the apostrophe our CSV downloads put before a formula-like cell (portal.csvutil.safe_cell), so an
     exported list uploads again unchanged: a cell loses its first apostrophe exactly when safe_cell would
     have added it to what follows."""
     if isinstance(value, str) and value.startswith("'") and needs_apostrophe(value[1:]):
-        return value[1:]
+        return InertText(value[1:])
     return value
 
 

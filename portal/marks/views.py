@@ -11,7 +11,7 @@ from portal.accounts.forms import ConfirmForm, apply_service_errors
 from portal import uploads
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
-from portal.marks import import_pages, imports, services, workbook
+from portal.marks import import_report, import_pages, imports, services, workbook
 from portal.marks.forms import ImportForm, MarkForm, ReviewForm
 from portal.marks.models import STATUSES, Mark
 from portal.marks.offices import OFFICES
@@ -206,6 +206,9 @@ def review(mark_id, decision):
 
 
 # --- bulk upload ---------------------------------------------------------------------------------------
+
+bp.app_template_filter("field_label")(import_report.field_label)  # "nice_classes" -> "Nice classes"
+
 
 def render_imports(form=None, status=200, refused=None):
     return render_template("marks/imports.html", form=form or ImportForm(),

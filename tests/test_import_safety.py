@@ -131,27 +131,40 @@ def test_the_report_filters_errors_updates_and_consequences(world, verified):
     assert [r.row for r in import_report.rows_page(dry, "updates", 2, 5)] == [4]
 
 
+def upload_stopped_at_batch(world, org, content, monkeypatch, batch_number, error):
+    """Upload `content` with the worker stopped at its `batch_number`th batch by `error` (KeyboardInterrupt:
+    killed, the job left running; an Exception: a bug, the job failed). Returns the job."""
+    original, calls = imports.Importer.apply_batch, {"n": 0}
+
+    def stop_at_batch(self, batch):
+        calls["n"] += 1
+        if calls["n"] == batch_number:
+            raise error
+        return original(self, batch)
+    with monkeypatch.context() as patched:
+        patched.setattr(imports.Importer, "apply_batch", stop_at_batch)
+        try:
+            world.upload(org, content)
+        except KeyboardInterrupt:
+            pass
+    return ImportJob.for_org(org).order_by(ImportJob.id.desc()).get()
+
+
+def resume(app, job):
+    """What the worker's periodic task does for a job whose worker stopped beating."""
+    ImportJob.update(heartbeat_at=job.heartbeat_at - imports.STALLED_AFTER * 2).where(ImportJob.id == job.id).execute()
+    with app.app_context():
+        imports.resume_stalled_imports()
+    return ImportJob.get_by_id(job.id)
+
+
 def test_consequences_survive_a_resumed_job(app, world, verified, monkeypatch):
     org, _, _ = verified
     monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 1)
     content = HEADER + "MICROSOFT,USPTO,1200236,9;25,,,\nOLD,USPTO,1111111,9,,2010-01-01,\nNEW,USPTO,1111112,9,,,\n"
-    calls = {"n": 0}
-    original = imports.Importer.apply_batch
-
-    def crash_on_third_batch(self, batch):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("worker killed")
-        return original(self, batch)
-    monkeypatch.setattr(imports.Importer, "apply_batch", crash_on_third_batch)
-    with pytest.raises(KeyboardInterrupt):
-        world.upload(org, content)
-    monkeypatch.setattr(imports.Importer, "apply_batch", original)
-    job = ImportJob.for_org(org).get()
-    ImportJob.update(heartbeat_at=job.heartbeat_at - imports.STALLED_AFTER * 2).execute()
-    with app.app_context():
-        imports.resume_stalled_imports()
-    job = ImportJob.get_by_id(job.id)
+    job = upload_stopped_at_batch(world, org, content, monkeypatch, 3, KeyboardInterrupt("worker killed"))
+    assert job.status == "running"
+    job = resume(app, job)
     assert job.status == "done" and job.consequence_counts == {"verified_to_pending": 1, "created_expired": 1}
     assert ImportRowChange.select().where(ImportRowChange.job == job).count() == 2
 
@@ -313,24 +326,9 @@ def test_a_resumed_job_knows_which_rows_held_their_keys(app, world, monkeypatch)
     org = world.org("Microsoft")
     monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 1)
     content = HEADER + ",USPTO,7777777,9,,,\nNEWONE,USPTO,7777777,9,,,\n\nAGAIN,USPTO,7777777,9,,,\n"
-    calls = {"n": 0}
-    original = imports.Importer.apply_batch
-
-    def crash_on_fourth_batch(self, batch):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt("worker killed")
-        return original(self, batch)
-    monkeypatch.setattr(imports.Importer, "apply_batch", crash_on_fourth_batch)
-    with pytest.raises(KeyboardInterrupt):
-        world.upload(org, content)
-    monkeypatch.setattr(imports.Importer, "apply_batch", original)
-    job = ImportJob.for_org(org).get()
+    job = upload_stopped_at_batch(world, org, content, monkeypatch, 4, KeyboardInterrupt("worker killed"))
     assert job.last_row == 4  # rows 2, 3 and the blank row 4 committed
-    ImportJob.update(heartbeat_at=job.heartbeat_at - imports.STALLED_AFTER * 2).execute()
-    with app.app_context():
-        imports.resume_stalled_imports()
-    job = ImportJob.get_by_id(job.id)
+    job = resume(app, job)
     rows = report(job)
     assert job.status == "done" and [(n, r.outcome) for n, r in rows.items()] == [
         (2, "error"), (3, "create"), (5, "error")]
@@ -379,15 +377,8 @@ def test_an_api_cursor_past_the_last_row_is_an_empty_page(client, world, verifie
 def test_a_failed_import_shows_what_it_did_before_it_stopped(app, make_client, world, verified, monkeypatch):
     org, _, _ = verified
     monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 1)
-    original, calls = imports.Importer.apply_batch, {"n": 0}
-
-    def fail_on_second_batch(self, batch):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("a bug of ours")
-        return original(self, batch)
-    monkeypatch.setattr(imports.Importer, "apply_batch", fail_on_second_batch)
-    job = world.upload(org, HEADER + "MICROSOFT,USPTO,1200236,9;25,,,\nNEW,USPTO,3000001,9,,,\n")
+    job = upload_stopped_at_batch(world, org, HEADER + "MICROSOFT,USPTO,1200236,9;25,,,\nNEW,USPTO,3000001,9,,,\n",
+                                  monkeypatch, 2, RuntimeError("a bug of ours"))
     assert job.status == "failed" and job.consequence_counts == {"verified_to_pending": 1}
     client = make_client()
     client.sign_in(world.person(org, "admin").email)

@@ -17,10 +17,10 @@ from functools import wraps
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
-from portal.accounts.services import role_allows
 from portal.extensions import login_manager
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ROLE_RANK = {"viewer": 1, "analyst": 2, "admin": 3}  # the roles of portal.accounts.models.ROLES
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class AccessRule:
     role: str = None
     org_kind: str = None
     scope: str = None
+
+
+def role_allows(role, needed):
+    """True when a member with `role` may do what needs `needed`; an unknown role allows nothing."""
+    return ROLE_RANK.get(role, 0) >= ROLE_RANK[needed]
 
 
 def _declare(view, rule):

@@ -5,6 +5,9 @@ including prev_hash)`. `AuditHead` holds the last sequence number and hash: upda
 writing transaction serialises writers (a row lock on PostgreSQL, the write lock on SQLite), so two
 transactions can never both chain onto the same predecessor, and it lets `verify_chain` notice events
 deleted from the end of the log.
+
+Plumbing: imports no domain. An event's org and actor are foreign keys to the accounts domain's
+Organization and User, which that domain hands down with `link_parties` when its models are defined.
 """
 import contextlib
 import contextvars
@@ -16,7 +19,6 @@ from flask import g, has_request_context
 from flask_login import current_user
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
 
-from portal.accounts.models import Organization, User
 from portal.db import BaseModel, db
 from portal.tenancy import TenantModel
 from portal.timeutil import utcnow
@@ -28,10 +30,11 @@ _system_actor = contextvars.ContextVar("audit_system_actor", default="system")
 
 
 class AuditEvent(TenantModel):
+    """One change. `org` (null: the change belongs to no org) and `actor` (null: the CLI, the worker or an
+    API client acted, see `actor_label`) are added by `link_parties`."""
+
     seq = BigIntegerField(unique=True)
     created_at = DateTimeField(default=utcnow)
-    org = ForeignKeyField(Organization, null=True, backref="audit_events", on_delete="RESTRICT")
-    actor = ForeignKeyField(User, null=True, on_delete="RESTRICT")
     actor_label = CharField(max_length=254)
     action = CharField(max_length=64)
     object_type = CharField(max_length=64, default="")
@@ -63,6 +66,14 @@ class AuditEvent(TenantModel):
     @property
     def change_data(self):
         return json.loads(self.change)
+
+
+def link_parties(organization, user):
+    """Make `AuditEvent.org` and `AuditEvent.actor` foreign keys to `organization` and `user`; called by
+    portal.accounts.models as soon as it defines them, so the two always exist together."""
+    AuditEvent._meta.add_field("org", ForeignKeyField(organization, null=True, backref="audit_events",
+                                                      on_delete="RESTRICT"))
+    AuditEvent._meta.add_field("actor", ForeignKeyField(user, null=True, on_delete="RESTRICT"))
 
 
 class AuditHead(BaseModel):

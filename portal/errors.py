@@ -14,6 +14,9 @@ from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
+from portal.access import is_token_request
+from portal.text import human_size
+
 log = logging.getLogger(__name__)
 
 
@@ -84,8 +87,6 @@ class NotFound(HTTPNotFound):
 def wants_problem_json():
     """API paths (known or not), token and client endpoints, operational endpoints and clients that ask
     for JSON get problem+json, not a page."""
-    from portal.access import is_token_request  # access imports the services, which import this module
-
     return (request.path.startswith("/api/") or request.blueprint == "ops" or is_token_request()
             or request.accept_mimetypes.best in ("application/json", "application/problem+json"))
 
@@ -179,7 +180,6 @@ def without_database():
 
 
 def handle_too_large(error):
-    from portal.uploads import human_size
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     return refusal(413, "Upload too large", f"The upload is larger than the limit of {human_size(limit)}. "
                                             "Nothing was kept.")

@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import current_app
 
 from portal.errors import NO_ROOM_ERRNOS, NO_ROOM_FOR_FILE, StorageFull, ValidationError
+from portal.text import human_size
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,6 @@ def folder(area):
     path = Path(current_app.config["INSTANCE_PATH"]) / "uploads" / area
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def human_size(size):
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}".replace(".0 ", " ")
-        size /= 1024
 
 
 def display_name(filename):

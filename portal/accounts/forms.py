@@ -37,10 +37,6 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
-class ConfirmForm(FlaskForm):
-    """A bare form for one-button actions (deactivate, revoke, sign out): it carries only the CSRF token."""
-
-
 class AcceptInvitationForm(FlaskForm):
     name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=200)])
     password = PasswordField("Choose a password", validators=[DataRequired(message="Choose a password.")])
@@ -84,13 +80,3 @@ class DisableTwoFactorForm(FlaskForm):
 
 class TwoFactorMandateForm(FlaskForm):
     required = BooleanField("Require two-factor authentication of every member")
-
-
-def apply_service_errors(form, error):
-    """Show a ServiceError's messages beside the matching fields; the rest go to `form.form_errors`."""
-    for field_name, messages in error.errors.items():
-        field = getattr(form, field_name, None)
-        if field is not None and hasattr(field, "errors") and field_name != "__all__":
-            field.errors = list(field.errors) + messages
-        else:
-            form.form_errors.extend(messages)

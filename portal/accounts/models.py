@@ -2,6 +2,7 @@
 from flask_login import UserMixin
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
 
+from portal import audit
 from portal.db import BaseModel
 from portal.tenancy import TenantModel
 from portal.timeutil import utcnow
@@ -135,3 +136,7 @@ class UserSession(BaseModel):
     ended_at = DateTimeField(null=True)
     ip_address = CharField(max_length=64, default="")
     user_agent = CharField(max_length=255, default="")
+
+
+# The audit log (plumbing) names an event's org and actor; it does not import this domain, so it gets them here.
+audit.link_parties(Organization, User)

@@ -23,7 +23,6 @@ from portal.timeutil import is_valid_timezone, utcnow
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
-ROLE_RANK = {"viewer": 1, "analyst": 2, "admin": 3}
 DEFAULT_INVITATION_DAYS = 7
 
 WRONG_CREDENTIALS = "The email or password is not correct."
@@ -91,10 +90,6 @@ def clean_password(password, email=None):
 
 def token_digest(token):
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def role_allows(role, needed):
-    return ROLE_RANK.get(role, 0) >= ROLE_RANK[needed]
 
 
 # --- organizations and marketplaces --------------------------------------------------------------------

@@ -10,12 +10,12 @@ from wtforms import SelectChoice
 from portal import audit
 from portal.access import member, public, signed_in
 from portal.accounts import services, sessions, throttle, two_factor
-from portal.accounts.forms import (AcceptInvitationForm, ChangePasswordForm, ChooseOrgForm, ConfirmForm,
-                                   DisableTwoFactorForm, EnableTwoFactorForm, InviteForm, LoginForm,
-                                   RegenerateRecoveryCodesForm, RoleForm, TwoFactorLoginForm, TwoFactorMandateForm,
-                                   apply_service_errors)
+from portal.accounts.forms import (AcceptInvitationForm, ChangePasswordForm, ChooseOrgForm, DisableTwoFactorForm,
+                                   EnableTwoFactorForm, InviteForm, LoginForm, RegenerateRecoveryCodesForm, RoleForm,
+                                   TwoFactorLoginForm, TwoFactorMandateForm)
 from portal.accounts.models import Invitation, Membership, User
 from portal.errors import ServiceError
+from portal.forms import ConfirmForm, apply_service_errors
 from portal.paging import numbered_page
 from portal.tenancy import current_org
 

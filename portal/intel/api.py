@@ -61,10 +61,10 @@ from portal.errors import NotFound, ValidationError, problem_response
 from portal.intel import rules, services, sharing
 from portal.intel.models import (CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS,
                                  TLP_LABELS, Flag)
-from portal.marks.rules import CONTROL_CHARACTERS
 from portal.notices.models import STATES, notice_reference
-from portal.notices.rules import MAX_SELLER_ID, MAX_URL
+from portal.notices.rules import MAX_SELLER_ID
 from portal.tenancy import MAX_ID, current_org
+from portal.text import CONTROL_CHARACTERS, MAX_URL
 
 blp = ApiBlueprint("Intelligence", __name__, url_prefix="/intel",
                    description="Flagged sellers shared across the alliance under TLP labels, sightings, seller "

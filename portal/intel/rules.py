@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from portal.intel.models import CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS, TLP_LABELS
 from portal.marks.spreadsheets import Columns
-from portal.notices.rules import CONTROL_CHARACTERS, MAX_SELLER_ID, clean_url
+from portal.notices.rules import MAX_SELLER_ID
+from portal.text import CONTROL_CHARACTERS, clean_url
 
 MAX_NAME = 200
 MAX_NOTES = 5000

@@ -61,9 +61,10 @@ from portal.marks.rules import reported_value
 from portal.marks.spreadsheets import Columns
 from portal.notices import rules as notice_rules
 from portal.notices import services as notices
-from portal.notices.rules import ListingProblem, clean_url, url_key
+from portal.notices.rules import ListingProblem
 from portal.partnerships.services import fileable_partnerships
 from portal.tenancy import lock_org, object_id
+from portal.text import clean_url, url_key
 from portal.timeutil import to_local, utcnow
 
 MAX_LISTINGS = 10000
@@ -76,7 +77,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024  # 10,000 rows of a few hundred characters, wi
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 FLAG_BONUS = 0.1
 SOURCES = ("upload", "form", "api")
-# Stricter than notices' CONTROL_CHARACTERS: a tab or line break in a title is a broken row, not a title.
+# Stricter than portal.text.CONTROL_CHARACTERS: a tab or line break in a title is a broken row, not a title.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DISGUISE = "in disguise (spacing, punctuation, look-alike letters or digits)"
 

@@ -12,8 +12,8 @@ from portal.api.auth import ApiBlueprint, current_token
 from portal.api.schemas import NO_NUL, UtcDateTime
 from portal.errors import problem_response
 from portal.intel import screen
-from portal.notices import rules as notice_rules
 from portal.tenancy import current_org
+from portal.text import MAX_URL
 
 blp = ApiBlueprint("Screening", __name__, url_prefix="/intel/screenings",
                    description="Screen a batch of marketplace listings against the brand's marks")
@@ -28,7 +28,7 @@ class ListingToScreenSchema(Schema):
         "maxLength": screen.MAX_TITLE, "description": "The listing's title, as the marketplace shows it",
         "example": "L o u i s  V u i t t o n Neverfull replica 1:1"})
     url = fields.String(required=True, validate=NO_NUL, metadata={
-        "maxLength": notice_rules.MAX_URL, "description": "The listing's full address (http or https)",
+        "maxLength": MAX_URL, "description": "The listing's full address (http or https)",
         "example": "https://item.taobao.com/item.htm?id=1234567890"})
     price = fields.String(allow_none=True, validate=NO_NUL, metadata={
         "maxLength": screen.MAX_PRICE, "description": "Free text, as shown (e.g. \"¥ 199\")"})

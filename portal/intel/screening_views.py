@@ -11,7 +11,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from portal.access import member
-from portal.accounts.forms import apply_service_errors
+from portal.forms import apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.intel import screen

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from portal import uploads
 from portal.access import member
-from portal.accounts.forms import apply_service_errors
+from portal.forms import apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import Conflict, Forbidden, ServiceError
 from portal.intel import rules, services, sharing

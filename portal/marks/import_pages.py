@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
-from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.forms import ConfirmForm, apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.marks import import_report, imports

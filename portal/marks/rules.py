@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from portal.marks import offices
+from portal.text import CONTROL_CHARACTERS
 
 COLUMNS = ("word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
            "jurisdictions")
@@ -28,7 +29,6 @@ COLUMN_HELP = {
 MAX_WORD = 200
 MAX_REPORTED_VALUE = 200
 LIST_SEPARATORS = re.compile(r"[;,\s]+")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 EARLIEST_YEAR, LATEST_YEAR = 1800, 2200
 
 

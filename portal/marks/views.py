@@ -7,7 +7,7 @@ from flask import (Blueprint, abort, flash, redirect, render_template, request, 
 from flask_login import current_user
 
 from portal.access import member
-from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.forms import ConfirmForm, apply_service_errors
 from portal import uploads
 from portal.csvutil import csv_response
 from portal.errors import ServiceError

@@ -24,6 +24,7 @@ from portal.notices.models import REASONS, STATES, Evidence, Notice
 from portal.sla.models import METRICS, STAGES
 from portal.sla.clocks import readings
 from portal.tenancy import MAX_ID, current_org
+from portal.text import MAX_URL
 from portal.timeutil import utcnow
 
 blp = ApiBlueprint("Notices", __name__, url_prefix="/notices",
@@ -164,7 +165,7 @@ NoticePage = page_schema(NoticeSummarySchema, "NoticePage")
 # --- input schemas -----------------------------------------------------------------------------------
 
 class ListingInputSchema(Schema):
-    url = fields.String(required=True, validate=[validate.Length(min=1, max=rules.MAX_URL), NO_NUL],
+    url = fields.String(required=True, validate=[validate.Length(min=1, max=MAX_URL), NO_NUL],
                         metadata={"description": "The listing's full address (http or https)",
                                   "example": "https://item.taobao.com/item.htm?id=1234567890"})
     seller_id = fields.String(allow_none=True, validate=[validate.Length(max=rules.MAX_SELLER_ID), NO_NUL])

@@ -2,17 +2,14 @@
 API) and its text fields. Every problem names its row (spreadsheet numbering where a file is involved),
 its column, a stable code and a message, like the marks import report.
 """
-import hashlib
-import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
 
-from portal.marks.rules import CONTROL_CHARACTERS, reported_value
+from portal.marks.rules import reported_value
 from portal.marks.spreadsheets import Columns
+from portal.text import CONTROL_CHARACTERS, clean_url, url_key
 
 MAX_ITEMS = 300
 MAX_MARKS = 200  # registrations a notice relies on
-MAX_URL = 2048
 MAX_SELLER_ID = 200
 MAX_TITLE = 500
 MAX_EXPLANATION = 10000
@@ -47,40 +44,10 @@ class Listings:
         self.problems.append(ListingProblem(row, column, code, message, reported_value(value)))
 
 
-def url_key(url):
-    """A listing URL in the form used to tell duplicates: scheme and host in lower case, no default port,
-    no fragment, no trailing slash on the path. Long URLs are keyed by their SHA-256."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.port and not ((parts.scheme == "https" and parts.port == 443) or (parts.scheme == "http" and parts.port == 80)):
-        host = f"{host}:{parts.port}"
-    key = urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/") or "/", parts.query, ""))
-    return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
-
 def _text(value):
     if value is None:
         return ""
     return str(value).strip()
-
-
-def clean_url(value):
-    """(url, None) or (None, (code, message))."""
-    url = _text(value)
-    if not url:
-        return None, ("required", "Give the listing's URL.")
-    if len(url) > MAX_URL:
-        return None, ("too_long", f"A URL has at most {MAX_URL} characters.")
-    if CONTROL_CHARACTERS.search(url) or re.search(r"\s", url):
-        return None, ("invalid_url", "A URL cannot hold spaces or control characters.")
-    try:
-        parts = urlsplit(url)
-        parts.port  # a malformed port raises here
-    except ValueError:
-        return None, ("invalid_url", "This is not a URL.")
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
-        return None, ("invalid_url", "Give the full address of the listing, starting with https://.")
-    return url, None
 
 
 def clean_listings(entries, first_row=1):

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from flask_login import current_user
 
 from portal.access import member, oauth_client, public, signed_in
-from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.forms import ConfirmForm, apply_service_errors
 from portal.accounts.services import active_memberships
 from portal.db import db
 from portal.errors import ServiceError

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from portal.access import member
-from portal.accounts.forms import apply_service_errors
+from portal.forms import apply_service_errors
 from portal.accounts.models import Marketplace, Organization
 from portal.errors import ServiceError
 from portal.notices import goodfaith

@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.access import member
-from portal.accounts.forms import ConfirmForm, apply_service_errors
+from portal.forms import ConfirmForm, apply_service_errors
 from portal.errors import ServiceError
 from portal.tenancy import current_org
 from portal.webhooks import services

@@ -41,6 +41,7 @@ def create_app(overrides=None):
     login_manager.init_app(app)
     limiter.init_app(app)
     _register_accounts(app)
+    _register_importers()
     _register_blueprints(app)
     _register_api(app)
     _register_template_helpers(app)
@@ -48,6 +49,13 @@ def create_app(overrides=None):
     from portal.cli import register_commands
     register_commands(app)
     return app
+
+
+def _register_importers():
+    """Each kind of bulk upload registers its importer with the engine (portal.imports.registry) when its
+    module is imported: here, so every web process and the worker (whose tasks run in this app) know them."""
+    from portal.intel import imports as flag_importer  # noqa: F401
+    from portal.marks import importer as mark_importer  # noqa: F401
 
 
 def _register_accounts(app):

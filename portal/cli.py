@@ -266,12 +266,13 @@ def marks_import(org_slug, dry_run, path):
 def run_import(org_slug, dry_run, path, kind):
     """A bulk upload of `kind` through the import service, run here; prints the job, what its rows do
     (the consequences, and the first updated rows field by field) and its first errors."""
-    from portal.marks import import_report
-    from portal.marks.imports import job_status, row_errors, start_import
+    from portal.imports import report as import_report
+    from portal.imports.runner import job_status, row_errors
+    from portal.imports.service import start_import
 
     org = services.get_organization(org_slug)
     with open(path, "rb") as handle:
-        job = start_import(org, handle, os.path.basename(path), dry_run=dry_run, run_inline=True, kind=kind)
+        job = start_import(org, handle, os.path.basename(path), kind, dry_run=dry_run, run_inline=True)
     emit(dict(job_status(job), summary=import_report.consequence_summary(job),
               updated_rows=[import_report.row_as_dict(kind, row) for row in import_report.rows_page(job, "updates")],
               consequence_rows=[import_report.row_as_dict(kind, row)

@@ -34,7 +34,7 @@ def starts_like_formula(text):
 
 def needs_apostrophe(text):
     """True for a formula-like cell, and for one that is formula-like after apostrophes: guarding
-    "'=1" too (as "''=1") is what lets the upload (portal.marks.spreadsheets.inert_cell) take exactly one
+    "'=1" too (as "''=1") is what lets the upload (portal.imports.tables.inert_cell) take exactly one
     apostrophe off the cells guarded here and give back every exported value unchanged."""
     return starts_like_formula(text.lstrip("'"))
 

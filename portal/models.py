@@ -3,7 +3,8 @@ from portal.accounts.models import Invitation, Marketplace, Membership, Organiza
 from portal.audit import AuditEvent, AuditHead
 from portal.intel.models import (AuthorizedSeller, Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagReceipt,
                                  FlagShare, Screening, ScreeningHit, Seller, Sighting, Strike)
-from portal.marks.models import ImportJob, ImportOutcomes, ImportRowChange, ImportRowError, Mark
+from portal.imports.models import ImportJob, ImportOutcomes, ImportRowChange, ImportRowError
+from portal.marks.models import Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
 from portal.partnerships.models import Partnership, Terms

@@ -24,7 +24,7 @@ def web_command(port):
 
 
 def worker_command():
-    return [os.path.join(BIN, "huey_consumer"), "portal.tasks.huey", "--workers", "2",
+    return [os.path.join(BIN, "huey_consumer"), "portal.consumer.huey", "--workers", "2",
             "--worker-type", "thread"]
 
 

@@ -10,7 +10,7 @@ Forms, query strings, paths and multipart filenames cannot carry a surrogate: We
 escape that is not UTF-8 as the text it was ("%ED%A0%80") in query strings and urlencoded forms, and
 decodes paths, multipart values and RFC 2231 filenames with errors="replace" (U+FFFD); NUL in a form or
 query value is refused up front (portal.security). Uploaded CSV files are decoded strictly, and XLSX text
-is XML, which has no surrogates or NUL (portal.marks.spreadsheets).
+is XML, which has no surrogates or NUL (portal.imports.tables).
 
 Plumbing: imports nothing of the portal.
 """

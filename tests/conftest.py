@@ -181,10 +181,10 @@ class World:
 
     def upload(self, org, content, filename="marks.csv", dry_run=False):
         """Run a marks import of `content` (bytes or text) through the import service, as `test`."""
-        from portal.marks.imports import start_import
+        from portal.imports.service import start_import
         data = content.encode("utf-8") if isinstance(content, str) else content
         with self.app.app_context(), acting_as("test"):
-            return start_import(org, io.BytesIO(data), filename, dry_run=dry_run)
+            return start_import(org, io.BytesIO(data), filename, "marks", dry_run=dry_run)
 
     def mark(self, org, word="XBOX", office="USPTO", number="2345678", classes="9", **more):
         from portal.marks.services import create_mark

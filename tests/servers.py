@@ -209,7 +209,7 @@ class Processes:
         return process
 
     def consumer(self, env, name="worker", timeout=30):
-        """The huey consumer as `make run` starts it (portal.tasks.huey, thread workers), once it runs (within
+        """The huey consumer as `make run` starts it (portal.consumer.huey, thread workers), once it runs (within
         `timeout` seconds)."""
         from portal.runner import worker_command
 
@@ -447,9 +447,10 @@ def run_python(env, code, *args, timeout=120):
 
 
 def enqueue(env, task, *args):
-    """Queue a huey task from another process, as the web does (portal.tasks.<task>(*args))."""
-    return run_python(env, "import json, sys; from portal import tasks; "
-                           "getattr(tasks, sys.argv[1])(*json.loads(sys.argv[2])); print('{}')",
+    """Queue a huey task from another process, as the web does: `task` is its module and name
+    ("portal.imports.tasks.run_import_job"), called with `args`."""
+    return run_python(env, "import importlib, json, sys; module, name = sys.argv[1].rsplit('.', 1); "
+                           "getattr(importlib.import_module(module), name)(*json.loads(sys.argv[2])); print('{}')",
                       task, json.dumps(list(args)))
 
 
@@ -507,7 +508,7 @@ def _seed_organizations(spec, made):
 def _seed_marks(spec, orgs, made):
     import io
 
-    from portal.marks.imports import start_import
+    from portal.imports.service import start_import
     from portal.marks.services import create_mark, review_mark
 
     for brand, count in spec.get("verified_marks", {}).items():
@@ -520,7 +521,7 @@ def _seed_marks(spec, orgs, made):
     for brand, count in spec.get("imported_marks", {}).items():
         content = "word,office,registration_number,nice_classes\n" + "".join(
             f"SEED {n},USPTO,{1000000 + n},9\n" for n in range(count))
-        job = start_import(orgs[brand], io.BytesIO(content.encode()), "seed.csv", run_inline=True)
+        job = start_import(orgs[brand], io.BytesIO(content.encode()), "seed.csv", "marks", run_inline=True)
         assert job.status == "done", job.failure
 
 
@@ -536,7 +537,7 @@ def _seed_notices(spec, orgs, made):
 
 
 def _seed_clients_and_upload(spec, orgs, made):
-    from portal.marks import imports
+    from portal.imports import service
     from portal.oauth.services import create_client
 
     for name, slug, scope in spec.get("clients", []):
@@ -545,9 +546,9 @@ def _seed_clients_and_upload(spec, orgs, made):
     if spec.get("upload"):
         slug, path, queued = spec["upload"]
         if not queued:
-            imports.schedule = lambda job, inline: None
+            service.schedule = lambda job, inline: None
         with open(path, "rb") as handle:
-            made["job"] = imports.start_import(orgs[slug], handle, os.path.basename(path), run_inline=False).id
+            made["job"] = service.start_import(orgs[slug], handle, os.path.basename(path), "marks", run_inline=False).id
 
 
 # --- talking to a server --------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from marshmallow import Schema, fields
 from portal import errors
 from portal.access import access_rule_of
 from portal.accounts.models import Marketplace
-from portal.marks.models import ImportJob, Mark
+from portal.imports.models import ImportJob
+from portal.marks.models import Mark
 from portal.notices.models import Notice
 from portal.partnerships.models import Partnership
 from portal.api import PortalApi
@@ -289,7 +290,7 @@ def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, w
     if "Screening.get_screening" in app.view_functions:
         assert ("brand", "GET", "/api/v1/intel/screenings/<int:screening_id>") in checked
     # Nothing of Swarovski's changed.
-    from portal.marks.models import ImportJob as Job
+    from portal.imports.models import ImportJob as Job
     assert Mark.for_org(swarovski).get().word == "SWAROVSKI"
     assert [job.dry_run for job in Job.for_org(swarovski)] == [True]
     from portal.notices.models import Evidence, NoticeItem

@@ -193,8 +193,8 @@ def test_brand_uploads_marks_watches_progress_and_downloads_the_report(open_page
     import threading
     import time
 
-    from portal import tasks
-    from portal.marks import imports
+    from portal.imports import tasks
+    from portal.imports import runner
     from portal.marks.models import Mark
 
     org = world.org("Swarovski")
@@ -208,9 +208,9 @@ def test_brand_uploads_marks_watches_progress_and_downloads_the_report(open_page
         def run():
             time.sleep(1.5)
             with app.app_context():
-                imports.run_import(job_id)
+                runner.run_import(job_id)
         threading.Thread(target=run, daemon=True).start()
-    monkeypatch.setattr(tasks, "run_mark_import", worker)
+    monkeypatch.setattr(tasks, "run_import_job", worker)
 
     lines = [f"CRYSTAL {n},USPTO,{4000000 + n},14;25,2015-01-01,2035-01-01," for n in range(3000)]
     lines[10] = "CRYSTAL BAD,USPTO,ABC,0,,,"

@@ -321,7 +321,7 @@ def test_concurrent_clients_and_uploads_lose_nothing(server):
     assert results["globex"]["first"]["status"] in ("queued", "running")
     progress = results["globex"].get("progress", [])
     assert progress == sorted(progress), "the worker's progress went backwards"
-    assert "Executing portal.tasks.run_mark_import" in server.processes.log("worker")
+    assert "Executing portal.imports.tasks.run_import_job" in server.processes.log("worker")
     assert server.processes.dead() == {}
     assert server.processes.problems() == {}
 

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from portal.csvutil import csv_lines, safe_cell
 from portal.intel.models import Flag, Seller
-from portal.marks.models import ImportJob, ImportRowError, Mark
-from portal.marks.spreadsheets import inert_cell
+from portal.imports.models import ImportJob, ImportRowError
+from portal.marks.models import Mark
+from portal.imports.tables import inert_cell
 from portal.notices.models import NoticeItem
 
 PORTAL = Path(__file__).resolve().parent.parent / "portal"
@@ -279,8 +280,8 @@ def check_template(path):
 EXPORTS = {
     "portal.marks.views:export": [check_marks_export],
     "portal.marks.views:template": [check_template("/marks/template.csv")],
-    "portal.marks.import_pages:error_report": [check_marks_error_report, check_flags_error_report],
-    "portal.marks.import_pages:row_report": [check_marks_row_report, check_flags_row_report],
+    "portal.imports.pages:error_report": [check_marks_error_report, check_flags_error_report],
+    "portal.imports.pages:row_report": [check_marks_row_report, check_flags_row_report],
     "portal.intel.views:export": [check_flags_export],
     "portal.intel.views:flag_import_template": [check_template("/intel/flags/import-template.csv")],
     "portal.intel.screening_views:template": [check_template("/intel/screenings/template.csv")],

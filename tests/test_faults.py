@@ -16,8 +16,10 @@ from peewee import OperationalError, SqliteDatabase
 from portal import uploads
 from portal.audit import verify_chain
 from portal.db import db
-from portal.marks import imports
-from portal.marks.models import ImportJob, ImportOutcomes, Mark
+from portal.imports import runner, service
+from portal.imports import tasks as import_tasks
+from portal.imports.models import ImportJob, ImportOutcomes
+from portal.marks.models import Mark
 from tests import servers
 from tests.conftest import page_text
 from tests.servers import (audit_verified, csrf_token, enqueue, limit_file_size, portal_env, query, restore_file_size,
@@ -67,9 +69,9 @@ def run_in_steps(process, done, what, step=0.01, timeout=DEADLINE):
 
 
 def import_tasks_all_returned(log):
-    """A consumer's log shows run_mark_import tasks started, and every one of them returned."""
-    started = set(re.findall(r"Executing portal\.tasks\.run_mark_import: (\S+)", log))
-    returned = set(re.findall(r"portal\.tasks\.run_mark_import: (\S+) executed in", log))
+    """A consumer's log shows run_import_job tasks started, and every one of them returned."""
+    started = set(re.findall(r"Executing portal\.imports\.tasks\.run_import_job: (\S+)", log))
+    returned = set(re.findall(r"portal\.imports\.tasks\.run_import_job: (\S+) executed in", log))
     return bool(started) and started == returned
 
 
@@ -153,23 +155,23 @@ def test_a_worker_taken_for_dead_stops_at_its_next_batch(app, world, monkeypatch
     org = world.org("Microsoft")
     monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 3)
     monkeypatch.setitem(app.config, "MARKS_IMPORT_INLINE_BYTES", 0)
-    from portal import tasks
-    monkeypatch.setattr(tasks, "run_mark_import", lambda job_id: None)  # queued, not run
+    from portal.imports import tasks
+    monkeypatch.setattr(tasks, "run_import_job", lambda job_id: None)  # queued, not run
     content = HEADER + "".join(f"M {n},USPTO,{5000000 + n},9,,,\n" for n in range(10))
     job = world.upload(org, content)
     importers = []
-    original = imports.Importer.apply
+    original = runner.Importer.apply
 
     def apply(self, batch):
         importers.append(self)
         if self is importers[0] and importers.count(self) == 2:  # the first worker, at its second batch
-            stale = ImportJob.get_by_id(job.id).heartbeat_at - imports.STALLED_AFTER * 2
+            stale = ImportJob.get_by_id(job.id).heartbeat_at - runner.STALLED_AFTER * 2
             ImportJob.update(heartbeat_at=stale).execute()
-            assert imports.run_import(job.id).status == "done"  # another worker resumes and finishes it
+            assert runner.run_import(job.id).status == "done"  # another worker resumes and finishes it
         return original(self, batch)
-    monkeypatch.setattr(imports.Importer, "apply", apply)
+    monkeypatch.setattr(runner.Importer, "apply", apply)
     with app.app_context():
-        finished = imports.run_import(job.id)
+        finished = runner.run_import(job.id)
     assert (finished.status, finished.created, finished.processed_rows, finished.total_rows) == ("done", 10, 10, 10)
     assert Mark.for_org(org).count() == 10
     assert ImportOutcomes.select().where(ImportOutcomes.job == job.id).count() == 4
@@ -179,7 +181,7 @@ def test_a_worker_taken_for_dead_stops_at_its_next_batch(app, world, monkeypatch
 def test_the_database_failing_during_an_import_leaves_it_to_be_resumed(app, world, monkeypatch):
     org = world.org("Microsoft")
     monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 2)
-    original = imports.Importer.apply_batch
+    original = runner.Importer.apply_batch
     calls = []
 
     def failing(self, batch):
@@ -187,12 +189,12 @@ def test_the_database_failing_during_an_import_leaves_it_to_be_resumed(app, worl
         if len(calls) == 2:
             raise OperationalError("server closed the connection unexpectedly")
         return original(self, batch)
-    monkeypatch.setattr(imports.Importer, "apply_batch", failing)
+    monkeypatch.setattr(runner.Importer, "apply_batch", failing)
     job = world.upload(org, HEADER + "".join(f"M {n},USPTO,{6000000 + n},9,,,\n" for n in range(5)))
     assert (job.status, job.created, job.last_row) == ("running", 2, 3)
-    ImportJob.update(heartbeat_at=job.heartbeat_at - imports.STALLED_AFTER * 2).execute()
+    ImportJob.update(heartbeat_at=job.heartbeat_at - runner.STALLED_AFTER * 2).execute()
     with app.app_context():
-        assert imports.resume_stalled_imports() == [job.id]
+        assert import_tasks.resume_stalled_imports.call_local() == [job.id]
     job = ImportJob.get_by_id(job.id)
     assert (job.status, job.created, job.processed_rows) == ("done", 5, 5)
     assert Mark.for_org(org).count() == 5
@@ -270,15 +272,15 @@ def test_a_running_portal_and_worker_survive_the_database_going_away(scratch, pr
     answer = requests.get(f"{base}/api/v1/marks", headers=headers)
     assert answer.status_code == 503 and answer.headers["Content-Type"] == "application/problem+json"
     assert answer.json()["detail"] == DATABASE_DOWN and "Traceback" not in answer.text
-    enqueue(env, "run_mark_import", seeded["job"])
-    worker.wait_for_log("task run_mark_import skipped: the database is unavailable", DEADLINE)
+    enqueue(env, "portal.imports.tasks.run_import_job", seeded["job"])
+    worker.wait_for_log("task run_import_job skipped: the database is unavailable", DEADLINE)
     assert "Traceback" not in worker.logs() and worker.alive() and web.alive()
 
     scratch.give_back(url)
     assert requests.get(f"{base}/healthz").status_code == 200
     assert session.get(f"{base}/marks").status_code == 200
     assert requests.get(f"{base}/api/v1/marks", headers=headers).status_code == 200
-    enqueue(env, "run_mark_import", seeded["job"])  # what resume_stalled_imports does for a queued job
+    enqueue(env, "portal.imports.tasks.run_import_job", seeded["job"])  # what resume_stalled_imports does for a queued job
     wait_until(lambda: query(url, "SELECT status FROM import_job WHERE id = ?", seeded["job"]) == [("done",)],
                "the import to run once the database is back")
     assert query(url, "SELECT word FROM mark WHERE registration_number = '7000001'") == [("KEPT",)]
@@ -322,7 +324,7 @@ def test_no_room_to_keep_an_upload_is_a_507_and_keeps_nothing(app, admin, monkey
 
     def kept_files():  # other tests' dry runs may be kept there (for a day): compare, do not expect none
         with app.app_context():
-            return set(uploads.folder(imports.IMPORT_AREA).iterdir())
+            return set(uploads.folder(runner.IMPORT_AREA).iterdir())
     before = kept_files()
     page = client.post_form("/marks/imports", {"file": (io.BytesIO(content), "marks.csv")},
                             content_type="multipart/form-data")

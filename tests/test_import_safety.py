@@ -11,8 +11,11 @@ from portal.audit import acting_as
 from portal.intel.imports import start_flag_import
 from portal.intel.models import Flag
 from portal.intel.services import identifiers_of
-from portal.marks import import_report, imports
-from portal.marks.models import ImportJob, ImportRowChange, Mark
+from portal.imports import report as import_report
+from portal.imports import runner, service
+from portal.imports import tasks as import_tasks
+from portal.imports.models import ImportJob, ImportRowChange
+from portal.marks.models import Mark
 from portal.marks.workbook import xlsx_template
 from tests.conftest import page_text
 from tests.test_api import bearer, client_token
@@ -72,7 +75,7 @@ def test_a_minus_empties_a_value_and_the_dry_run_says_what_that_does(app, world,
     assert row.consequences == ["verified_to_pending", "clears_value"]
     assert Mark.get_by_id(mark.id).registered_on is not None  # a dry run writes nothing
     with app.app_context(), acting_as("test"):
-        applied = imports.apply_dry_run(dry)
+        applied = service.apply_dry_run(dry)
     assert applied.consequence_counts == dry.consequence_counts
     assert import_report.consequence_summary(applied)[0].startswith("1 verified mark returned to pending")
     mark = Mark.get_by_id(mark.id)
@@ -134,7 +137,7 @@ def test_the_report_filters_errors_updates_and_consequences(world, verified):
 def upload_stopped_at_batch(world, org, content, monkeypatch, batch_number, error):
     """Upload `content` with the worker stopped at its `batch_number`th batch by `error` (KeyboardInterrupt:
     killed, the job left running; an Exception: a bug, the job failed). Returns the job."""
-    original, calls = imports.Importer.apply_batch, {"n": 0}
+    original, calls = runner.Importer.apply_batch, {"n": 0}
 
     def stop_at_batch(self, batch):
         calls["n"] += 1
@@ -142,7 +145,7 @@ def upload_stopped_at_batch(world, org, content, monkeypatch, batch_number, erro
             raise error
         return original(self, batch)
     with monkeypatch.context() as patched:
-        patched.setattr(imports.Importer, "apply_batch", stop_at_batch)
+        patched.setattr(runner.Importer, "apply_batch", stop_at_batch)
         try:
             world.upload(org, content)
         except KeyboardInterrupt:
@@ -152,9 +155,9 @@ def upload_stopped_at_batch(world, org, content, monkeypatch, batch_number, erro
 
 def resume(app, job):
     """What the worker's periodic task does for a job whose worker stopped beating."""
-    ImportJob.update(heartbeat_at=job.heartbeat_at - imports.STALLED_AFTER * 2).where(ImportJob.id == job.id).execute()
+    ImportJob.update(heartbeat_at=job.heartbeat_at - runner.STALLED_AFTER * 2).where(ImportJob.id == job.id).execute()
     with app.app_context():
-        imports.resume_stalled_imports()
+        import_tasks.resume_stalled_imports.call_local()
     return ImportJob.get_by_id(job.id)
 
 
@@ -242,9 +245,9 @@ def test_the_template_and_the_upload_page_say_how_to_keep_and_empty_values(admin
     client, _ = admin
     workbook = openpyxl.load_workbook(io.BytesIO(xlsx_template()))
     help_text = " ".join(str(cell) for row in workbook["How to fill in"].iter_rows(values_only=True) for cell in row)
-    assert imports.UPDATE_RULES_HELP in help_text
-    assert imports.UPDATE_RULES_HELP in page_text(client.get("/marks/imports"))
-    assert imports.UPDATE_RULES_HELP in page_text(client.get("/intel/flags/import"))
+    assert runner.UPDATE_RULES_HELP in help_text
+    assert runner.UPDATE_RULES_HELP in page_text(client.get("/marks/imports"))
+    assert runner.UPDATE_RULES_HELP in page_text(client.get("/intel/flags/import"))
 
 
 # --- flags --------------------------------------------------------------------------------------------
@@ -394,7 +397,7 @@ def test_an_import_whose_consequences_differ_from_its_dry_run_says_so(app, make_
     from portal.marks.services import review_mark
     with app.app_context(), acting_as("test"):
         review_mark(Mark.get_by_id(new.id), platform, None, "verify")  # verified between dry run and import
-        applied = imports.apply_dry_run(dry)
+        applied = service.apply_dry_run(dry)
     assert applied.consequence_counts == {"verified_to_pending": 1}
     assert import_report.differs_from_dry_run(applied) and not import_report.differs_from_dry_run(dry)
     client = make_client()

@@ -255,8 +255,8 @@ taobao,shop-a,suspected_counterfeit,high,green,alliance,,Shop A again,
 
 def test_bulk_flagging_runs_through_the_import_service(app, world, alliance):
     from portal.intel.imports import start_flag_import
-    from portal.marks.import_report import row_outcomes
-    from portal.marks.imports import row_errors
+    from portal.imports.report import row_outcomes
+    from portal.imports.runner import row_errors
     lv = alliance["lv"]
     with app.app_context(), acting_as("test"):
         dry = start_flag_import(lv, io.BytesIO(FLAG_CSV.encode()), "flags.csv", dry_run=True)
@@ -283,7 +283,7 @@ def test_bulk_flagging_runs_through_the_import_service(app, world, alliance):
 
 def test_a_platform_cannot_import_marks_but_can_flag(app, world, alliance):
     from portal.intel.imports import start_flag_import
-    from portal.marks.spreadsheets import FileRefused
+    from portal.imports.tables import FileRefused
     csv = "marketplace,seller_id,category,tlp,distribution\ntaobao,shop-z,other,green,alliance\n"
     with app.app_context(), acting_as("test"):
         with pytest.raises(FileRefused):

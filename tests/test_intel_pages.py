@@ -12,7 +12,7 @@ import pytest
 from portal.audit import acting_as
 from portal.intel import services, sharing
 from portal.intel.models import Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagShare, Seller, Sighting
-from portal.marks.models import ImportJob
+from portal.imports.models import ImportJob
 from portal.notices.models import NoticeItem
 from portal.notices.services import transition
 from tests.conftest import page_text

@@ -147,7 +147,7 @@ def test_a_flag_file_without_share_with_updates_a_group_flag_and_keeps_its_group
     the notes of group-shared flags fails on every one of them. Correct: for a seller the org already
     flags in a group, a file without a share_with column updates the notes and keeps the group."""
     from portal.intel.models import Flag, FlagShare
-    from portal.marks.imports import row_errors
+    from portal.imports.runner import row_errors
     flag = world.flag(intel["lv"], "shop-g", "taobao", tlp="amber", distribution="group",
                       share_with=[intel["swarovski"]], notes="old")
     job = flag_import(app, intel["lv"], "marketplace,seller_id,category,tlp,distribution,notes\n"
@@ -163,7 +163,7 @@ def test_the_error_report_shows_the_bad_value_of_an_identifier_column(app, intel
     is empty: FlagImporter.clean pops the identifier cells out of the row before reading `values.get(column)`
     for the report, so the person cannot see which value was refused. Every other column reports the
     value. Correct: the report's `value` is the cell as given ("not-an-email")."""
-    from portal.marks.imports import row_errors
+    from portal.imports.runner import row_errors
     job = flag_import(app, intel["lv"], "marketplace,seller_id,category,tlp,distribution,email\n"
                                         "taobao,shop-e,suspected_counterfeit,green,alliance,not-an-email\n")
     [error] = list(row_errors(job))

@@ -21,8 +21,10 @@ import zipfile
 import pytest
 
 from portal.audit import acting_as
-from portal.marks.models import ImportJob, Mark
-from portal.marks.spreadsheets import FileRefused, open_table
+from portal.imports.models import ImportJob
+from portal.marks.models import Mark
+from portal.imports.tables import FileRefused, open_table
+from portal.marks.rules import MARK_COLUMNS
 from portal.models import ALL_MODELS
 from portal.notices.models import NoticeItem
 from portal.oauth.scopes import SCOPES
@@ -474,7 +476,7 @@ def test_files_with_unstorable_text_are_refused_whole_with_a_code(tmp_path, clie
     path = tmp_path / "upload"
     path.write_bytes(content)
     with pytest.raises(FileRefused) as caught:
-        list(open_table(str(path), "upload").rows())
+        list(open_table(str(path), "upload", spec=MARK_COLUMNS).rows())
     assert caught.value.code == code
     before = Mark.select().count()
     response = client.post("/api/v1/marks/imports", headers=bearer(alliance["tokens"]["brand"]),
@@ -516,5 +518,5 @@ def test_a_utf16_file_with_a_real_pair_reads_fine(tmp_path):
     """The control: a surrogate pair (an emoji) is one character, read as such."""
     path = tmp_path / "upload"
     path.write_bytes(utf16_csv_with("\U0001f600".encode("utf-16-le")))
-    [(number, row)] = list(open_table(str(path), "upload").rows())
+    [(number, row)] = list(open_table(str(path), "upload", spec=MARK_COLUMNS).rows())
     assert (number, row["word"]) == (2, "HALO\U0001f600")

@@ -164,7 +164,7 @@ def test_only_partner_platforms_see_and_verify(alliance, world):
 
 
 def test_expiry_task_uses_each_owners_time_zone(app, world):
-    from portal.tasks import expire_marks
+    from portal.marks.tasks import expire_marks
     tokyo, hawaii = world.org("Tokyo Brand", timezone="Asia/Tokyo"), world.org("Aloha", timezone="Pacific/Honolulu")
     yesterday = date.today() - timedelta(days=1)
     t, h = world.mark(tokyo, expires_on=yesterday + timedelta(days=30)), world.mark(hawaii, expires_on=yesterday + timedelta(days=30))

@@ -4,7 +4,8 @@ import io
 import pytest
 
 from portal.audit import AuditEvent
-from portal.marks.models import ImportJob, Mark
+from portal.imports.models import ImportJob
+from portal.marks.models import Mark
 from tests.test_api import PROBLEM, bearer, client_token
 
 HEADER = "word,office,registration_number,nice_classes,registered_on,expires_on,jurisdictions\n"

@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 
 from portal import uploads
-from portal.marks.imports import IMPORT_AREA
-from portal.marks.import_report import row_outcomes
-from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
-from portal.marks.spreadsheets import FileRefused
+from portal.imports.runner import IMPORT_AREA
+from portal.imports.report import row_outcomes
+from portal.imports.models import ImportJob, ImportOutcomes, ImportRowError
+from portal.marks.models import Mark
+from portal.imports.tables import FileRefused
 from tests.conftest import page_text
 
 DATA = Path(__file__).resolve().parent / "data" / "marks"

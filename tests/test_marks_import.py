@@ -6,8 +6,11 @@ import openpyxl
 import pytest
 
 from portal.audit import AuditEvent, acting_as, verify_chain
-from portal.marks import import_report, imports
-from portal.marks.models import ImportJob, ImportOutcomes, ImportRowError, Mark
+from portal.imports import report as import_report
+from portal.imports import runner, service
+from portal.imports import tasks as import_tasks
+from portal.imports.models import ImportJob, ImportOutcomes, ImportRowError
+from portal.marks.models import Mark
 from tests.conftest import page_text
 
 HEADER = "word,office,registration_number,nice_classes,registered_on,expires_on,jurisdictions\n"
@@ -29,7 +32,7 @@ def test_import_then_reimport_changes_nothing_and_says_so(app, world):
     assert Mark.for_org(org).count() == 5
     again = world.upload(org, content)
     assert (again.created, again.updated, again.unchanged, again.error_rows) == (0, 0, 5, 0)
-    assert again.changed_nothing and imports.previous_import_of_same_file(again).id == first.id
+    assert again.changed_nothing and service.previous_import_of_same_file(again).id == first.id
     assert set(outcomes(again).values()) == {"unchanged"}
     # The second import wrote no mark events: nothing changed.
     assert AuditEvent.for_org(org).where(AuditEvent.action == "marks.imported").count() == 1
@@ -64,11 +67,11 @@ def test_dry_run_writes_no_marks_and_can_be_applied(app, world):
     assert outcomes(dry) == {2: "unchanged", 3: "unchanged", 4: "create", 5: "create", 6: "error"}
     assert Mark.for_org(org).count() == 2 and dry.stored_path
     with app.app_context():
-        applied = imports.apply_dry_run(dry)
+        applied = service.apply_dry_run(dry)
         assert (applied.created, applied.unchanged, applied.error_rows) == (2, 2, 1)
         assert applied.applied_from_id == dry.id and applied.stored_path == ""
-        with pytest.raises(imports.FileRefused):
-            imports.apply_dry_run(ImportJob.get_by_id(dry.id))  # once only
+        with pytest.raises(runner.FileRefused):
+            service.apply_dry_run(ImportJob.get_by_id(dry.id))  # once only
     assert Mark.for_org(org).count() == 4
 
 
@@ -121,23 +124,23 @@ def test_batches_commit_progress_and_a_crashed_job_resumes(app, world, monkeypat
     monkeypatch.setitem(app.config, "MARKS_IMPORT_BATCH_ROWS", 3)
     content = HEADER + rows(7) + "DUP,USPTO,3000002,9,,,\n"
     calls = {"n": 0}
-    original = imports.Importer.apply_batch
+    original = runner.Importer.apply_batch
 
     def crash_on_third_batch(self, batch):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt("worker killed")  # not an Exception: nothing inside may catch it
         return original(self, batch)
-    monkeypatch.setattr(imports.Importer, "apply_batch", crash_on_third_batch)
+    monkeypatch.setattr(runner.Importer, "apply_batch", crash_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
         world.upload(org, content)
     job = ImportJob.for_org(org).get()
     assert (job.status, job.processed_rows, job.created, job.last_row) == ("running", 6, 6, 7)
     assert Mark.for_org(org).count() == 6
-    monkeypatch.setattr(imports.Importer, "apply_batch", original)
-    ImportJob.update(heartbeat_at=job.heartbeat_at - imports.STALLED_AFTER * 2).execute()
+    monkeypatch.setattr(runner.Importer, "apply_batch", original)
+    ImportJob.update(heartbeat_at=job.heartbeat_at - runner.STALLED_AFTER * 2).execute()
     with app.app_context():
-        assert imports.resume_stalled_imports() == [job.id]
+        assert import_tasks.resume_stalled_imports.call_local() == [job.id]
     job = ImportJob.get_by_id(job.id)
     assert (job.status, job.processed_rows, job.created, job.error_rows) == ("done", 8, 7, 1)
     assert ImportRowError.get(ImportRowError.job == job).message.startswith("Row 3 has the same office")
@@ -151,22 +154,22 @@ def test_batches_commit_progress_and_a_crashed_job_resumes(app, world, monkeypat
 def test_a_running_job_is_not_taken_twice(world):
     org = world.org("Microsoft")
     job = world.upload(org, HEADER + rows(1))
-    assert imports.claim(job.id) is None  # done
+    assert runner.claim(job.id) is None  # done
     ImportJob.update(status="running", heartbeat_at=job.finished_at).where(ImportJob.id == job.id).execute()
-    assert imports.claim(job.id) is None  # a live worker has it (heartbeat is recent)
+    assert runner.claim(job.id) is None  # a live worker has it (heartbeat is recent)
 
 
 def test_large_files_go_to_the_worker(app, world, monkeypatch):
-    from portal import tasks
+    from portal.imports import tasks
     org = world.org("Microsoft")
     queued = []
     monkeypatch.setitem(app.config, "MARKS_IMPORT_INLINE_BYTES", 10)
-    monkeypatch.setattr(tasks, "run_mark_import", lambda job_id: queued.append(job_id))
+    monkeypatch.setattr(tasks, "run_import_job", lambda job_id: queued.append(job_id))
     job = world.upload(org, HEADER + rows(2))
     assert job.status == "queued" and queued == [job.id]
     assert Mark.for_org(org).count() == 0
     with app.app_context():
-        imports.run_import(job.id)  # what the worker does
+        runner.run_import(job.id)  # what the worker does
     assert ImportJob.get_by_id(job.id).status == "done" and Mark.for_org(org).count() == 2
 
 
@@ -226,7 +229,7 @@ def test_a_chinese_legacy_encoding_is_refused_not_misread_as_windows_1252(world)
     """华为 in GB18030 uses only bytes Windows-1252 defines: decoding it so would import mojibake."""
     org = world.org("Huawei")
     content = (HEADER + "华为,CNIPA,12345678,9,,,\n腾讯,CNIPA,22345678,9;42,,,\n").encode("gb18030")
-    with pytest.raises(imports.FileRefused) as refused:
+    with pytest.raises(runner.FileRefused) as refused:
         world.upload(org, content)
     assert refused.value.code == "wrong_encoding" and "multi-byte" in refused.value.text
     western = (HEADER + "HERMÈS,INPI,4123456,18,,,\nCITROËN,INPI,4123457,12,,,\n").encode("cp1252")
@@ -249,7 +252,7 @@ def test_two_imports_of_one_org_at_once_both_finish(app, world):
     def run(name, content):
         try:
             with app.app_context(), acting_as("test"):
-                results[name] = imports.start_import(org, io.BytesIO(content.encode()), f"{name}.csv",
+                results[name] = service.start_import(org, io.BytesIO(content.encode()), f"{name}.csv", "marks",
                                                      run_inline=True)
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
@@ -314,7 +317,7 @@ def test_a_worker_failing_late_does_not_undo_a_job_another_worker_finished(app, 
     job = world.upload(org, HEADER + rows(2))
     assert job.status == "done"
     with app.app_context(), acting_as("test"):
-        imports.fail(job, "The file is gone.")
+        runner.fail(job, "The file is gone.")
     job = ImportJob.get_by_id(job.id)
     assert (job.status, job.failure) == ("done", "")
     assert not AuditEvent.for_org(org).where(AuditEvent.action == "mark_import.failed").exists()

@@ -601,7 +601,7 @@ def test_metadata_names_the_configured_issuer(app, client, monkeypatch):
 
 def test_dead_codes_and_tokens_are_purged_and_live_ones_kept(app, live_server, brand):
     from portal.oauth.services import purge_expired_credentials
-    from portal.tasks import purge_expired_oauth_credentials
+    from portal.oauth.tasks import purge_expired_oauth_credentials
     from portal.timeutil import utcnow
     org, admin = brand
     client, secret = register(org, "marks:read", redirect_uris=[CALLBACK])

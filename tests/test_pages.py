@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from peewee import SqliteDatabase
 
-from portal import tasks
+from portal.accounts import tasks
 from portal.accounts.models import UserSession
 from portal.db import db
 from portal.timeutil import utcnow

@@ -148,7 +148,7 @@ def test_a_bulk_upload_to_one_process_runs_on_the_consumer_and_shows_on_the_othe
     assert page.status_code == 200 and "scaled.csv" in page.text and "2,000" in page.text
 
     # The separate consumer ran it; neither web process did.
-    ran = "Executing portal.tasks.run_mark_import"
+    ran = "Executing portal.imports.tasks.run_import_job"
     assert ran in processes.log("consumer") and ran not in processes.log("web1") + processes.log("web2")
     count, = query(site["database_url"], "SELECT COUNT(*) FROM mark WHERE org_id = ? AND office = 'USPTO'",
                    site["made"]["orgs"]["acme"])[0]

@@ -525,7 +525,7 @@ def test_item_copies_the_nearest_running_deadline_and_breached(app, world):
 # --- the periodic task ---------------------------------------------------------------------------------
 
 def test_the_periodic_task_finds_a_breach(app, world):
-    from portal.tasks import check_sla_clocks
+    from portal.sla.tasks import check_sla_clocks
     from portal.timeutil import utcnow
 
     now = utcnow()

@@ -21,7 +21,8 @@ from portal.audit import AuditEvent, acting_as
 from portal.db import db
 from portal.intel import screen
 from portal.intel.models import AuthorizedSeller, Flag, Screening
-from portal.marks.models import ImportJob, Mark
+from portal.imports.models import ImportJob
+from portal.marks.models import Mark
 from portal.notices.models import Evidence, Notice, NoticeItem
 from portal.partnerships.models import Partnership
 from portal.oauth.models import OAuthClient, Token

@@ -11,8 +11,9 @@ import pytest
 from werkzeug.datastructures import FileStorage
 
 from portal.errors import ValidationError
-from portal.marks.models import ImportJob, Mark
-from portal.marks.spreadsheets import FileRefused
+from portal.imports.models import ImportJob
+from portal.marks.models import Mark
+from portal.imports.tables import FileRefused
 from portal.uploads import folder, save_documents
 
 HEADER = ["word", "office", "registration_number", "nice_classes"]

@@ -341,7 +341,7 @@ def test_sla_events_from_the_periodic_check_are_delivered(setup):
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, PLATFORM_URL, status=200)
         with setup.app.app_context():
-            from portal.tasks import deliver_due_webhooks
+            from portal.webhooks.tasks import deliver_due_webhooks
             deliver_due_webhooks()
         assert len(rsps.calls) == WebhookDelivery.select().count()
     assert {d.status for d in WebhookDelivery.select()} == {"delivered"}
@@ -389,7 +389,7 @@ def test_outside_immediate_mode_a_request_queues_its_deliveries_for_the_worker(s
     the worker sends them at once rather than at the next minute; the request itself sends nothing."""
     import types
 
-    from portal import tasks
+    from portal.webhooks import tasks
     queued = []
     monkeypatch.setattr(tasks, "huey", types.SimpleNamespace(immediate=False))
     monkeypatch.setattr(tasks, "deliver_webhook", queued.append)

@@ -1,4 +1,4 @@
-"""Bulk flagging from a CSV or XLSX file, through the import service (portal.marks.imports): the same
+"""Bulk flagging from a CSV or XLSX file, through the import engine (portal.imports): the same
 upload checks, background job, progress, dry run, per-row report and resume as mark imports.
 
 One row flags one seller (columns in rules.FLAG_COLUMNS). The natural key is (marketplace, seller id):
@@ -15,9 +15,11 @@ from portal.errors import ValidationError
 from portal.intel import rules, sharing
 from portal.intel.models import Flag, FlagIdentifier, FlagShare, Seller
 from portal.intel.services import UPDATABLE, _insert_flag, _replace_children, announce
-from portal.marks.imports import (Importer, cannot_clear, clears_a_value, field_changes, split_cells,
-                                  start_import)
-from portal.marks.rules import Checked, Problem
+from portal.imports.pages import ImportPages
+from portal.imports.registry import register
+from portal.imports.rows import Checked, Problem
+from portal.imports.runner import Importer, cannot_clear, clears_a_value, field_changes, split_cells
+from portal.imports.service import start_import
 from portal.timeutil import utcnow
 
 IDENTIFIER_COLUMNS = ("email", "domain", "payment", "phone")
@@ -34,6 +36,7 @@ SHARING_FIELDS = ("tlp", "distribution", "share_with", "show_group")  # show_gro
 
 
 class FlagImporter(Importer):
+    kind = "flags"
     columns = rules.FLAG_COLUMNS
     key_columns = ("marketplace", "seller_id")
     required_columns = ("marketplace", "seller_id", "category", "tlp", "distribution", "confidence",
@@ -41,6 +44,9 @@ class FlagImporter(Importer):
     audit_name = "flag_import"
     batch_event = "intel.flags.imported"
     consequence_words = FLAG_CONSEQUENCES
+    pages = ImportPages("intel.flag_imports", "intel.flag_import", "intel.flag_import_status",
+                        "intel.apply_flag_import", "intel.flag_import_errors", "intel.flag_import_report",
+                        "Bulk flagging", "flag", "your flags")
 
     def __init__(self, job):
         super().__init__(job)
@@ -195,5 +201,8 @@ class FlagImporter(Importer):
 
 
 def start_flag_import(org, stream, filename, dry_run=False, user=None, run_inline=None):
-    """Flag sellers from an uploaded file (see portal.marks.imports.start_import)."""
-    return start_import(org, stream, filename, dry_run=dry_run, user=user, run_inline=run_inline, kind="flags")
+    """Flag sellers from an uploaded file (see portal.imports.service.start_import)."""
+    return start_import(org, stream, filename, "flags", dry_run=dry_run, user=user, run_inline=run_inline)
+
+
+register(FlagImporter)

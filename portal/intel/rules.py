@@ -9,7 +9,7 @@ import re
 from urllib.parse import urlsplit
 
 from portal.intel.models import CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS, TLP_LABELS
-from portal.marks.spreadsheets import Columns
+from portal.imports.tables import Columns
 from portal.notices.rules import MAX_SELLER_ID
 from portal.text import CONTROL_CHARACTERS, clean_url
 

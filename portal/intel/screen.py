@@ -57,8 +57,8 @@ from portal.intel.models import AuthorizedSeller, Flag, Screening, ScreeningHit,
 from portal.intel.screening import Screener
 from portal.marks.models import Mark
 from portal.marks.offices import covered_countries
-from portal.marks.rules import reported_value
-from portal.marks.spreadsheets import Columns
+from portal.imports.rows import reported_value
+from portal.imports.tables import Columns
 from portal.notices import rules as notice_rules
 from portal.notices import services as notices
 from portal.notices.rules import ListingProblem

@@ -16,7 +16,7 @@ from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.intel import screen
 
-from portal.marks.spreadsheets import FileRefused, open_table
+from portal.imports.tables import FileRefused, open_table
 from portal.notices import rules as notice_rules
 from portal.notices.services import GOOD_FAITH_STATEMENT
 from portal.paging import numbered_page

@@ -17,7 +17,9 @@ from portal.intel.forms import (DISTRIBUTION_MEANINGS, IDENTIFIER_FIELDS, TLP_ME
                                 FlagForm, FlagImportForm, FlagValues, SightingForm, WithdrawForm)
 from portal.intel.models import (CATEGORIES, CONFIDENCES, DISTRIBUTIONS, IDENTIFIER_KINDS, SIGHTING_KINDS,
                                  TLP_LABELS, Flag, FlagNotice)
-from portal.marks import import_pages, imports
+from portal.imports import pages as import_pages
+from portal.imports import runner
+from portal.intel.imports import FlagImporter
 from portal.notices.models import STATE_LABELS, notice_reference
 from portal.paging import numbered_page
 from portal.partnerships.forms import as_choices
@@ -300,9 +302,9 @@ def evidence(flag_id, evidence_id):
 def render_imports(form=None, status=200, refused=None):
     return render_template("intel/imports.html", form=form or FlagImportForm(),
                            jobs=import_pages.recent_jobs(org(), "flags"), columns=rules.FLAG_COLUMNS,
-                           column_help=COLUMN_HELP, refused=refused, limits=imports.limits(),
-                           update_rules=imports.UPDATE_RULES_HELP,
-                           pages=import_pages.PAGES["flags"]), status
+                           column_help=COLUMN_HELP, refused=refused, limits=runner.limits(),
+                           update_rules=runner.UPDATE_RULES_HELP,
+                           pages=FlagImporter.pages), status
 
 
 @bp.route("/flags/import", methods=["GET", "POST"])
@@ -314,32 +316,32 @@ def flag_imports():
 @bp.route("/flags/import/<int:job_id>")
 @member("viewer")
 def flag_import(job_id):
-    return import_pages.job_page(imports.get_job(job_id, org(), "flags"))
+    return import_pages.job_page(runner.get_job(job_id, org(), "flags"))
 
 
 @bp.route("/flags/import/<int:job_id>/status")
 @member("viewer")
 def flag_import_status(job_id):
-    return import_pages.job_status(imports.get_job(job_id, org(), "flags"))
+    return import_pages.job_status(runner.get_job(job_id, org(), "flags"))
 
 
 @bp.route("/flags/import/<int:job_id>/apply", methods=["POST"])
 @member("analyst")
 def apply_flag_import(job_id):
-    return import_pages.apply(imports.get_job(job_id, org(), "flags"), user())
+    return import_pages.apply(runner.get_job(job_id, org(), "flags"), user())
 
 
 @bp.route("/flags/import/<int:job_id>/errors.csv")
 @member("viewer")
 def flag_import_errors(job_id):
-    job = imports.get_job(job_id, org(), "flags")
+    job = runner.get_job(job_id, org(), "flags")
     return import_pages.error_report(job, f"flag-import-{job.id}-errors.csv")
 
 
 @bp.route("/flags/import/<int:job_id>/report.csv")
 @member("viewer")
 def flag_import_report(job_id):
-    job = imports.get_job(job_id, org(), "flags")
+    job = runner.get_job(job_id, org(), "flags")
     return import_pages.row_report(job, f"flag-import-{job.id}-rows.csv")
 
 

@@ -14,9 +14,12 @@ from portal.api.auth import ApiBlueprint, current_token
 from portal.api.pagination import PageArgs, decode_cursor, encode_cursor, paginate
 from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
 from portal.errors import problem_response
-from portal.marks import import_report, imports, services
-from portal.marks.models import STATUSES, ImportJob, ImportRowError, Mark
-from portal.marks.spreadsheets import FileRefused
+from portal.imports import report as import_report
+from portal.imports import runner, service
+from portal.marks import services
+from portal.imports.models import ImportJob, ImportRowError
+from portal.marks.models import STATUSES, Mark
+from portal.imports.tables import FileRefused
 from portal.tenancy import current_org
 
 blp = ApiBlueprint("Marks", __name__, url_prefix="/marks",
@@ -254,7 +257,7 @@ def delete_mark(mark_id):
 # --- imports ------------------------------------------------------------------------------------------
 
 def job_body(job):
-    body = imports.job_status(job)
+    body = runner.job_status(job)
     body["summary"] = import_report.consequence_summary(job)
     body["errors_url"] = url_for("Marks.import_errors_api", import_id=job.id)
     body["rows_url"] = url_for("Marks.import_rows_api", import_id=job.id)
@@ -284,7 +287,7 @@ def start_import(data):
                                {"file": ["Send the list as a file part (multipart/form-data)."]}))
     token = current_token()
     try:
-        job = imports.start_import(current_org, upload.stream, upload.filename or "upload",
+        job = service.start_import(current_org, upload.stream, upload.filename or "upload", "marks",
                                    dry_run=data["dry_run"], user=token.acting_user)
     except FileRefused as refused:
         refuse_file(refused)
@@ -297,7 +300,7 @@ def start_import(data):
 @blp.response(200, ImportJobPage)
 def list_imports(args):
     """Your organization's import jobs, in id order"""
-    page = paginate(imports.jobs_of(current_org, "marks"), ImportJob, args)
+    page = paginate(runner.jobs_of(current_org, "marks"), ImportJob, args)
     page["items"] = [job_body(job) for job in page["items"]]
     return page
 
@@ -308,7 +311,7 @@ def list_imports(args):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_import(import_id):
     """One import job: status, progress and counts"""
-    return job_body(imports.get_job(import_id, current_org, "marks"))
+    return job_body(runner.get_job(import_id, current_org, "marks"))
 
 
 @blp.route("/imports/<int:import_id>/errors", methods=["GET"])
@@ -318,8 +321,8 @@ def get_import(import_id):
 @blp.alt_response(404, response="NOT_FOUND")
 def import_errors_api(args, import_id):
     """The error report of an import job: {row, column, code, message, value, level}, by row"""
-    job = imports.get_job(import_id, current_org, "marks")
-    return paginate(imports.row_errors(job), ImportRowError, args)  # paginate orders by id
+    job = runner.get_job(import_id, current_org, "marks")
+    return paginate(runner.row_errors(job), ImportRowError, args)  # paginate orders by id
 
 
 @blp.route("/imports/<int:import_id>/rows", methods=["GET"])
@@ -330,7 +333,7 @@ def import_errors_api(args, import_id):
 def import_rows_api(args, import_id):
     """The row report of an import job (a dry run's: what each row would do): each row's key, outcome,
     field-by-field change, consequences and problems, in row order; `show` filters it"""
-    job = imports.get_job(import_id, current_org, "marks")
+    job = runner.get_job(import_id, current_org, "marks")
     # Past the job's last row there is nothing (and a cursor may be as large as MAX_ID).
     after = min(decode_cursor(args["cursor"]), job.last_row) if args.get("cursor") else 1
     rows = import_report.rows_page(job, args["show"], after, args["limit"] + 1)
@@ -345,9 +348,9 @@ def import_rows_api(args, import_id):
 @blp.alt_response(404, response="NOT_FOUND")
 def apply_import(import_id):
     """Import for real the file a finished dry run checked, without sending it again"""
-    job = imports.get_job(import_id, current_org, "marks")
+    job = runner.get_job(import_id, current_org, "marks")
     try:
-        applied = imports.apply_dry_run(job, user=current_token().acting_user)
+        applied = service.apply_dry_run(job, user=current_token().acting_user)
     except FileRefused as refused:
         refuse_file(refused)
     return accepted(applied)

@@ -6,6 +6,7 @@ leading zeros as part of the number (EUIPO, UKIPO) get them padded back; offices
 stripped. An office not in this table is accepted with a warning: its number is only tidied (upper case,
 no spaces), never called valid.
 """
+import functools
 import re
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ EU_MEMBER_STATES = frozenset(
 REGIONAL_CODES = {"EU": EU_MEMBER_STATES}
 
 SEPARATORS = re.compile(r"[\s,.\-/]+")
+# KIPRIS writes "40-1234567-0000" or 4012345670000: the last four digits are a counter of the registration's
+# versions, not part of the number. Nothing else is cut off.
+KIPO_VERSION_SUFFIX = re.compile(r"^\s*(40\s*-?\s*[0-9]{7})\s*-?\s*0000\s*$")
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,7 @@ class Office:
     def normalise(self, raw):
         """The canonical form of `raw`, or None when it cannot be a number of this office."""
         if self.code == "KIPO":
-            # KIPRIS writes "40-1234567-0000" or 4012345670000: the last four digits are a counter of the
-            # registration's versions, not part of the number. Nothing else is cut off.
-            raw = re.sub(r"^\s*(40\s*-?\s*[0-9]{7})\s*-?\s*0000\s*$", r"\1", raw)
+            raw = KIPO_VERSION_SUFFIX.sub(r"\1", raw)
         number = SEPARATORS.sub("", raw.strip().upper())
         if self.prefix and number.startswith(self.prefix):
             number = number[len(self.prefix):]
@@ -43,7 +45,16 @@ class Office:
             if self.pad_to:
                 number = number.zfill(self.pad_to)
         number = self.prefix + number
-        return number if re.fullmatch(self.pattern, number) else None
+        return number if self.compiled.fullmatch(number) else None
+
+    @property
+    def compiled(self):
+        return _compiled(self.pattern)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(pattern):
+    return re.compile(pattern)
 
 
 OFFICES = {office.code: office for office in (
@@ -92,7 +103,7 @@ def normalise_number(code, raw):
         if number is None:
             return raw, f"Not a {code} registration number (expected something like {office.example})."
         return number, None
-    number = re.sub(r"[\s\-./,]+", "", (raw or "").strip().upper())
+    number = SEPARATORS.sub("", (raw or "").strip().upper())
     if not UNKNOWN_NUMBER_PATTERN.match(number):
         return raw, "Use letters and digits only (spaces, dashes and dots are ignored), up to 32."
     return number, None

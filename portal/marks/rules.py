@@ -5,9 +5,10 @@ from JSON) and returns a `Checked` result: the normalised fields, the problems (
 stable code, a message and the offending value) and warnings that do not stop the mark being saved.
 """
 import re
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from portal.imports.rows import Checked, Problem, as_text, reported_value  # noqa: F401 (used here and by marks)
+from portal.imports.tables import Columns
 from portal.marks import offices
 from portal.text import CONTROL_CHARACTERS
 
@@ -26,58 +27,19 @@ COLUMN_HELP = {
     "jurisdictions": "Country codes (ISO 3166, EU for the whole Union) separated by ; or ,. Implied by a "
                      "national or EU office; required for WIPO (the designations).",
 }
+HEADER_ALIASES = {
+    "word": ("word", "mark", "trademark", "wordmark", "markword", "marktext"),
+    "office": ("office", "ipoffice", "trademarkoffice", "registry"),
+    "registration_number": ("registrationnumber", "registrationno", "regnumber", "regno", "number"),
+    "nice_classes": ("niceclasses", "niceclass", "classes", "class"),
+    "registered_on": ("registeredon", "registrationdate", "registered", "dateofregistration"),
+    "expires_on": ("expireson", "expirydate", "expirationdate", "expires", "renewaldate", "expiry"),
+    "jurisdictions": ("jurisdictions", "jurisdiction", "countries", "designations", "territories"),
+}
+MARK_COLUMNS = Columns(COLUMNS, REQUIRED_COLUMNS, HEADER_ALIASES)
 MAX_WORD = 200
-MAX_REPORTED_VALUE = 200
 LIST_SEPARATORS = re.compile(r"[;,\s]+")
 EARLIEST_YEAR, LATEST_YEAR = 1800, 2200
-
-
-@dataclass
-class Problem:
-    column: str
-    code: str
-    message: str
-    value: str = ""
-
-
-@dataclass
-class Checked:
-    fields: dict = field(default_factory=dict)
-    problems: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-
-    @property
-    def ok(self):
-        return not self.problems
-
-    def problem(self, column, code, message, value=""):
-        self.problems.append(Problem(column, code, message, reported_value(value)))
-
-    def as_errors(self):
-        """{column: [messages]}, the shape of ValidationError."""
-        errors = {}
-        for problem in self.problems:
-            errors.setdefault(problem.column, []).append(problem.message)
-        return errors
-
-
-def reported_value(value):
-    """A cell as the error report shows it: text, cut short when very long."""
-    text = "" if value is None else str(value)
-    if len(text) > MAX_REPORTED_VALUE:
-        return f"{text[:MAX_REPORTED_VALUE]}… ({len(text)} characters)"
-    return text
-
-
-def as_text(value):
-    """A cell as text: spreadsheet numbers lose the ".0" a float gives them (1234567.0 -> "1234567")."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value).strip()
 
 
 def split_list(value):
@@ -89,12 +51,13 @@ def split_list(value):
     return [part for part in LIST_SEPARATORS.split(as_text(value)) if part]
 
 
-def clean_mark(values, partial=False):
+def clean_mark(values, partial=False, key=None):
     """Check and normalise one mark. `values` maps column names to raw values (missing = empty).
 
     With `partial` (a row of a bulk update), only the office and registration number (the natural key) are
     required; every other column is checked only when `values` has it, and the rules between columns wait
-    for the row to be merged with the stored mark (`clean_mark` again, on the merged values)."""
+    for the row to be merged with the stored mark (`clean_mark` again, on the merged values). `key`: the
+    office and number as `clean_mark_key` made them, not checked again."""
     checked = Checked()
 
     def given(name):
@@ -102,8 +65,12 @@ def clean_mark(values, partial=False):
 
     if given("word"):
         _clean_word(checked, values.get("word"))
-    code = _clean_office(checked, values.get("office"))
-    _clean_number(checked, code, values.get("registration_number"))
+    if key:
+        code, checked.fields["registration_number"] = key
+        checked.fields["office"] = code
+    else:
+        code = _clean_office(checked, values.get("office"))
+        _clean_number(checked, code, values.get("registration_number"))
     if given("nice_classes"):
         _clean_classes(checked, values.get("nice_classes"))
     registered = _clean_date(checked, "registered_on", values.get("registered_on")) if given("registered_on") else None
@@ -113,6 +80,14 @@ def clean_mark(values, partial=False):
                         expires.isoformat())
     if given("jurisdictions"):
         _clean_jurisdictions(checked, code, values.get("jurisdictions"))
+    return checked
+
+
+def clean_mark_key(values):
+    """Check and normalise the natural key alone (office and registration number), for a bulk row whose
+    other cells are checked once it is merged with the stored mark."""
+    checked = Checked()
+    _clean_number(checked, _clean_office(checked, values.get("office")), values.get("registration_number"))
     return checked
 
 

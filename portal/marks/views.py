@@ -11,7 +11,11 @@ from portal.forms import ConfirmForm, apply_service_errors
 from portal import uploads
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
-from portal.marks import import_report, import_pages, imports, services, workbook
+from portal.imports import pages as import_pages
+from portal.imports import report as import_report
+from portal.imports import runner
+from portal.marks import services, workbook
+from portal.marks.importer import MarkImporter
 from portal.marks.forms import ImportForm, MarkForm, ReviewForm
 from portal.marks.models import STATUSES, Mark
 from portal.marks.offices import OFFICES
@@ -60,7 +64,11 @@ class Filters:
 @member("viewer")
 def index():
     filters = Filters(request.args, current_org)
-    page = numbered_page(filters.query(current_org).order_by(Mark.word, Mark.office, Mark.id), PAGE_SIZE)
+    query = filters.query(current_org)
+    if current_org.is_platform:  # the Brand column: each mark's org read in the same query, not one per row
+        from portal.accounts.models import Organization
+        query = query.join(Organization, on=Mark.org).select_extend(Organization)
+    page = numbered_page(query.order_by(Mark.word, Mark.office, Mark.id), PAGE_SIZE)
     return render_template("marks/index.html", marks=page.rows, filters=filters, total=page.total, page=page.number,
                            pages=page.count,
                            offices=sorted(set(OFFICES) | set(services.offices_in_use(current_org))),
@@ -213,9 +221,9 @@ bp.app_template_filter("field_label")(import_report.field_label)  # "nice_classe
 def render_imports(form=None, status=200, refused=None):
     return render_template("marks/imports.html", form=form or ImportForm(),
                            jobs=import_pages.recent_jobs(current_org, "marks"), columns=COLUMNS,
-                           column_help=COLUMN_HELP, refused=refused, limits=imports.limits(),
-                           update_rules=imports.UPDATE_RULES_HELP,
-                           pages=import_pages.PAGES["marks"]), status
+                           column_help=COLUMN_HELP, refused=refused, limits=runner.limits(),
+                           update_rules=runner.UPDATE_RULES_HELP,
+                           pages=MarkImporter.pages), status
 
 
 @bp.route("/imports", methods=["GET", "POST"])
@@ -227,30 +235,30 @@ def imports_page():
 @bp.route("/imports/<int:job_id>")
 @member("viewer", org_kind="brand")
 def import_job(job_id):
-    return import_pages.job_page(imports.get_job(job_id, current_org, "marks"))
+    return import_pages.job_page(runner.get_job(job_id, current_org, "marks"))
 
 
 @bp.route("/imports/<int:job_id>/progress")
 @member("viewer", org_kind="brand")
 def import_progress(job_id):
-    return import_pages.job_status(imports.get_job(job_id, current_org, "marks"))
+    return import_pages.job_status(runner.get_job(job_id, current_org, "marks"))
 
 
 @bp.route("/imports/<int:job_id>/errors.csv")
 @member("viewer", org_kind="brand")
 def import_errors(job_id):
-    job = imports.get_job(job_id, current_org, "marks")
+    job = runner.get_job(job_id, current_org, "marks")
     return import_pages.error_report(job, f"import-{job.id}-errors.csv")
 
 
 @bp.route("/imports/<int:job_id>/report.csv")
 @member("viewer", org_kind="brand")
 def import_report(job_id):
-    job = imports.get_job(job_id, current_org, "marks")
+    job = runner.get_job(job_id, current_org, "marks")
     return import_pages.row_report(job, f"import-{job.id}-rows.csv")
 
 
 @bp.route("/imports/<int:job_id>/apply", methods=["POST"])
 @member("analyst", org_kind="brand")
 def apply_import(job_id):
-    return import_pages.apply(imports.get_job(job_id, current_org, "marks"), user())
+    return import_pages.apply(runner.get_job(job_id, current_org, "marks"), user())

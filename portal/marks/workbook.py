@@ -6,7 +6,7 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 
-from portal.marks.imports import UPDATE_RULES_HELP
+from portal.imports.runner import UPDATE_RULES_HELP
 from portal.marks.rules import COLUMN_HELP, COLUMNS, REQUIRED_COLUMNS
 
 EXAMPLE = {"word": "SWAROVSKI", "office": "EUIPO", "registration_number": "018123456",

@@ -4,8 +4,8 @@ its column, a stable code and a message, like the marks import report.
 """
 from dataclasses import dataclass, field
 
-from portal.marks.rules import reported_value
-from portal.marks.spreadsheets import Columns
+from portal.imports.rows import reported_value
+from portal.imports.tables import Columns
 from portal.text import CONTROL_CHARACTERS, clean_url, url_key
 
 MAX_ITEMS = 300
@@ -102,7 +102,7 @@ def listings_from_text(text):
 
 
 def listings_from_table(table):
-    """Rows of an uploaded listings file (portal.marks.spreadsheets), numbered as the spreadsheet shows."""
+    """Rows of an uploaded listings file (portal.imports.tables), numbered as the spreadsheet shows."""
     entries = []
     for row, values in table.rows():
         if values is None:

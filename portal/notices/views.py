@@ -14,7 +14,7 @@ from portal import uploads
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
 from portal.marks.models import Mark
-from portal.marks.spreadsheets import FileRefused, open_table
+from portal.imports.tables import FileRefused, open_table
 from portal.notices import rules, services
 from portal.notices.forms import EvidenceForm, NoticeForm, TransitionForm
 from portal.notices.models import (OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem,

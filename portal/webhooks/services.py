@@ -231,21 +231,9 @@ def enqueue(kind, org, obj, payload, now=None):
 
 
 def _kick_after_request(ids):
-    """Remember deliveries made in this request; `kick_worker` queues them after the response is built."""
+    """Remember deliveries made in this request; `tasks.kick_worker` queues them after the response is built."""
     if has_request_context():
         g.setdefault("webhook_delivery_ids", []).extend(ids)
-
-
-def kick_worker(response):
-    """after_request: hand this request's new deliveries to the worker at once rather than at the next
-    minute. Never in immediate mode (tests): that would deliver inside the request."""
-    ids = g.pop("webhook_delivery_ids", None)
-    if ids:
-        from portal.tasks import deliver_webhook, huey
-        if not huey.immediate:
-            for delivery_id in ids:
-                deliver_webhook(delivery_id)
-    return response
 
 
 # --- delivering (the worker) ----------------------------------------------------------------------------

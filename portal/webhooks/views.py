@@ -7,12 +7,12 @@ from portal.access import member
 from portal.forms import ConfirmForm, apply_service_errors
 from portal.errors import ServiceError
 from portal.tenancy import current_org
-from portal.webhooks import services
+from portal.webhooks import services, tasks
 from portal.webhooks.forms import EventsForm, WebhookForm
 from portal.webhooks.models import EVENT_KINDS, Webhook, WebhookDelivery
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-bp.after_app_request(services.kick_worker)
+bp.after_app_request(tasks.kick_worker)
 
 
 def render_list(form=None, new_secret=None, status=200):

@@ -9,8 +9,8 @@ with a consequence), an `ImportRowError` per problem. A page of the report reads
 import bisect
 from dataclasses import dataclass, field
 
-from portal.marks.imports import importer_for
-from portal.marks.models import ImportOutcomes, ImportRowChange, ImportRowError
+from portal.imports.models import ImportOutcomes, ImportRowChange, ImportRowError
+from portal.imports.registry import importer_for
 
 OUTCOMES = {"c": "create", "u": "update", "n": "unchanged", "e": "error"}
 SHOWS = ("all", "errors", "updates", "consequences")

@@ -1,19 +1,22 @@
-"""The import service: one path for bulk uploads from the web page, the API and the CLI.
+"""The import engine's running side: one job streamed through its importer to the end, on the worker or
+inline (portal.imports.service starts jobs; portal.imports.tasks queues them).
 
-1. `start_import` keeps the upload (size cap, SHA-256), checks the format, encoding and header at once,
-   so a file that cannot work is refused before a job exists, and creates the `ImportJob`.
-2. `run_import` (inline for small files, on the huey worker otherwise) counts the rows first: a file over
-   the row limit, or one that stops parsing half-way, fails before anything is written. Then it streams
-   the rows in batches; each batch is one transaction that upserts the valid rows by the natural key
-   (org, office, registration number), records errors and per-row outcomes, one audit event listing
-   every mark it created or changed, and the job's progress. Memory stays flat: only the current batch
-   and one small integer per row (for duplicate detection) are held.
-3. A dry run does all of that except writing marks; it keeps its file so it can be applied as it is.
+`run_import` claims the job, reads its file (portal.imports.tables) and counts the rows first: a file over
+the row limit, or one that stops parsing half-way, fails before anything is written. Then it streams the
+rows in batches; each batch is one transaction that upserts the valid rows by the natural key, records
+errors and per-row outcomes (portal.imports.models), one audit event listing every row it created or
+changed, and the job's progress. Memory stays flat: only the current batch and one small integer per row
+(for duplicate detection) are held. A dry run does all of that except writing; it keeps its file so it
+can be applied as it is.
 
-A job whose worker died (no batch committed for MARKS_IMPORT_STALLED_SECONDS) is picked up again by
-`resume_stalled_imports` and continues after its last committed batch, with the same counts. Each batch
-first checks that the job is still where this worker left it, so a worker wrongly thought dead (a batch
-slower than the stall limit) stops at its next batch instead of applying rows a second time.
+A job whose worker died (no batch committed for MARKS_IMPORT_STALLED_SECONDS) is queued again
+(portal.imports.tasks.resume_stalled_imports) and continues after its last committed batch, with the same
+counts. Each batch first checks that the job is still where this worker left it, so a worker wrongly
+thought dead (a batch slower than the stall limit) stops at its next batch instead of applying rows a
+second time.
+
+Each kind of bulk upload is an `Importer` subclass in its domain (portal.marks.importer, ...), registered
+by kind (portal.imports.registry): its columns, its row rule, its key and its write. Everything else is here.
 """
 import json
 import logging
@@ -22,14 +25,15 @@ from datetime import timedelta
 from flask import current_app, has_app_context
 from peewee import IntegrityError, InterfaceError, OperationalError, fn
 
-from portal import audit, uploads
+from portal import audit, bulk, uploads
 from portal.db import db
-from portal.marks import rules
-from portal.marks.models import (PACKED_FIELDS, ImportJob, ImportOutcomes, ImportRowChange, ImportRowError, Mark,
-                                 pack_codes, unpack_codes)
-from portal.marks.services import review_reset, status_after_change, stored_values
 from portal.errors import NotFound
-from portal.marks.spreadsheets import MARK_COLUMNS, FileRefused, InertText, open_table
+from portal.imports.models import ImportJob, ImportOutcomes, ImportRowChange, ImportRowError
+from portal.imports.registry import importer_for
+from portal.imports.rows import Problem, as_text, reported_value
+from portal.imports.seen import SeenKeys
+from portal.imports.tables import FileRefused, InertText, open_table
+from portal.packed import pack_codes, unpack_codes
 from portal.tenancy import lock_org, object_id
 from portal.timeutil import local_today, utcnow
 
@@ -37,9 +41,8 @@ log = logging.getLogger(__name__)
 
 IMPORT_AREA = "imports"
 STALLED_AFTER = timedelta(minutes=10)  # the default of MARKS_IMPORT_STALLED_SECONDS
-UPDATE_FIELDS = ("word", "nice_classes", "registered_on", "expires_on", "jurisdictions")
-INSERT_FIELDS = ("org", "word", "office", "registration_number", "nice_classes", "registered_on", "expires_on",
-                 "jurisdictions", "status", "created_at", "updated_at")
+ERROR_FIELDS = ("org", "job", "row", "column", "code", "message", "value", "level")
+CHANGE_FIELDS = ("org", "job", "row", "outcome", "changes", "consequences")
 
 
 def limits():
@@ -63,16 +66,6 @@ def stored_path(job):
     return uploads.folder(IMPORT_AREA) / job.stored_path
 
 
-def importer_for(kind):
-    """The Importer of a kind of bulk upload: marks here, flags in portal.intel.imports."""
-    if kind == "flags":
-        from portal.intel.imports import FlagImporter
-        return FlagImporter
-    if kind == "marks":
-        return MarkImporter
-    raise ValueError(f"no importer for {kind!r}")
-
-
 def jobs_of(org, kind):
     """An org's import jobs of one kind (the marks page lists mark imports, the intel page flag imports)."""
     return ImportJob.for_org(org).where(ImportJob.kind == kind)
@@ -83,75 +76,6 @@ def get_job(pk, org, kind):
     if job is None:
         raise NotFound()
     return job
-
-
-# --- starting -----------------------------------------------------------------------------------------
-
-def start_import(org, stream, filename, dry_run=False, user=None, run_inline=None, kind="marks"):
-    """Keep and check the uploaded file, create its job and run it (inline when small). Returns the job.
-
-    Raises ValidationError / FileRefused for a file that cannot be imported at all; nothing is kept then.
-    """
-    importer = importer_for(kind)
-    importer.check_org(org)
-    limit = limits()
-    stored = uploads.save_upload(stream, IMPORT_AREA, limit["max_bytes"], filename)
-    try:
-        table = open_table(stored.path(IMPORT_AREA), stored.original_name, limit["max_unpacked"], importer.columns)
-        with db.atomic():
-            job = ImportJob.create(
-                org=org, kind=kind, created_by=user, created_by_label=audit.current_actor()[1],
-                filename=stored.original_name, file_format=table.file_format, encoding=table.encoding,
-                file_size=stored.size, file_sha256=stored.sha256, stored_path=stored.name, dry_run=dry_run,
-                warnings="\n".join(table.warnings))
-            audit.record(f"{importer.audit_name}.started", org, job, change=job_summary(job))
-    except BaseException:
-        uploads.delete(IMPORT_AREA, stored.name)
-        raise
-    schedule(job, inline=stored.size <= limit["inline_bytes"] if run_inline is None else run_inline)
-    return ImportJob.get_by_id(job.id)
-
-
-def apply_dry_run(dry_run_job, user=None):
-    """Import for real the file a finished dry run checked, without uploading it again."""
-    if not dry_run_job.dry_run or dry_run_job.status != "done" or not dry_run_job.stored_path:
-        raise FileRefused("not_applicable", "Only a finished dry run whose file is still kept can be applied; "
-                                            "upload the file again.")
-    with db.atomic():
-        claimed = (ImportJob.update(stored_path="").where((ImportJob.id == dry_run_job.id)
-                                                          & (ImportJob.stored_path == dry_run_job.stored_path))
-                   .execute())
-        if not claimed:
-            raise FileRefused("not_applicable", "This dry run was applied already.")
-        job = ImportJob.create(
-            org=dry_run_job.org, kind=dry_run_job.kind, created_by=user, created_by_label=audit.current_actor()[1],
-            filename=dry_run_job.filename, file_format=dry_run_job.file_format, encoding=dry_run_job.encoding,
-            file_size=dry_run_job.file_size, file_sha256=dry_run_job.file_sha256,
-            stored_path=dry_run_job.stored_path, warnings=dry_run_job.warnings, applied_from=dry_run_job)
-        audit.record(f"{importer_for(job.kind).audit_name}.started", job.org, job, change=job_summary(job))
-    schedule(job, inline=job.file_size <= limits()["inline_bytes"])
-    return ImportJob.get_by_id(job.id)
-
-
-def schedule(job, inline):
-    if inline:
-        run_import(job.id)
-    else:
-        from portal.tasks import run_mark_import
-        run_mark_import(job.id)
-
-
-def job_summary(job):
-    return {"job": job.id, "filename": job.filename, "sha256": job.file_sha256, "dry_run": job.dry_run,
-            "format": job.file_format}
-
-
-def previous_import_of_same_file(job):
-    """The last earlier real import of the same bytes, to say "you imported this file before"."""
-    return (jobs_of(job.org_id, job.kind)
-            .where((ImportJob.file_sha256 == job.file_sha256) & (ImportJob.id < job.id)
-                   & (ImportJob.dry_run == False) & (ImportJob.status == "done"))  # noqa: E712
-            .order_by(ImportJob.id.desc()).first())
 
 
 # --- running ------------------------------------------------------------------------------------------
@@ -203,7 +127,7 @@ def fail(job, message, problems=()):
         if problems:
             ImportRowError.insert_many([
                 {"org": job.org_id, "job": job.id, "row": row, "column": column, "code": code, "message": text,
-                 "value": rules.reported_value(value)} for row, column, code, text, value in problems]).execute()
+                 "value": reported_value(value)} for row, column, code, text, value in problems]).execute()
         audit.record(f"{importer_for(job.kind).audit_name}.failed", job.org, job,
                      change={"job": job.id, "failure": message})
     uploads.delete(IMPORT_AREA, job.stored_path)
@@ -226,7 +150,8 @@ def finish(job):
 
 CLEAR_MARKER = "-"
 # What spreadsheet programs make of a typed "-" (autocorrect's dashes, the minus sign, full-width forms):
-# each is taken as the marker too, so a value is emptied as the person meant, never set to "–".
+# each is taken as the marker too, so a value is emptied as the person meant, never set to "–". Each is one
+# character (split_cells relies on it).
 CLEAR_MARKERS = {"-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe63", "\uff0d"}
 UPDATE_RULES_HELP = ("A blank cell keeps what is stored. To empty a stored value, put a single - (hyphen) in "
                      "its cell. The dry run shows every change, field by field, and what it leads to, before "
@@ -239,17 +164,21 @@ def split_cells(values):
     A "-" that our CSV download wrote as "'-" (an InertText) is the text "-", not the marker."""
     given, cleared = {}, set()
     for column, value in values.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None:
             continue
-        if isinstance(value, str) and not isinstance(value, InertText) and value.strip() in CLEAR_MARKERS:
-            cleared.add(column)
-        else:
-            given[column] = value
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                continue
+            if len(text) == 1 and text in CLEAR_MARKERS and not isinstance(value, InertText):
+                cleared.add(column)
+                continue
+        given[column] = value
     return given, cleared
 
 
 def cannot_clear(column):
-    return rules.Problem(column, "cannot_clear", f"The {column.replace('_', ' ')} cannot be emptied. Leave the "
+    return Problem(column, "cannot_clear", f"The {column.replace('_', ' ')} cannot be emptied. Leave the "
                                                  "cell blank (an existing one keeps its value) or give a value.",
                          CLEAR_MARKER)
 
@@ -264,20 +193,32 @@ class BatchReport:
         self.codes, self.keys, self.errors, self.changes = [], [], [], []
         self.consequences = {}
         self.position = {}
+        self.unkeyed = {}
 
     def blank(self):
         self.codes.append("-")
         self.keys.append(None)
 
-    def add(self, number, key):
+    def add(self, number, values):
+        """A row to report on; until its outcome gives its key, its key is the file's cells (`raw_keys`)."""
         self.position[number] = len(self.codes)
+        self.unkeyed[len(self.codes)] = values
         self.codes.append("?")
-        self.keys.append(key)
+        self.keys.append(None)
 
     def _set(self, number, code, key):
-        self.codes[self.position[number]] = code
+        position = self.position[number]
+        self.codes[position] = code
         if key is not None:
-            self.keys[self.position[number]] = key
+            self.keys[position] = key
+            self.unkeyed.pop(position, None)
+
+    def raw_keys(self, raw_key):
+        """Give the rows whose outcome named no key (refused before they were matched) their key as the file
+        has it: only those pay for reading it."""
+        for position, values in self.unkeyed.items():
+            self.keys[position] = raw_key(values)
+        self.unkeyed = {}
 
     def problems(self, number, problems, level="error"):
         self.errors.extend(error_row(self.job, number, problem, level) for problem in problems)
@@ -300,7 +241,8 @@ class BatchReport:
 
     def _change(self, number, outcome, changes, consequences):
         self.changes.append({"org": self.job.org_id, "job": self.job.id, "row": number, "outcome": outcome,
-                             "changes": json.dumps(changes, default=str), "consequences": pack_codes(consequences)})
+                             "changes": json.dumps(changes, default=str) if changes else "[]",
+                             "consequences": pack_codes(consequences)})
         for code in consequences:
             self.consequences[code] = self.consequences.get(code, 0) + 1
 
@@ -315,17 +257,19 @@ class Importer:
     """Streams one job's rows through validation and the upsert, a batch per transaction.
 
     A kind of bulk upload says what its rows are: `columns` (the table's spec), `key_columns` (the natural
-    key as the report shows it), `clean(values)` (a rules.Checked of the cells the row gives; a blank cell
+    key as the report shows it), `clean(values)` (a portal.imports.rows.Checked of the cells the row gives; a blank cell
     keeps the stored value, see split_cells), `key(fields)` (a hash of the natural key, for "duplicate of
     row N"), `duplicate(fields, first)` (the Problem of a repeated key), `upsert(candidates, report)` (writes
     the rows and tells the report each row's outcome, change and consequences), `consequence_words` and the
     audit names. The job machinery (counting, batches, resuming, reports) is this class."""
 
-    columns = MARK_COLUMNS
+    kind = ""  # ImportJob.kind of this importer's jobs
+    columns = None  # a portal.imports.tables.Columns
     key_columns = ()
-    audit_name = "mark_import"  # mark_import.started / .finished / .failed
-    batch_event = "marks.imported"
+    audit_name = ""  # <audit_name>.started / .finished / .failed
+    batch_event = ""  # the audit event of each batch that wrote something
     consequence_words = {}
+    pages = None  # the importer's routes and words (portal.imports.pages.ImportPages)
 
     @classmethod
     def check_org(cls, org):
@@ -336,12 +280,17 @@ class Importer:
         self.org = job.org
         self.today = local_today(self.org.timezone)
         self.batch_rows = limits()["batch_rows"]
-        # Key hash -> first row with that key, for "duplicate of row N". A 64-bit hash, not the key itself,
-        # keeps memory small on a million rows; two different keys sharing a hash are vanishingly unlikely.
-        self.first_row_of = {}
+        # Key hash -> first row with that key, for "duplicate of row N" (compact: portal.imports.seen).
+        self.seen = SeenKeys()
 
     def run(self):
-        table = open_table(stored_path(self.job), self.job.filename, limits()["max_unpacked"], self.columns)
+        try:
+            self.run_rows()
+        finally:
+            self.seen.close()
+
+    def run_rows(self):
+        table = open_table(stored_path(self.job), self.job.filename, limits()["max_unpacked"], spec=self.columns)
         if self.job.total_rows is None:
             self.count_rows(table)
         committed = self.committed_outcomes() if self.job.last_row else None
@@ -356,7 +305,12 @@ class Importer:
                 batch = []
         if batch:
             self.apply(batch)
+        self.complete()
         finish(self.job)
+
+    def complete(self):
+        """After the last batch, before the job is done: the work that needs every row (a notice batch files
+        its notices here). It may run again when a job is resumed, so it must carry on where it stopped."""
 
     def committed_outcomes(self):
         """The outcome code of every row committed so far, in row order (one batch in memory at a time):
@@ -369,7 +323,7 @@ class Importer:
     def count_rows(self, table):
         """Read the whole file once before writing: the row limit is checked, and a file that breaks
         half-way is refused with nothing imported."""
-        total = sum(1 for _, values in table.rows() if values is not None)
+        total = table.count_rows()
         max_rows = limits()["max_rows"]
         if total > max_rows:
             raise FileRefused("too_many_rows", f"The file has {total:,} rows; the limit is {max_rows:,} rows "
@@ -384,7 +338,7 @@ class Importer:
             return
         checked = self.clean(values)
         if checked.ok:
-            self.first_row_of.setdefault(self.key(checked.fields), number)
+            self.seen.add({self.key(checked.fields): number})
 
     def apply(self, batch):
         for attempt in range(3):
@@ -420,7 +374,7 @@ class Importer:
             if values is None:
                 report.blank()
                 continue
-            report.add(number, self.raw_key(values))
+            report.add(number, values)
             checked = self.clean(values)
             report.problems(number, checked.warnings, level="warning")
             if not checked.ok:
@@ -428,12 +382,13 @@ class Importer:
                 continue
             pending.append((number, checked.fields, self.key(checked.fields)))
         created, updated = [], []
+        earlier = self.seen.first_rows(digest for _, _, digest in pending)  # keys of earlier batches
         # A key belongs to the first row that is not refused: the rows repeating a key wait for a later round
         # and run only if the row before them was refused (a corrected row below a wrong one).
         while pending:
             round_rows, later = {}, []
             for number, fields, digest in pending:
-                if digest in self.first_row_of or digest in claimed or digest in round_rows:
+                if digest in earlier or digest in claimed or digest in round_rows:
                     later.append((number, fields, digest))
                 else:
                     round_rows[digest] = (number, fields)
@@ -443,7 +398,7 @@ class Importer:
             claimed.update({digest: number for digest, (number, _) in round_rows.items() if report.code(number) != "e"})
             pending = []
             for number, fields, digest in later:
-                first = self.first_row_of.get(digest, claimed.get(digest))
+                first = earlier.get(digest, claimed.get(digest))
                 if first is None:
                     pending.append((number, fields, digest))
                 else:
@@ -455,16 +410,18 @@ class Importer:
                 "job": self.job.id, "dry_run": self.job.dry_run, "rows": [batch[0][0], batch[-1][0]],
                 "created": created, "updated": updated})
         self.job.last_row = batch[-1][0]
-        self.first_row_of.update(claimed)
+        self.seen.add(claimed)
 
     def save(self, batch, report):
         """The batch's report and the job's counts, in the batch's transaction."""
-        if report.errors:
-            ImportRowError.insert_many(report.errors).execute()
-        if report.changes:
-            ImportRowChange.insert_many(report.changes).execute()
-        ImportOutcomes.create(org=self.org, job=self.job, first_row=batch[0][0], codes="".join(report.codes),
-                              keys=json.dumps(report.keys, ensure_ascii=False))
+        report.raw_keys(self.raw_key)
+        bulk.insert(ImportRowError, ERROR_FIELDS, [tuple(error[name] for name in ERROR_FIELDS)
+                                                   for error in report.errors])
+        bulk.insert(ImportRowChange, CHANGE_FIELDS, [tuple(change[name] for name in CHANGE_FIELDS)
+                                                     for change in report.changes])
+        bulk.insert(ImportOutcomes, ("org", "job", "first_row", "codes", "keys"),
+                    [(self.org.id, self.job.id, batch[0][0], "".join(report.codes),
+                      json.dumps(report.keys, ensure_ascii=False))])
         consequences = dict(self.job.consequence_counts)
         for code, count in report.consequences.items():
             consequences[code] = consequences.get(code, 0) + count
@@ -477,7 +434,7 @@ class Importer:
 
     def raw_key(self, values):
         """The row's natural key as the file has it, for the report of a row refused before it is matched."""
-        return [rules.reported_value(rules.as_text(values.get(column))) for column in self.key_columns]
+        return [reported_value(as_text(values.get(column))) for column in self.key_columns]
 
 
 def shown(value, packed=False):
@@ -492,11 +449,12 @@ def shown(value, packed=False):
     return ";".join(unpack_codes(value)) if packed else str(value)
 
 
-def field_changes(before, after):
-    """[[field, before, after]] of the fields that differ, values as the report shows them."""
+def field_changes(before, after, packed=()):
+    """[[field, before, after]] of the fields that differ, values as the report shows them (the `packed`
+    fields are stored packed, portal.packed)."""
     changes = []
     for name in after:
-        old, new = shown(before[name], name in PACKED_FIELDS), shown(after[name], name in PACKED_FIELDS)
+        old, new = shown(before[name], name in packed), shown(after[name], name in packed)
         if old != new:
             changes.append([name, old, new])
     return changes
@@ -504,150 +462,6 @@ def field_changes(before, after):
 
 def clears_a_value(changes):
     return any(old != "" and new == "" for _, old, new in changes)
-
-
-MARK_CONSEQUENCES = {
-    # code: (the row's label, the summary's subject (one, many), what a dry run says, what an import said);
-    # {them} reads "it" for one row, "them" for several.
-    "verified_to_pending": ("verified → pending", ("verified mark", "verified marks"),
-                            "will return to pending: notices cannot rely on {them} until a partner platform "
-                            "verifies {them} again",
-                            "returned to pending: notices cannot rely on {them} until a partner platform "
-                            "verifies {them} again"),
-    "rejected_to_pending": ("rejected → pending", ("rejected mark", "rejected marks"),
-                            "will go back to pending for a new review", "went back to pending for a new review"),
-    "expired_to_pending": ("expired → pending", ("expired mark", "expired marks"),
-                           "will return to pending (no longer past an expiry date), to be verified again",
-                           "returned to pending (no longer past an expiry date), to be verified again"),
-    "becomes_expired": ("becomes expired", ("mark", "marks"),
-                        "will become expired (the expiry date has passed): notices cannot rely on {them}",
-                        "became expired (the expiry date has passed): notices cannot rely on {them}"),
-    "created_expired": ("created as expired", ("new mark", "new marks"),
-                        "will be created as expired (the expiry date has passed)",
-                        "were created as expired (the expiry date has passed)"),
-    "clears_value": ("clears a value", ("row", "rows"), "will empty a stored value", "emptied a stored value"),
-}
-
-
-def mark_consequences(changes):
-    """What a mark's change leads to beyond its fields: a change of status, a value emptied."""
-    codes = []
-    status = next(((old, new) for name, old, new in changes if name == "status"), None)
-    if status:
-        codes.append("becomes_expired" if status[1] == "expired" else f"{status[0]}_to_{status[1]}")
-    if clears_a_value(changes):
-        codes.append("clears_value")
-    return codes
-
-
-class MarkImporter(Importer):
-    """Marks, upserted by (org, office, registration number). The audit event of a batch lists each created
-    mark as [office, number, word, classes, registered on, expires on, jurisdictions, status] and each
-    update as {id, before, after}."""
-
-    key_columns = ("word", "office", "registration_number")
-    required_columns = ("word", "office", "registration_number", "nice_classes")  # never emptied
-    consequence_words = MARK_CONSEQUENCES
-
-    @classmethod
-    def check_org(cls, org):
-        if org.is_platform:
-            raise FileRefused("not_a_brand", "Only brand organizations import marks.")
-
-    def clean(self, values):
-        """The cells the row gives, each checked on its own (the key always); what they make together is
-        checked once the row is merged with the stored mark (`upsert`)."""
-        given, cleared = split_cells(values)
-        not_clearable = cleared & set(self.required_columns)
-        checked = rules.clean_mark(given, partial=True)
-        checked.problems = [p for p in checked.problems if p.column not in not_clearable]
-        checked.problems.extend(cannot_clear(column) for column in sorted(not_clearable))
-        checked.fields["cleared"] = sorted(cleared - not_clearable)
-        return checked
-
-    def key(self, fields):
-        return hash((fields["office"], fields["registration_number"]))
-
-    def duplicate(self, fields, first):
-        return rules.Problem("registration_number", "duplicate_row",
-                             f"Row {first} has the same office and registration number; this row was skipped.",
-                             f"{fields['office']} {fields['registration_number']}")
-
-    def existing_marks(self, rows):
-        """{(office, number): Mark} for the batch's keys. One query per office, so each is a search of
-        the (org, office, registration_number) index rather than a scan of all the org's marks."""
-        numbers_by_office = {}
-        for fields in rows:
-            numbers_by_office.setdefault(fields["office"], set()).add(fields["registration_number"])
-        found = {}
-        for office, numbers in numbers_by_office.items():
-            query = Mark.for_org(self.org).where((Mark.office == office)
-                                                 & Mark.registration_number.in_(sorted(numbers)))
-            found.update(((m.office, m.registration_number), m) for m in query)
-        return found
-
-    def merged(self, mark, fields):
-        """The mark the row describes: the stored one (if any) with the row's cells over it, checked whole
-        (required columns of a new mark, dates in order, jurisdictions of the office)."""
-        values = current_values(mark) if mark else {}
-        values.update({name: value for name, value in fields.items() if name in rules.COLUMNS})
-        values.update(dict.fromkeys(fields["cleared"]))
-        checked = rules.clean_mark(values)
-        if mark is None:
-            for problem in checked.problems:
-                if problem.code in ("required", "designations_required"):
-                    problem.message += " No mark of yours has this office and number, so this row adds one."
-        return checked
-
-    def upsert(self, candidates, report):
-        """Insert new keys, update changed ones, and tell the report each row's outcome. Returns what was
-        created and updated, for the audit event."""
-        existing = self.existing_marks(fields for _, fields in candidates)
-        now = utcnow()
-        inserts, created, updated = [], [], []
-        for number, fields in candidates:
-            mark = existing.get((fields["office"], fields["registration_number"]))
-            checked = self.merged(mark, fields)
-            if not checked.ok:
-                report.refuse(number, checked.problems)
-                continue
-            stored = stored_values(checked.fields)
-            key = [stored["word"], stored["office"], stored["registration_number"]]
-            if mark is None:
-                status = status_after_change("pending", (), stored["expires_on"], self.today)
-                inserts.append((self.org.id, stored["word"], stored["office"], stored["registration_number"],
-                                stored["nice_classes"], stored["registered_on"], stored["expires_on"],
-                                stored["jurisdictions"], status, now, now))
-                created.append([stored["office"], stored["registration_number"], stored["word"],
-                                stored["nice_classes"], stored["registered_on"], stored["expires_on"],
-                                stored["jurisdictions"], status])
-                report.created(number, key, ["created_expired"] if status == "expired" else ())
-                continue
-            changed = {name: stored[name] for name in UPDATE_FIELDS if getattr(mark, name) != stored[name]}
-            if not changed:
-                report.unchanged(number, key)
-                continue
-            status = status_after_change(mark.status, changed, stored["expires_on"], self.today)
-            if status != mark.status:
-                changed["status"] = status
-            before = {name: getattr(mark, name) for name in changed}
-            updated.append({"id": mark.id, "before": before, "after": changed})
-            changes = field_changes(before, changed)
-            report.updated(number, key, changes, mark_consequences(changes))
-            if not self.job.dry_run:
-                Mark.update(updated_at=now, **changed, **review_reset(status, mark.status)).where(
-                    Mark.id == mark.id).execute()
-        if inserts and not self.job.dry_run:
-            fields = [getattr(Mark, name) for name in INSERT_FIELDS]
-            Mark.insert_many(inserts, fields=fields).execute()
-        return created, updated
-
-
-def current_values(mark):
-    """A stored mark in the form clean_mark reads, so a row can be merged over it."""
-    return {"word": mark.word, "office": mark.office, "registration_number": mark.registration_number,
-            "nice_classes": mark.classes, "registered_on": mark.registered_on, "expires_on": mark.expires_on,
-            "jurisdictions": mark.jurisdiction_list}
 
 
 def error_row(job, number, problem, level="error"):
@@ -663,17 +477,13 @@ def row_errors(job):
             .order_by(ImportRowError.row, ImportRowError.id))
 
 
-def resume_stalled_imports():
-    """Queue again the jobs whose worker stopped (killed, redeployed): each continues after its last batch."""
-    from portal.tasks import run_mark_import
+def stalled_job_ids():
+    """The jobs whose worker stopped (killed, redeployed): running without a heartbeat, or never started."""
     cutoff = utcnow() - stalled_after()
     stalled = ImportJob.select(ImportJob.id).where(
         ((ImportJob.status == "running") & (ImportJob.heartbeat_at < cutoff))
         | ((ImportJob.status == "queued") & (ImportJob.created_at < cutoff)))
-    ids = [job.id for job in stalled]
-    for job_id in ids:
-        run_mark_import(job_id)
-    return ids
+    return [job.id for job in stalled]
 
 
 def purge_old_import_files(older_than=timedelta(days=1)):

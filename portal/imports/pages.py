@@ -1,6 +1,6 @@
-"""The pages every kind of bulk upload shares (marks, flags): the upload form and recent jobs, a job's page
-with its progress, report and per-row outcomes, and the status its progress bar polls. Each kind names its
-routes and words once."""
+"""The pages every kind of bulk upload shares (marks, flags, authorized sellers, notice batches): the upload
+form and recent jobs, a job's page with its progress, report and per-row outcomes, and the status its
+progress bar polls. Each importer names its routes and words once (`Importer.pages`)."""
 from dataclasses import dataclass
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -8,9 +8,11 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from portal.forms import ConfirmForm, apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
-from portal.marks import import_report, imports
-from portal.marks.models import ImportJob
-from portal.marks.spreadsheets import FileRefused
+from portal.imports import report as import_report
+from portal.imports import runner, service
+from portal.imports.models import ImportJob
+from portal.imports.registry import importer_for
+from portal.imports.tables import FileRefused
 
 ERRORS_SHOWN = 200
 OUTCOME_ROWS = 100
@@ -29,43 +31,34 @@ class ImportPages:
     matches: str  # what an unchanged file matches: "the registry"
 
 
-PAGES = {
-    "marks": ImportPages("marks.imports_page", "marks.import_job", "marks.import_progress", "marks.apply_import",
-                         "marks.import_errors", "marks.import_report", "Uploads", "mark", "the registry"),
-    "flags": ImportPages("intel.flag_imports", "intel.flag_import", "intel.flag_import_status",
-                         "intel.apply_flag_import", "intel.flag_import_errors", "intel.flag_import_report",
-                         "Bulk flagging", "flag", "your flags"),
-}
-
-
 def job_page(job):
     """A job's page: counts, progress, what the rows will do (consequences), the first errors and a page of
     the row report, filtered to errors, updates or rows with consequences."""
     show = request.args.get("show", "all")
     show = show if show in import_report.SHOWS else "all"
     after_row = min(max(request.args.get("after_row", 1, type=int) or 1, 1), max(job.last_row, 1))
-    errors = imports.row_errors(job)
+    errors = runner.row_errors(job)
     return render_template(
-        "imports/job.html", job=job, pages=PAGES[job.kind], errors=list(errors.limit(ERRORS_SHOWN)),
+        "imports/job.html", job=job, pages=importer_for(job.kind).pages, errors=list(errors.limit(ERRORS_SHOWN)),
         errors_shown=ERRORS_SHOWN, error_count=errors.count(),
         rows=import_report.rows_page(job, show, after_row, OUTCOME_ROWS) if job.is_finished else [],
         show=show, shows=import_report.SHOWS, shown_counts=import_report.shown_counts(job), after_row=after_row,
-        page_rows=OUTCOME_ROWS, key_columns=imports.importer_for(job.kind).key_columns,
+        page_rows=OUTCOME_ROWS, key_columns=importer_for(job.kind).key_columns,
         consequence_label=lambda code: import_report.consequence_label(job.kind, code),
         summary=import_report.consequence_summary(job), differs_from_dry_run=import_report.differs_from_dry_run(job),
-        confirm_form=ConfirmForm(), same_file=imports.previous_import_of_same_file(job),
-        applied_as=imports.jobs_of(job.org_id, job.kind).where(ImportJob.applied_from == job).first())
+        confirm_form=ConfirmForm(), same_file=service.previous_import_of_same_file(job),
+        applied_as=runner.jobs_of(job.org_id, job.kind).where(ImportJob.applied_from == job).first())
 
 
 def job_status(job):
     """Polled by the job page (portal.js) to move the progress bar without reloading."""
-    response = jsonify(imports.job_status(job))
+    response = jsonify(runner.job_status(job))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def recent_jobs(org, kind, count=20):
-    return list(imports.jobs_of(org, kind).order_by(ImportJob.id.desc()).limit(count))
+    return list(runner.jobs_of(org, kind).order_by(ImportJob.id.desc()).limit(count))
 
 
 def upload(org, kind, form, render, user=None):
@@ -77,20 +70,20 @@ def upload(org, kind, form, render, user=None):
         return render(form, status=422)
     file = form.file.data
     try:
-        job = imports.start_import(org, file.stream, file.filename, dry_run=form.dry_run.data, user=user, kind=kind)
+        job = service.start_import(org, file.stream, file.filename, kind, dry_run=form.dry_run.data, user=user)
     except FileRefused as refused:
         form.file.errors = [refused.text]
         return render(form, status=422, refused=refused)
     except ServiceError as error:
         apply_service_errors(form, error)
         return render(form, status=error.status)
-    return redirect(url_for(PAGES[kind].job, job_id=job.id))
+    return redirect(url_for(importer_for(kind).pages.job, job_id=job.id))
 
 
 def error_report(job, filename):
     """The job's row errors as CSV (cells made inert), streamed: the query runs while the response goes."""
     def rows():
-        for error in imports.row_errors(job).iterator():
+        for error in runner.row_errors(job).iterator():
             yield [error.row, error.column, error.code, error.message, error.value, error.level]
     return csv_response(filename, ["row", "column", "code", "message", "value", "level"], rows())
 
@@ -110,8 +103,8 @@ def apply(job, user=None):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        applied = imports.apply_dry_run(job, user=user)
+        applied = service.apply_dry_run(job, user=user)
     except FileRefused as refused:
         flash(refused.text, "error")
-        return redirect(url_for(PAGES[job.kind].job, job_id=job.id))
-    return redirect(url_for(PAGES[job.kind].job, job_id=applied.id))
+        return redirect(url_for(importer_for(job.kind).pages.job, job_id=job.id))
+    return redirect(url_for(importer_for(job.kind).pages.job, job_id=applied.id))

@@ -1,4 +1,4 @@
-"""Reading an uploaded trademark list: CSV or XLSX, told apart by content, rows streamed one at a time.
+"""Reading an uploaded table (a trademark list, flags, listings): CSV or XLSX, told apart by content, rows streamed one at a time.
 
 `open_table(path, filename)` checks what can be checked cheaply before any work starts (format,
 encoding, the header row) and raises `FileRefused` with a clear message otherwise. The `Table` it returns
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from portal.csvutil import needs_apostrophe
 from portal.errors import ValidationError
-from portal.marks.rules import COLUMNS, REQUIRED_COLUMNS
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # Excel 97-2003 .xls
@@ -27,21 +26,10 @@ MAX_CELL = 1024 * 1024
 csv.field_size_limit(MAX_CELL)
 BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
-HEADER_ALIASES = {
-    "word": ("word", "mark", "trademark", "wordmark", "markword", "marktext"),
-    "office": ("office", "ipoffice", "trademarkoffice", "registry"),
-    "registration_number": ("registrationnumber", "registrationno", "regnumber", "regno", "number"),
-    "nice_classes": ("niceclasses", "niceclass", "classes", "class"),
-    "registered_on": ("registeredon", "registrationdate", "registered", "dateofregistration"),
-    "expires_on": ("expireson", "expirydate", "expirationdate", "expires", "renewaldate", "expiry"),
-    "jurisdictions": ("jurisdictions", "jurisdiction", "countries", "designations", "territories"),
-}
-
-
 @dataclass(frozen=True)
 class Columns:
     """What a kind of table holds: its columns, which are required, and the header names each goes by.
-    Marks use MARK_COLUMNS; other bulk uploads (a notice's listings) bring their own."""
+    Each importer brings its own (portal.marks.rules.MARK_COLUMNS, ...)."""
 
     names: tuple
     required: tuple
@@ -51,8 +39,6 @@ class Columns:
         key = header_key(header_text)
         return next((column for column, aliases in self.aliases.items() if key in aliases), None)
 
-
-MARK_COLUMNS = Columns(COLUMNS, REQUIRED_COLUMNS, HEADER_ALIASES)
 
 
 class FileRefused(ValidationError):
@@ -77,7 +63,7 @@ class Header:
     warnings: list = field(default_factory=list)
 
 
-def read_header(cells, spec=MARK_COLUMNS):
+def read_header(cells, spec):
     """Map header cells to columns; refuse a header missing required columns or naming one twice."""
     columns, seen, warnings, problems = {}, {}, [], []
     for index, cell in enumerate(cells):
@@ -106,7 +92,7 @@ def read_header(cells, spec=MARK_COLUMNS):
 class InertText(str):
     """A cell's text after inert_cell took our apostrophe off: what the person wrote, literally. A bulk
     update reads "-" as "empty this value", but "'-" (a stored "-" as our CSV downloads write it) stays the
-    text "-" (portal.marks.imports.split_cells)."""
+    text "-" (portal.imports.runner.split_cells)."""
 
 
 def inert_cell(value):
@@ -119,7 +105,10 @@ def inert_cell(value):
 
 
 def is_blank(cells):
-    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+    for cell in cells:  # a loop, not all(genexpr): this runs twice for every row of every file
+        if cell is not None and (cell.strip() if isinstance(cell, str) else True):
+            return False
+    return True
 
 
 class Table:
@@ -156,6 +145,11 @@ class Table:
         self.warnings.extend(self.header.warnings)
         return self
 
+    def count_rows(self):
+        """How many rows below the header are not blank: the whole file read once, its cells not mapped."""
+        return sum(1 for number, cells in enumerate(self.records(), start=1)
+                   if number > self.header_row and not is_blank(cells))
+
     def rows(self):
         """(row_number, {column: value}) for every row below the header; None for a blank row."""
         columns = self.header.columns.items()
@@ -181,16 +175,28 @@ class CsvTable(Table):
         read = 0
         with open(self.path, encoding=self.encoding, newline="") as handle:
             try:
-                for read, cells in enumerate(csv.reader(handle, delimiter=self.delimiter), start=1):
-                    if any("\x00" in cell for cell in cells):
-                        raise FileRefused("not_text", f"Row {read} holds a NUL character: the file is not plain "
-                                                      "text. Save it again as CSV UTF-8. Nothing was imported.")
+                for read, cells in enumerate(csv.reader(text_lines(handle), delimiter=self.delimiter), start=1):
                     yield cells
+            except NulInText:
+                raise FileRefused("not_text", f"Row {read + 1} holds a NUL character: the file is not plain "
+                                              "text. Save it again as CSV UTF-8. Nothing was imported.") from None
             except csv.Error as error:
                 raise FileRefused("bad_csv", f"Row {read + 1} of the CSV cannot be read ({error}). "
                                              "Nothing was imported.") from None
             except UnicodeDecodeError:
                 raise FileRefused("wrong_encoding", ENCODING_MESSAGE) from None
+
+
+class NulInText(Exception):
+    """A line of a CSV file holds a NUL: a binary file, or UTF-16 read as something else."""
+
+
+def text_lines(handle):
+    """The file's lines, refusing one with a NUL (checked a line at a time: cheaper than every cell)."""
+    for line in handle:
+        if "\x00" in line:
+            raise NulInText()
+        yield line
 
 
 class XlsxTable(Table):
@@ -328,7 +334,7 @@ def decodes(path, encoding):
     return True
 
 
-def choose_delimiter(path, encoding, spec=MARK_COLUMNS):
+def choose_delimiter(path, encoding, spec):
     with open(path, encoding=encoding, newline="") as handle:
         # The header is the first line with any text (leading blank or all-delimiter lines are skipped).
         first_line = next((line for line in handle if any(ch.isalnum() for ch in line)), "")
@@ -341,7 +347,7 @@ def choose_delimiter(path, encoding, spec=MARK_COLUMNS):
     return best
 
 
-def open_table(path, filename="", max_uncompressed=1024 ** 3, spec=MARK_COLUMNS):
+def open_table(path, filename, max_uncompressed=1024 ** 3, *, spec):
     """The table in the file at `path`, its header checked; FileRefused when it cannot be imported."""
     with open(path, "rb") as handle:
         head = handle.read(8)

@@ -1,0 +1,187 @@
+"""Writing many rows at the speed of the database driver: one statement per table and columns, its text
+built once per process, run with the driver's own `executemany` (SQLite), or COPY (psycopg 3 on
+PostgreSQL; `executemany`, which psycopg pipelines, where COPY cannot do the job: an UPDATE).
+
+Why not peewee's `insert_many`: it renders an INSERT of a thousand rows as one statement with a parameter
+per cell (17,000 for a batch of marks) at every batch, and that text building cost more than the database's
+own work. Values go to the driver as they are, so they must already be in the stored form: ids (not model
+instances), packed lists as text, dates and timestamps (converted here for SQLite as peewee would).
+
+Plumbing: imports no domain. Callers run it inside their own transaction.
+"""
+import time
+from datetime import date, datetime
+from functools import lru_cache
+
+from peewee import BooleanField, DateField, DateTimeField, QueryEvent
+from peewee import __exception_wrapper__ as driver_errors  # the driver's errors as peewee's (IntegrityError...)
+
+from portal.db import db, is_postgresql
+
+
+def _quoted(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+@lru_cache(maxsize=None)
+def _columns(model, field_names):
+    fields = [model._meta.fields[name] for name in field_names]
+    return _quoted(model._meta.table_name), ", ".join(_quoted(field.column_name) for field in fields)
+
+
+@lru_cache(maxsize=None)
+def insert_sql(model, field_names, param):
+    table, columns = _columns(model, field_names)
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join([param] * len(field_names))})"
+
+
+@lru_cache(maxsize=None)
+def copy_sql(model, field_names):
+    table, columns = _columns(model, field_names)
+    return f"COPY {table} ({columns}) FROM STDIN"
+
+
+@lru_cache(maxsize=None)
+def update_sql(model, field_names, param):
+    """UPDATE of `field_names` of one row by id: each parameter row is (*values, id)."""
+    table, _ = _columns(model, field_names)
+    sets = ", ".join(f"{_quoted(model._meta.fields[name].column_name)} = {param}" for name in field_names)
+    return f"UPDATE {table} SET {sets} WHERE {_quoted(model._meta.primary_key.column_name)} = {param}"
+
+
+def _for_sqlite(value):
+    """What peewee hands sqlite3 for a date or timestamp (sqlite3's own adapters are deprecated)."""
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+@lru_cache(maxsize=None)
+def _time_columns(model, field_names):
+    """Positions of the date and timestamp columns: the only values SQLite rows need converted."""
+    return tuple(index for index, name in enumerate(field_names)
+                 if isinstance(model._meta.fields[name], (DateField, DateTimeField)))
+
+
+def _sqlite_rows(model, field_names, rows):
+    positions = _time_columns(model, field_names)
+    if not positions:
+        yield from rows
+        return
+    for row in rows:
+        row = list(row)
+        for index in positions:
+            row[index] = _for_sqlite(row[index])
+        yield row
+
+
+def _run(sql, rows, write):
+    """Run one statement for many rows (`write(cursor)`) as peewee runs a query: its errors as peewee's,
+    and seen by the database's query hooks (the query counters of the tests and benchmarks) as one query."""
+    started = time.perf_counter()
+    error = None
+    try:
+        with driver_errors:
+            write(db.cursor())
+    except Exception as failed:
+        error = failed
+        raise
+    finally:
+        for hook in db.query_hooks:
+            hook(QueryEvent(sql, (f"{len(rows)} rows",), time.perf_counter() - started, error))
+    return len(rows)
+
+
+@lru_cache(maxsize=None)
+def _defaulted(model, field_names):
+    """The fields `field_names` leaves out that have a default: peewee's insert fills them in, so must we."""
+    return tuple(field for field in model._meta.sorted_fields
+                 if field.name not in field_names and field.default is not None and field is not model._meta.primary_key)
+
+
+def _with_defaults(model, field_names, rows):
+    """The columns and rows with the model's defaults added (a callable default is called once per call)."""
+    defaulted = _defaulted(model, field_names)
+    if not defaulted:
+        return field_names, rows
+    values = tuple(field.db_value(field.default() if callable(field.default) else field.default)
+                   for field in defaulted)
+    return field_names + tuple(field.name for field in defaulted), [row + values for row in rows]
+
+
+def insert(model, field_names, rows):
+    """Insert `rows` (tuples in the order of `field_names`, stored values) into `model`'s table; the
+    columns it leaves out get the model's defaults, as with peewee."""
+    field_names = tuple(field_names)
+    if not rows:
+        return 0
+    field_names, rows = _with_defaults(model, field_names, rows)
+    if is_postgresql():
+        sql = copy_sql(model, field_names)
+
+        def write(cursor):
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return _run(sql, rows, write)
+    sql = insert_sql(model, field_names, "?")
+    return _run(sql, rows, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+
+
+def update(model, field_names, rows):
+    """Set `field_names` of many rows by id: `rows` are (*values, id) tuples, one per row."""
+    field_names = tuple(field_names)
+    if not rows:
+        return 0
+    if is_postgresql():
+        sql = update_sql(model, field_names, "%s")
+        return _run(sql, rows, lambda cursor: cursor.executemany(sql, rows))
+    sql = update_sql(model, field_names, "?")
+    return _run(sql, rows, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+
+
+@lru_cache(maxsize=None)
+def select_in_sql(model, field_names, equal_names, in_name, count, param):
+    table, columns = _columns(model, field_names)
+    fields = model._meta.fields
+    conditions = [f"{_quoted(fields[name].column_name)} = {param}" for name in equal_names]
+    conditions.append(f"{_quoted(fields[in_name].column_name)} IN ({', '.join([param] * count)})")
+    return f"SELECT {columns} FROM {table} WHERE {' AND '.join(conditions)}"
+
+
+@lru_cache(maxsize=None)
+def _readers(model, field_names):
+    """(position, python_value) of the columns the driver does not hand back as Python wants them:
+    dates and timestamps stored as text on SQLite, booleans stored as integers."""
+    return tuple((index, model._meta.fields[name].python_value) for index, name in enumerate(field_names)
+                 if isinstance(model._meta.fields[name], (DateField, DateTimeField, BooleanField)))
+
+
+def select_in(model, field_names, equal, in_name, values):
+    """Rows (tuples of `field_names`, Python values) of `model` whose fields equal `equal` ({name: value})
+    and whose `in_name` is one of `values`: a SELECT compiled once per shape, for lookups by natural key a
+    batch at a time. The caller scopes it (the org is one of `equal`)."""
+    field_names, values = tuple(field_names), list(values)
+    if not values:
+        return []
+    equal_names = tuple(equal)
+    sql = select_in_sql(model, field_names, equal_names, in_name, len(values), "%s" if is_postgresql() else "?")
+    params = [_for_sqlite(v) for v in equal.values()] + values
+    found = []
+
+    def read(cursor):
+        cursor.execute(sql, params)
+        found.extend(cursor.fetchall())
+    _run(sql, found, read)
+    readers = _readers(model, field_names)
+    if not readers:
+        return [tuple(row) for row in found]
+    rows = []
+    for row in found:
+        row = list(row)
+        for index, python_value in readers:
+            row[index] = python_value(row[index])
+        rows.append(tuple(row))
+    return rows

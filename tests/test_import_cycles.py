@@ -49,3 +49,19 @@ def test_plumbing_and_shared_machinery_import_no_domain():
     shared = [module for module in edges if module in SHARED or module.startswith("portal.imports.")]
     reaching = {module: sorted(filter(is_domain, edges[module])) for module in shared}
     assert not {module: targets for module, targets in reaching.items() if targets}
+
+
+def test_the_check_finds_a_cycle_through_a_function_level_import(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.sub import b\n")
+    (package / "sub" / "b.py").write_text("def later():\n    from .. import c\n")
+    (package / "c.py").write_text("import pkg.a\n")
+    (package / "d.py").write_text("from pkg import a\n")  # imports into the cycle, is not part of it
+    edges = tool.graph(str(package))
+    found = tool.cycles(edges)
+    assert found == [["pkg.a", "pkg.c", "pkg.sub.b"]]
+    assert tool.describe(edges, found).splitlines() == [
+        "cycle of 3 modules:", "  pkg.a -> pkg.sub.b", "  pkg.c -> pkg.a", "  pkg.sub.b -> pkg.c"]

@@ -1,44 +1,71 @@
 """Which natural keys a job's earlier batches claimed, and the row that claimed each: for "duplicate of
 row N" across a whole file, in little memory.
 
-A Python dict of a million 64-bit key hashes to row numbers costs about 100 MB (each entry holds two
-boxed ints). This keeps them in a private in-memory SQLite table instead (stdlib sqlite3, not the portal's
-database): about 20 bytes a key, looked up and added a batch at a time by the SQLite library, not row by
-row in Python. Two different keys sharing a 64-bit hash are vanishingly unlikely (about 1 in 10^7 for a
-million keys).
+A Python dict of key hashes to row numbers is fast but costs about 70 bytes a key (two boxed ints and
+the entry; tracemalloc), 70 MB for a million rows. So the dict holds at most DICT_KEYS keys; beyond, they
+move to a compact store of under 20 bytes a key: each 64-bit hash packed as 8 bytes into one of 4,096
+`bytearray`s (chosen by the hash's top bits), its row in a parallel `array`, found with one
+`bytearray.find` over a few hundred bytes (a match must sit on an 8-byte boundary). Files up to DICT_KEYS rows never pay for the compact store's slower
+lookups. Two different keys sharing a 64-bit hash are vanishingly unlikely (about 1 in 10^7 for a million).
 """
-import sqlite3
+from array import array
 
-CHUNK = 900  # parameters per lookup, below every SQLite's limit on variables
+DICT_KEYS = 250_000
+BUCKET_BITS = 12
+MASK = (1 << 64) - 1
 
 
 class SeenKeys:
-    def __init__(self):
-        self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        self._db.execute("CREATE TABLE seen (digest INTEGER PRIMARY KEY, first_row INTEGER NOT NULL)")
-        self._pending = {}  # added, not yet written (resume adds one row at a time)
+    def __init__(self, dict_keys=DICT_KEYS):
+        self.dict_keys = dict_keys
+        self._recent = {}  # digest -> first row
+        self._digests = None  # the compact store, made when the dict first fills
+        self._rows = None
 
     def first_rows(self, digests):
         """{digest: first row} of those `digests` already claimed."""
-        self._flush()
-        wanted = list(set(digests))
-        found = {}
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
-            found.update(self._db.execute(
-                f"SELECT digest, first_row FROM seen WHERE digest IN ({','.join('?' * len(chunk))})", chunk))
+        recent = self._recent
+        found = {digest: recent[digest] for digest in digests if digest in recent}
+        if self._digests is not None:
+            for digest in digests:
+                if digest not in found:
+                    row = self._compact_row(digest)
+                    if row is not None:
+                        found[digest] = row
         return found
 
     def add(self, first_rows):
         """Claim each digest of {digest: row} for its row; a digest claimed before keeps its first row."""
-        self._pending.update({d: r for d, r in first_rows.items() if d not in self._pending})
-        if len(self._pending) >= 10_000:
-            self._flush()
+        for digest, row in first_rows.items():
+            if digest not in self._recent and (self._digests is None or self._compact_row(digest) is None):
+                self._recent[digest] = row
+        if len(self._recent) >= self.dict_keys:
+            self._compact()
 
-    def _flush(self):
-        if self._pending:
-            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", self._pending.items())
-            self._pending = {}
+    def _compact(self):
+        if self._digests is None:
+            self._digests = [None] * (1 << BUCKET_BITS)
+            self._rows = [None] * (1 << BUCKET_BITS)
+        for digest, row in self._recent.items():
+            unsigned = digest & MASK
+            bucket = unsigned >> (64 - BUCKET_BITS)
+            if self._digests[bucket] is None:
+                self._digests[bucket], self._rows[bucket] = bytearray(), array("q")
+            self._digests[bucket] += unsigned.to_bytes(8, "little")
+            self._rows[bucket].append(row)
+        self._recent = {}
+
+    def _compact_row(self, digest):
+        unsigned = digest & MASK
+        bucket = unsigned >> (64 - BUCKET_BITS)
+        digests = self._digests[bucket]
+        if digests is None:
+            return None
+        packed = unsigned.to_bytes(8, "little")
+        found = digests.find(packed)
+        while found != -1 and found % 8:
+            found = digests.find(packed, found + 1)
+        return None if found == -1 else self._rows[bucket][found // 8]
 
     def close(self):
-        self._db.close()
+        self._recent, self._digests, self._rows = {}, None, None

@@ -1,13 +1,16 @@
-"""Writing many rows at the speed of the database driver: one statement per table and columns, its text
-built once per process, run with the driver's own `executemany` (SQLite), or COPY (psycopg 3 on
-PostgreSQL; `executemany`, which psycopg pipelines, where COPY cannot do the job: an UPDATE).
+"""Reading and writing many rows at the speed of the database driver: one statement per table and shape,
+its text built once per process, run with the driver's own `executemany` (SQLite; psycopg pipelines it on
+PostgreSQL) or COPY (inserts on PostgreSQL), and lookups by a list of keys read as tuples.
 
-Why not peewee's `insert_many`: it renders an INSERT of a thousand rows as one statement with a parameter
-per cell (17,000 for a batch of marks) at every batch, and that text building cost more than the database's
-own work. Values go to the driver as they are, so they must already be in the stored form: ids (not model
-instances), packed lists as text, dates and timestamps (converted here for SQLite as peewee would).
+Why not peewee's query builder here: it renders an INSERT of a thousand rows as one statement with a
+parameter per cell (17,000 for a batch of marks) at every batch, and building that text cost more than the
+database's own work; a SELECT per batch likewise, and a model instance per row read. Values go to the
+driver as they are, so they must already be in the stored form: ids (not model instances), packed lists as
+text, dates and timestamps (converted here for SQLite as peewee would). Each statement is one event for
+the database's query hooks, and the driver's errors arrive as peewee's (IntegrityError, OperationalError).
 
-Plumbing: imports no domain. Callers run it inside their own transaction.
+Plumbing: imports no domain. Callers run it inside their own transaction and scope it (the org is one of
+the values or conditions they give).
 """
 import time
 from datetime import date, datetime
@@ -77,7 +80,7 @@ def _sqlite_rows(model, field_names, rows):
         yield row
 
 
-def _run(sql, rows, write):
+def _run(sql, write):
     """Run one statement for many rows (`write(cursor)`) as peewee runs a query: its errors as peewee's,
     and seen by the database's query hooks (the query counters of the tests and benchmarks) as one query."""
     started = time.perf_counter()
@@ -90,8 +93,7 @@ def _run(sql, rows, write):
         raise
     finally:
         for hook in db.query_hooks:
-            hook(QueryEvent(sql, (f"{len(rows)} rows",), time.perf_counter() - started, error))
-    return len(rows)
+            hook(QueryEvent(sql, (), time.perf_counter() - started, error))
 
 
 @lru_cache(maxsize=None)
@@ -102,13 +104,14 @@ def _defaulted(model, field_names):
 
 
 def _with_defaults(model, field_names, rows):
-    """The columns and rows with the model's defaults added (a callable default is called once per call)."""
+    """The columns and rows with the model's defaults added (a callable default is called once per call).
+    The rows come back as a generator: the driver reads them once, and SQLite's conversion joins the pass."""
     defaulted = _defaulted(model, field_names)
     if not defaulted:
         return field_names, rows
     values = tuple(field.db_value(field.default() if callable(field.default) else field.default)
                    for field in defaulted)
-    return field_names + tuple(field.name for field in defaulted), [row + values for row in rows]
+    return field_names + tuple(field.name for field in defaulted), (row + values for row in rows)
 
 
 def insert(model, field_names, rows):
@@ -117,6 +120,7 @@ def insert(model, field_names, rows):
     field_names = tuple(field_names)
     if not rows:
         return 0
+    count = len(rows)
     field_names, rows = _with_defaults(model, field_names, rows)
     if is_postgresql():
         sql = copy_sql(model, field_names)
@@ -125,9 +129,11 @@ def insert(model, field_names, rows):
             with cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)
-        return _run(sql, rows, write)
+        _run(sql, write)
+        return count
     sql = insert_sql(model, field_names, "?")
-    return _run(sql, rows, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+    _run(sql, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+    return count
 
 
 def update(model, field_names, rows):
@@ -137,9 +143,11 @@ def update(model, field_names, rows):
         return 0
     if is_postgresql():
         sql = update_sql(model, field_names, "%s")
-        return _run(sql, rows, lambda cursor: cursor.executemany(sql, rows))
-    sql = update_sql(model, field_names, "?")
-    return _run(sql, rows, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+        _run(sql, lambda cursor: cursor.executemany(sql, rows))
+    else:
+        sql = update_sql(model, field_names, "?")
+        _run(sql, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+    return len(rows)
 
 
 @lru_cache(maxsize=None)
@@ -174,7 +182,7 @@ def select_in(model, field_names, equal, in_name, values):
     def read(cursor):
         cursor.execute(sql, params)
         found.extend(cursor.fetchall())
-    _run(sql, found, read)
+    _run(sql, read)
     readers = _readers(model, field_names)
     if not readers:
         return [tuple(row) for row in found]

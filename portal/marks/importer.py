@@ -138,7 +138,7 @@ class MarkImporter(Importer):
         created and updated, for the audit event."""
         existing = self.existing_marks(fields for _, fields in candidates)
         now = utcnow()
-        inserts, created, updated = [], [], []
+        inserts, created, updated, changes_by_fields = [], [], [], {}
         for number, fields in candidates:
             mark = existing.get((fields["office"], fields["registration_number"]))
             checked = self.merged(mark, fields)
@@ -168,11 +168,12 @@ class MarkImporter(Importer):
             updated.append({"id": mark.id, "before": before, "after": changed})
             changes = field_changes(before, changed, PACKED_FIELDS)
             report.updated(number, key, changes, mark_consequences(changes))
-            if not self.job.dry_run:
-                Mark.update(updated_at=now, **changed, **review_reset(status, mark.status)).where(
-                    Mark.id == mark.id).execute()
-        if inserts and not self.job.dry_run:
+            values = {"updated_at": now, **changed, **review_reset(status, mark.status)}
+            changes_by_fields.setdefault(tuple(values), []).append((*values.values(), mark.id))
+        if not self.job.dry_run:
             bulk.insert(Mark, INSERT_FIELDS, inserts)
+            for names, rows in changes_by_fields.items():  # one UPDATE statement for each set of fields
+                bulk.update(Mark, names, rows)
         return created, updated
 
 

@@ -192,7 +192,8 @@ def _clean_jurisdictions(checked, code, value):
         return
     implied = offices.implied_jurisdictions(code) if code else ()
     if implied:
-        outside = sorted(offices.covered_countries(given) - offices.covered_countries(implied))
+        outside = [] if set(given) <= set(implied) else sorted(
+            offices.covered_countries(given) - offices.covered_countries(implied))
         if outside:
             checked.problem("jurisdictions", "jurisdiction_mismatch",
                             f"A {code} registration covers {', '.join(implied)} only, not {', '.join(outside)}. "

@@ -11,7 +11,8 @@ file exactly. Restoring is `pg_restore` into an empty database; `db restore` pri
 Both write to a temporary file beside PATH and move it into place only when it is complete, so a backup
 that fails (no room, pg_dump stopped) never leaves a half file at PATH; an existing PATH is replaced only
 with --force. A restore (SQLite) replaces the database file in one rename, after keeping the database it
-replaces beside it, and refuses a file that is not a portal database at a migration this code knows.
+replaces beside it, and refuses a file that is not a portal database at a migration this code knows. The
+portal's kept connections (one per thread, portal.db) open the new file at their next use.
 """
 import hashlib
 import os
@@ -27,7 +28,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from playhouse import db_url
 from playhouse.migrations import Migration
 
-from portal.db import MIGRATIONS_DIR
+from portal.db import MIGRATIONS_DIR, reopen_kept_connections
 from portal.errors import ServiceError
 from portal.timeutil import utcnow
 
@@ -387,7 +388,12 @@ def restore_sqlite(database, backup_path, force):
     os.close(fd)
     try:
         facts = check_backup_copy(backup_path, temporary)
+        # This process's own idle connection would read as "in use" (and would go on reading the replaced
+        # file): closed now, and every other kept connection of the process opens the new file at its next
+        # use (those of other processes notice the new file themselves: portal.db.KeptSqliteDatabase).
+        reopen_kept_connections()
         previous = put_in_place(temporary, database, force)
+        reopen_kept_connections()
     except (OSError, sqlite3.Error) as error:  # no room for the copy, an I/O error
         raise BackupRefused(f"The restore failed ({getattr(error, 'strerror', None) or error}); the database at "
                             f"{database} was not changed.") from error

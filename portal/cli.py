@@ -328,8 +328,8 @@ def intel_rebuild_strikes():
 @reports_cli.command("snapshot")
 @json_command
 def reports_snapshot():
-    """Take the snapshot of every org's last closed week that has none (the worker does this every 15
-    minutes); prints how many were taken."""
+    """Take the snapshot of every closed week in each org's trend window (the 12 weeks before its current
+    one) that has none, oldest first (the worker does this every 15 minutes); prints how many were taken."""
     from portal.reports.services import snapshot_closed_weeks
 
     emit({"taken": snapshot_closed_weeks()})

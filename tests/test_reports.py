@@ -221,11 +221,14 @@ def test_the_periodic_task_takes_each_snapshot_once_and_announces_it_by_signed_w
     with story.app.app_context(), acting_as("test"):
         webhook, secret = webhooks.register(story.brand, url, ["report.weekly.ready"])
         taken = services.snapshot_closed_weeks(story.now)
-        assert taken == 2  # the last closed week of each org but Swarovski, which joined this week
+        # The closed weeks of the live week's trend window from each org's first week (the week of its
+        # first notice, the week before the last closed one): two for the brand and two for the platform;
+        # none for Swarovski, which joined this week.
+        assert taken == 4
         assert services.snapshot_closed_weeks(story.now) == 0
         stored = {row.week: row.sha256 for row in WeeklyReport.for_org(story.brand)}
-        # Only the week that just ended: the week before it, read by its trend, is computed, not stored.
-        assert set(stored) == {str(story.week)}
+        assert set(stored) == {str(story.week.shifted(-1)), str(story.week)}
+        # Only the week that just ended is announced; the one before it is history.
         kinds = [d.event_kind for d in WebhookDelivery.for_org(story.brand)]
         assert kinds == ["report.weekly.ready"]
         assert AuditEvent.for_org(story.brand).where(AuditEvent.action == "report.weekly.ready").count() == 1
@@ -240,6 +243,49 @@ def test_the_periodic_task_takes_each_snapshot_once_and_announces_it_by_signed_w
             webhooks.deliver_due()
     assert [(event["data"]["week"], event["data"]["sha256"]) for event in received] == [
         (str(story.week), stored[str(story.week)])]
+
+
+def test_the_live_page_reads_its_trend_from_the_snapshots_the_worker_keeps(story, make_client):
+    """Issue 19: a live week's trend reads the 12 weeks before it from snapshots. Before the worker ran,
+    each of those weeks is computed at every view (about 14 queries a week); once the periodic task has
+    snapshotted the window, the page costs a couple of dozen queries, whatever the history, and every
+    figure is the same as when they were computed."""
+    from portal.reports.models import WeeklyReport
+    from tests.conftest import count_queries
+
+    live = week_of(story.now, story.zone)
+    window = live.previous(services.TREND_WEEKS)
+    for n, week in enumerate(window[:-2]):  # a listing in each earlier week of the window: twelve weeks of history
+        start, _ = week.bounds(story.zone)
+        story.world.notice(story.brand, story.partnership, [f"https://item.taobao.com/item.htm?id={700 + n}"],
+                           now=start + timedelta(days=2, hours=3), marketplace="taobao")
+    browser = make_client()
+    browser.sign_in(story.admin.email)
+    page = f"/reports/weekly?week={live}"
+    browser.get(page)  # the first view of a session loads what every later one finds ready
+    computed, before = count_queries(lambda: browser.get(page))
+    expected = report(story, week=live).data
+    assert computed.status_code == 200 and before > 150  # each trend week computed, at every view
+    with story.app.app_context(), acting_as("worker"):
+        taken = services.snapshot_closed_weeks(story.now)
+        assert services.snapshot_closed_weeks(story.now) == 0
+        stored = {row.week for row in WeeklyReport.for_org(story.brand)}
+    assert stored == {str(week) for week in window} and taken == 2 * len(window)  # brand and platform
+    served, after = count_queries(lambda: browser.get(page))
+    assert served.status_code == 200 and after <= 30, after
+    assert report(story, week=live).data == expected  # every figure, the trend's too, unchanged
+
+    def trend_points(response):  # the charts' points of the 12 earlier weeks (the live week's own move on)
+        return [point for point in re.findall(r'<circle class="dot[^"]*"[^>]*data-figure="([^"]+)" data-key="([^"]+)" '
+                                              r'data-value="([^"]*)"', response.get_data(as_text=True))
+                if point[1] != str(live)]
+    assert len(trend_points(served)) >= 12 * 3 and trend_points(served) == trend_points(computed)
+    # The platform's live page too.
+    platform = make_client()
+    platform.sign_in(story.analyst.email)
+    platform.get(page)
+    _, platform_queries = count_queries(lambda: platform.get(page))
+    assert platform_queries <= 30, platform_queries
 
 
 def test_two_takers_of_one_snapshot_serve_the_first_ones_bytes(story):

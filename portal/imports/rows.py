@@ -46,6 +46,8 @@ def reported_value(value):
 
 def as_text(value):
     """A cell as text: spreadsheet numbers lose the ".0" a float gives them (1234567.0 -> "1234567")."""
+    if type(value) is str:  # a CSV cell, by far the most common: called for every cell of every row
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -40,6 +40,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/screen_listings.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/scale_out.py
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

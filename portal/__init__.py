@@ -54,6 +54,7 @@ def create_app(overrides=None):
 def _register_importers():
     """Each kind of bulk upload registers its importer with the engine (portal.imports.registry) when its
     module is imported: here, so every web process and the worker (whose tasks run in this app) know them."""
+    from portal.intel import authorized_import  # noqa: F401
     from portal.intel import imports as flag_importer  # noqa: F401
     from portal.marks import importer as mark_importer  # noqa: F401
 

@@ -115,6 +115,13 @@ ACCESS_TABLE = {
     "screening.template": ("member", "viewer", "brand"), "screening.authorized": ("member", "viewer", "brand"),
     "screening.new": ("member", "analyst", "brand"), "screening.file_notice": ("member", "analyst", "brand"),
     "screening.remove_authorized": ("member", "analyst", "brand"),
+    "screening.authorized_imports": ("member", "viewer", "brand"),
+    "screening.authorized_import": ("member", "viewer", "brand"),
+    "screening.authorized_import_status": ("member", "viewer", "brand"),
+    "screening.apply_authorized_import": ("member", "analyst", "brand"),
+    "screening.authorized_import_errors": ("member", "viewer", "brand"),
+    "screening.authorized_import_report": ("member", "viewer", "brand"),
+    "screening.authorized_import_template": ("member", "viewer", "brand"),
     "reports.weekly": ("member", "viewer", None), "reports.weekly_csv": ("member", "viewer", None),
     "reports.weekly_json": ("member", "viewer", None),
 }
@@ -411,7 +418,8 @@ def test_viewer_is_refused_every_change(app, make_client, two_orgs):
             "partnerships.propose", "partnerships.revise", "partnerships.decide", "intel.new_flag",
             "intel.edit_flag", "intel.withdraw_flag", "intel.add_sighting", "intel.add_evidence",
             "intel.flag_imports", "intel.apply_flag_import", "screening.new", "screening.file_notice",
-            "screening.authorized", "screening.remove_authorized", "webhooks.create", "webhooks.change_events",
+            "screening.authorized", "screening.remove_authorized", "screening.authorized_imports",
+            "screening.apply_authorized_import", "webhooks.create", "webhooks.change_events",
             "webhooks.rotate_secret", "webhooks.disable", "webhooks.enable", "webhooks.delete",
             "webhooks.redeliver"} <= set(checked)
     after = [(m.id, m.role, m.active) for m in Membership.for_org(a).order_by(Membership.id)]

@@ -579,22 +579,29 @@ def authorized_sellers(org):
                 .order_by(Marketplace.name, AuthorizedSeller.external_id))
 
 
-def add_authorized_seller(org, marketplace_slug, seller_id, note="", user=None, now=None):
-    """Authorize a seller on a marketplace: screening leaves its listings alone."""
-    _brand_only(org, "keep a list of authorized sellers")
+def authorized_problems(marketplace_found, marketplace_slug, seller_id, note):
+    """{field: message} of what is wrong with an authorized seller's fields (the page, the API and the bulk
+    upload check them here): the marketplace must be one of the alliance, the seller id given, short and
+    without control characters, the note short."""
     errors = {}
-    marketplace = find_marketplace(marketplace_slug)
-    if marketplace is None:
+    if not marketplace_found:
         errors["marketplace"] = ("Choose a marketplace of the alliance." if not _text(marketplace_slug)
                                  else f"No marketplace {_text(marketplace_slug)[:64]!r} in the alliance.")
-    seller_id = _text(seller_id)
     if not seller_id:
         errors["seller_id"] = "Give the seller's id on the marketplace."
     elif len(seller_id) > MAX_SELLER_ID or CONTROL.search(seller_id):
         errors["seller_id"] = f"A seller id has at most {MAX_SELLER_ID} characters and no control characters."
-    note = _text(note).replace("\r\n", "\n")
     if len(note) > MAX_NOTE or re.search(r"[\x00-\x08\x0b-\x1f\x7f]", note):
         errors["note"] = f"A note has at most {MAX_NOTE} characters and no control characters."
+    return errors
+
+
+def add_authorized_seller(org, marketplace_slug, seller_id, note="", user=None, now=None):
+    """Authorize a seller on a marketplace: screening leaves its listings alone."""
+    _brand_only(org, "keep a list of authorized sellers")
+    marketplace = find_marketplace(marketplace_slug)
+    seller_id, note = _text(seller_id), _text(note).replace("\r\n", "\n")
+    errors = authorized_problems(marketplace is not None, marketplace_slug, seller_id, note)
     if errors:
         raise ValidationError(errors)
     with db.atomic():

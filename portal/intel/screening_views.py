@@ -6,7 +6,7 @@ import tempfile
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
@@ -14,7 +14,11 @@ from portal.access import member
 from portal.forms import apply_service_errors
 from portal.csvutil import csv_response
 from portal.errors import ServiceError
+from portal.imports import pages as import_pages
+from portal.imports import runner
 from portal.intel import screen
+from portal.intel.authorized_import import COLUMN_HELP as AUTHORIZED_COLUMN_HELP
+from portal.intel.authorized_import import AuthorizedSellerImporter
 
 from portal.imports.tables import FileRefused, open_table
 from portal.notices import rules as notice_rules
@@ -256,3 +260,65 @@ def remove_authorized(authorized_id):
     removed = screen.remove_authorized_seller(current_org, authorized_id, user())
     flash(f"{removed.external_id} is no longer on your list of authorized sellers.", "success")
     return redirect(url_for("screening.authorized"))
+
+
+# --- authorized sellers from a file (the import engine's shared pages) ---------------------------------------
+
+class AuthorizedImportForm(FlaskForm):
+    file = FileField("Authorized sellers (.csv or .xlsx)", validators=[FileRequired(message="Choose a file.")])
+    dry_run = BooleanField("Dry run: only show what would happen, change nothing")
+
+
+def render_authorized_imports(form=None, status=200, refused=None):
+    return render_template("intel/authorized_imports.html", form=form or AuthorizedImportForm(),
+                           jobs=import_pages.recent_jobs(current_org, "authorized"),
+                           columns=AuthorizedSellerImporter.columns, column_help=AUTHORIZED_COLUMN_HELP,
+                           refused=refused, limits=runner.limits(), update_rules=runner.UPDATE_RULES_HELP,
+                           pages=AuthorizedSellerImporter.pages), status
+
+
+@bp.route("/authorized-sellers/import", methods=["GET", "POST"])
+@member("viewer", org_kind="brand")
+def authorized_imports():
+    return import_pages.upload(current_org, "authorized", AuthorizedImportForm(), render_authorized_imports, user())
+
+
+@bp.route("/authorized-sellers/import/<int:job_id>")
+@member("viewer", org_kind="brand")
+def authorized_import(job_id):
+    return import_pages.job_page(runner.get_job(job_id, current_org, "authorized"))
+
+
+@bp.route("/authorized-sellers/import/<int:job_id>/status")
+@member("viewer", org_kind="brand")
+def authorized_import_status(job_id):
+    return import_pages.job_status(runner.get_job(job_id, current_org, "authorized"))
+
+
+@bp.route("/authorized-sellers/import/<int:job_id>/apply", methods=["POST"])
+@member("analyst", org_kind="brand")
+def apply_authorized_import(job_id):
+    return import_pages.apply(runner.get_job(job_id, current_org, "authorized"), user())
+
+
+@bp.route("/authorized-sellers/import/<int:job_id>/errors.csv")
+@member("viewer", org_kind="brand")
+def authorized_import_errors(job_id):
+    job = runner.get_job(job_id, current_org, "authorized")
+    return import_pages.error_report(job, f"authorized-import-{job.id}-errors.csv")
+
+
+@bp.route("/authorized-sellers/import/<int:job_id>/report.csv")
+@member("viewer", org_kind="brand")
+def authorized_import_report(job_id):
+    job = runner.get_job(job_id, current_org, "authorized")
+    return import_pages.row_report(job, f"authorized-import-{job.id}-rows.csv")
+
+
+@bp.route("/authorized-sellers/import-template.csv")
+@member("viewer", org_kind="brand")
+def authorized_import_template():
+    """The columns and one example row, on a marketplace of the alliance."""
+    markets = screen.marketplaces()
+    example = [markets[0].slug if markets else "taobao", "official-store-123", "Our own flagship store"]
+    return csv_response("authorized-sellers-template.csv", list(AuthorizedSellerImporter.columns.names), [example])

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from peewee import fn
 
-from portal import uploads
+from portal import bulk, uploads
 from portal.accounts.models import Marketplace, Organization
 from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
@@ -339,26 +339,31 @@ def already_filed(brand, rows):
             for row in rows if row["url_key"] in found]
 
 
+ITEM_FIELDS = ("notice", "brand", "platform", "marketplace", "state", "state_changed_at", "position", "url", "url_key",
+               "seller_id", "title", "due_at")
+TRANSITION_FIELDS = ("item", "brand", "platform", "from_state", "to_state", "actor", "actor_org", "at")
+
+
 def _create_items(notice, rows, terms, fast_lane, user, brand, now):
     """Items, their first transition and both clocks. Every item starts at the same moment under the same
     terms, so the deadlines are worked out once for the whole notice."""
     ack_minutes, action_minutes = terms.targets(fast_lane)
     calendar = terms.calendar()
-    base = {"notice": notice.id, "brand": notice.org_id, "platform": notice.platform_id,
-            "marketplace": notice.marketplace_id, "state": "submitted", "state_changed_at": now}
     try:
         first_due = min(calendar.add(now, timedelta(minutes=ack_minutes)),
                         calendar.add(now, timedelta(minutes=action_minutes)))
     except ValueError as error:  # terms older than the check in clean_terms; never a 500
         raise ValidationError({"partnership": f"The partnership's calendar cannot be used: {error}."}) from None
-    NoticeItem.insert_many([dict(base, position=position, url=row["url"], url_key=row["url_key"],
-                                 seller_id=row["seller_id"], title=row["title"], due_at=first_due)
-                            for position, row in enumerate(rows, start=1)]).execute()
+    # Written with the driver's bulk path (portal.bulk): peewee's insert_many spent more time building the
+    # SQL text of 300 rows than the database spent storing them (a batch of notices files thousands).
+    bulk.insert(NoticeItem, ITEM_FIELDS, [
+        (notice.id, notice.org_id, notice.platform_id, notice.marketplace_id, "submitted", now, position, row["url"],
+         row["url_key"], row["seller_id"], row["title"], first_due) for position, row in enumerate(rows, start=1)])
     items = list(NoticeItem.select(NoticeItem.id, NoticeItem.brand, NoticeItem.platform)
                  .where(NoticeItem.notice == notice))
-    Transition.insert_many([{"item": item.id, "brand": item.brand_id, "platform": item.platform_id, "from_state": "",
-                             "to_state": "submitted", "actor": user, "actor_org": brand.id, "at": now}
-                            for item in items]).execute()
+    actor = getattr(user, "id", user)
+    bulk.insert(Transition, TRANSITION_FIELDS, [(item.id, item.brand_id, item.platform_id, "", "submitted", actor,
+                                                 brand.id, now) for item in items])
     clocks.start_many(items, calendar, ack_minutes, action_minutes, now)
 
 

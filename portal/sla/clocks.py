@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from portal import bulk
 from portal.db import db, is_postgresql
 from portal.events import emit
 from portal.sla.calendar import calendar_from_dict, calendar_to_dict
@@ -59,6 +60,10 @@ def business_remaining(calendar, now, deadline):
 
 # --- starting and moving clocks ----------------------------------------------------------------------
 
+CLOCK_FIELDS = ("item", "brand", "platform", "metric", "target_minutes", "calendar", "started_at", "deadline",
+                "warn_at", "stage")
+
+
 def start_many(items, calendar, ack_minutes, action_minutes, at):
     """Both clocks of newly filed items (with their brand and platform read), with the targets and calendar
     in force now. The items start together, so their deadlines are worked out once."""
@@ -66,12 +71,11 @@ def start_many(items, calendar, ack_minutes, action_minutes, at):
     rows = []
     for metric, minutes in (("acknowledge", ack_minutes), ("action", action_minutes)):
         target = timedelta(minutes=minutes)
-        times = {"metric": metric, "target_minutes": minutes, "calendar": snapshot, "started_at": at,
-                 "deadline": calendar.add(at, target), "warn_at": calendar.add(at, target * WARNING_SHARE),
-                 "stage": "running"}
-        rows.extend(dict(times, item=item.id, brand=item.brand_id, platform=item.platform_id) for item in items)
-    for start in range(0, len(rows), 500):
-        SlaClock.insert_many(rows[start:start + 500]).execute()
+        times = (metric, minutes, snapshot, at, calendar.add(at, target), calendar.add(at, target * WARNING_SHARE),
+                 "running")
+        rows.extend((item.id, item.brand_id, item.platform_id, *times) for item in items)
+    # The driver's bulk path (portal.bulk): building peewee's INSERT text cost more than the insert itself.
+    bulk.insert(SlaClock, CLOCK_FIELDS, rows)
 
 
 def clock(item, metric):

@@ -57,6 +57,7 @@ def _register_importers():
     from portal.intel import authorized_import  # noqa: F401
     from portal.intel import imports as flag_importer  # noqa: F401
     from portal.marks import importer as mark_importer  # noqa: F401
+    from portal.notices import batches as notice_batch_importer  # noqa: F401
 
 
 def _register_accounts(app):
@@ -76,6 +77,7 @@ def _register_blueprints(app):
     from portal.intel.views import bp as intel_bp
     from portal.marks.views import bp as marks_bp
     from portal.notices.views import bp as notices_bp
+    from portal.notices import batch_views  # noqa: F401  (the batch pages, on the notices blueprint)
     from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
     from portal.partnerships.views import bp as partnerships_bp

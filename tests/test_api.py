@@ -162,12 +162,15 @@ def api_objects_of(org):
     partnership = partnerships_of(org).order_by(Partnership.id).first()
     flag = Flag.for_org(org).order_by(Flag.id).first()
     sighted = visible_flags(org).where(Flag.org != org).order_by(Flag.id).first()
+    from portal.notices.batch_models import NoticeBatch
+    batch = NoticeBatch.for_org(org).order_by(NoticeBatch.job).first()
     return {"marketplace_id": first(Marketplace), "mark_id": first(Mark), "import_id": first(ImportJob),
             "notice_id": notice.id if notice else None, "item_id": item.id if item else None,
             "partnership_id": partnership.id if partnership else None,
             "flag_id": flag.id if flag else None, "sighted_flag_id": sighted.id if sighted else None,
             "marketplace": flag.seller.marketplace.slug if flag else None,
-            "seller_id": flag.seller.external_id if flag else None, "screening_id": first(Screening)}
+            "seller_id": flag.seller.external_id if flag else None, "screening_id": first(Screening),
+            "batch_id": batch.job_id if batch else None}
 
 
 def seed_flags(world, org, marketplace, sighted_by_all=False):
@@ -189,6 +192,15 @@ def seed_screening(app, org):
     with app.app_context(), acting_as("test"):
         screen_listings(org, [(1, {"title": f"{org.name.upper()} replica", "marketplace": "taobao",
                                    "url": "https://item.taobao.com/item.htm?id=1", "seller_id": "s-1"})])
+
+
+def seed_batch(app, org):
+    """A notice batch's dry run of one unusable row: applying it (the own-object request) files nothing."""
+    import io
+    from portal.audit import acting_as
+    from portal.notices.batches import start_batch
+    with app.app_context(), acting_as("test"):
+        start_batch(org, io.BytesIO(b"url\nnot-a-url\n"), "listings.csv", {"good_faith": True}, dry_run=True)
 
 
 def seed_marks(world, org):
@@ -248,6 +260,7 @@ def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, w
         seed_flags(world, org, marketplace, sighted_by_all=org is swarovski)
     for brand in (microsoft, swarovski):
         seed_screening(app, brand)
+        seed_batch(app, brand)
     every_scope = "marks:read marks:write notices:read notices:write intel:read intel:write reports:read"
     # Each parameter is tried by an org of the kind that owns (or reads) such objects, against the same kind
     # of object of another org.
@@ -292,7 +305,8 @@ def test_other_orgs_objects_are_404_on_every_api_route(app, client, platforms, w
     # Nothing of Swarovski's changed.
     from portal.imports.models import ImportJob as Job
     assert Mark.for_org(swarovski).get().word == "SWAROVSKI"
-    assert [job.dry_run for job in Job.for_org(swarovski)] == [True]
+    assert [(job.kind, job.dry_run) for job in Job.for_org(swarovski).order_by(Job.id)] == [
+        ("marks", True), ("notice_batch", True)]
     from portal.notices.models import Evidence, NoticeItem
     assert [i.state for i in NoticeItem.select().where(NoticeItem.brand == swarovski)] == ["submitted"]
     assert Evidence.select().join(Notice).where(Notice.org == swarovski).count() == 0

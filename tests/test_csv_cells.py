@@ -287,6 +287,7 @@ EXPORTS = {
     "portal.intel.screening_views:template": [check_template("/intel/screenings/template.csv")],
     "portal.notices.views:export_items": [check_notice_items_export],
     "portal.notices.views:listings_template": [check_template("/notices/listings-template.csv")],
+    "portal.notices.batch_views:batch_template": [check_template("/notices/batches/template.csv")],
 }
 
 

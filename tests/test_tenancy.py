@@ -95,6 +95,11 @@ ACCESS_TABLE = {
     "notices.listings_template": ("member", "viewer", None), "notices.transition": ("member", "analyst", None),
     "notices.new": ("member", "analyst", "brand"), "notices.add_evidence": ("member", "analyst", "brand"),
     "notices.queue": ("member", "viewer", "platform"), "notices.bulk": ("member", "analyst", "platform"),
+    # notice batches: uploaded and filed by those who may file a notice, read by every member of the brand
+    "notices.batches": ("member", "analyst", "brand"), "notices.apply_batch": ("member", "analyst", "brand"),
+    "notices.batch": ("member", "viewer", "brand"), "notices.batch_status": ("member", "viewer", "brand"),
+    "notices.batch_errors": ("member", "viewer", "brand"), "notices.batch_report": ("member", "viewer", "brand"),
+    "notices.batch_template": ("member", "viewer", "brand"),
     # partnerships: proposed by brands, decided by either side's admin
     "partnerships.index": ("member", "viewer", None), "partnerships.detail": ("member", "viewer", None),
     "partnerships.propose": ("member", "admin", "brand"), "partnerships.revise": ("member", "admin", None),
@@ -328,6 +333,9 @@ def test_every_tenant_model_is_known_to_these_tests():
                                                      "OAuthClient", "AuthorizationCode", "Token", "Mark",
                                                      "ImportJob", "ImportRowError", "ImportOutcomes", "ImportRowChange",
                                                      "Notice",
+                                                     # a batch's routes name its job (job_id); its rows and
+                                                     # plan are read only through it (test_notice_batches.py)
+                                                     "NoticeBatch", "PlannedNotice", "NoticeBatchRow",
                                                      "Flag", "Sighting", "AuthorizedSeller", "Screening",
                                                      "Webhook", "WebhookDelivery",
                                                      # no route names a snapshot: they are read by week, for

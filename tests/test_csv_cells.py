@@ -284,6 +284,7 @@ EXPORTS = {
     "portal.imports.pages:row_report": [check_marks_row_report, check_flags_row_report],
     "portal.intel.views:export": [check_flags_export],
     "portal.intel.views:flag_import_template": [check_template("/intel/flags/import-template.csv")],
+    "portal.intel.screening_views:authorized_import_template": [check_template("/intel/authorized-sellers/import-template.csv")],
     "portal.intel.screening_views:template": [check_template("/intel/screenings/template.csv")],
     "portal.notices.views:export_items": [check_notice_items_export],
     "portal.notices.views:listings_template": [check_template("/notices/listings-template.csv")],

@@ -108,3 +108,32 @@ def apply(job, user=None):
         flash(refused.text, "error")
         return redirect(url_for(importer_for(job.kind).pages.job, job_id=job.id))
     return redirect(url_for(importer_for(job.kind).pages.job, job_id=applied.id))
+
+
+def add_routes(bp, importer, base, org, user, form_class, render, org_kind=None, poll_path="status",
+               file_prefix="import"):
+    """The upload page and a job's pages of one kind of bulk upload, on its domain's blueprint under `base`,
+    with the endpoint names its `Importer.pages` gives: the upload page and recent jobs, a job's page, the
+    status its progress bar polls (`poll_path`), the errors and row report CSVs, and apply. Members read
+    (a viewer's POST is refused by @member); analysts and admins upload and apply. `org()` and `user()` give
+    the request's organization and person; `render(form, status, refused)` draws the upload page."""
+    from portal.access import member  # plumbing, like this module's other imports
+
+    pages, kind = importer.pages, importer.kind
+    reader, writer = member("viewer", org_kind=org_kind), member("analyst", org_kind=org_kind)
+
+    def job(job_id):
+        return runner.get_job(job_id, org(), kind)
+
+    views = [
+        ("", pages.list, reader, lambda: upload(org(), kind, form_class(), render, user()), ["GET", "POST"]),
+        ("/<int:job_id>", pages.job, reader, lambda job_id: job_page(job(job_id)), ["GET"]),
+        (f"/<int:job_id>/{poll_path}", pages.poll, reader, lambda job_id: job_status(job(job_id)), ["GET"]),
+        ("/<int:job_id>/errors.csv", pages.errors, reader,
+         lambda job_id: error_report(job(job_id), f"{file_prefix}-{job_id}-errors.csv"), ["GET"]),
+        ("/<int:job_id>/report.csv", pages.report, reader,
+         lambda job_id: row_report(job(job_id), f"{file_prefix}-{job_id}-rows.csv"), ["GET"]),
+        ("/<int:job_id>/apply", pages.apply, writer, lambda job_id: apply(job(job_id), user()), ["POST"]),
+    ]
+    for path, endpoint, rule, view, methods in views:
+        bp.add_url_rule(base + path, endpoint.split(".", 1)[1], rule(view), methods=methods)

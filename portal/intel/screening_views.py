@@ -277,42 +277,9 @@ def render_authorized_imports(form=None, status=200, refused=None):
                            pages=AuthorizedSellerImporter.pages), status
 
 
-@bp.route("/authorized-sellers/import", methods=["GET", "POST"])
-@member("viewer", org_kind="brand")
-def authorized_imports():
-    return import_pages.upload(current_org, "authorized", AuthorizedImportForm(), render_authorized_imports, user())
-
-
-@bp.route("/authorized-sellers/import/<int:job_id>")
-@member("viewer", org_kind="brand")
-def authorized_import(job_id):
-    return import_pages.job_page(runner.get_job(job_id, current_org, "authorized"))
-
-
-@bp.route("/authorized-sellers/import/<int:job_id>/status")
-@member("viewer", org_kind="brand")
-def authorized_import_status(job_id):
-    return import_pages.job_status(runner.get_job(job_id, current_org, "authorized"))
-
-
-@bp.route("/authorized-sellers/import/<int:job_id>/apply", methods=["POST"])
-@member("analyst", org_kind="brand")
-def apply_authorized_import(job_id):
-    return import_pages.apply(runner.get_job(job_id, current_org, "authorized"), user())
-
-
-@bp.route("/authorized-sellers/import/<int:job_id>/errors.csv")
-@member("viewer", org_kind="brand")
-def authorized_import_errors(job_id):
-    job = runner.get_job(job_id, current_org, "authorized")
-    return import_pages.error_report(job, f"authorized-import-{job.id}-errors.csv")
-
-
-@bp.route("/authorized-sellers/import/<int:job_id>/report.csv")
-@member("viewer", org_kind="brand")
-def authorized_import_report(job_id):
-    job = runner.get_job(job_id, current_org, "authorized")
-    return import_pages.row_report(job, f"authorized-import-{job.id}-rows.csv")
+import_pages.add_routes(bp, AuthorizedSellerImporter, "/authorized-sellers/import", lambda: current_org, user,
+                        AuthorizedImportForm, render_authorized_imports, org_kind="brand",
+                        file_prefix="authorized-import")
 
 
 @bp.route("/authorized-sellers/import-template.csv")

@@ -307,42 +307,8 @@ def render_imports(form=None, status=200, refused=None):
                            pages=FlagImporter.pages), status
 
 
-@bp.route("/flags/import", methods=["GET", "POST"])
-@member("viewer")
-def flag_imports():
-    return import_pages.upload(org(), "flags", FlagImportForm(), render_imports, user())
-
-
-@bp.route("/flags/import/<int:job_id>")
-@member("viewer")
-def flag_import(job_id):
-    return import_pages.job_page(runner.get_job(job_id, org(), "flags"))
-
-
-@bp.route("/flags/import/<int:job_id>/status")
-@member("viewer")
-def flag_import_status(job_id):
-    return import_pages.job_status(runner.get_job(job_id, org(), "flags"))
-
-
-@bp.route("/flags/import/<int:job_id>/apply", methods=["POST"])
-@member("analyst")
-def apply_flag_import(job_id):
-    return import_pages.apply(runner.get_job(job_id, org(), "flags"), user())
-
-
-@bp.route("/flags/import/<int:job_id>/errors.csv")
-@member("viewer")
-def flag_import_errors(job_id):
-    job = runner.get_job(job_id, org(), "flags")
-    return import_pages.error_report(job, f"flag-import-{job.id}-errors.csv")
-
-
-@bp.route("/flags/import/<int:job_id>/report.csv")
-@member("viewer")
-def flag_import_report(job_id):
-    job = runner.get_job(job_id, org(), "flags")
-    return import_pages.row_report(job, f"flag-import-{job.id}-rows.csv")
+import_pages.add_routes(bp, FlagImporter, "/flags/import", org, user, FlagImportForm, render_imports,
+                        file_prefix="flag-import")
 
 
 @bp.route("/flags/import-template.csv")

@@ -226,39 +226,5 @@ def render_imports(form=None, status=200, refused=None):
                            pages=MarkImporter.pages), status
 
 
-@bp.route("/imports", methods=["GET", "POST"])
-@member("viewer", org_kind="brand")
-def imports_page():
-    return import_pages.upload(current_org, "marks", ImportForm(), render_imports, user())
-
-
-@bp.route("/imports/<int:job_id>")
-@member("viewer", org_kind="brand")
-def import_job(job_id):
-    return import_pages.job_page(runner.get_job(job_id, current_org, "marks"))
-
-
-@bp.route("/imports/<int:job_id>/progress")
-@member("viewer", org_kind="brand")
-def import_progress(job_id):
-    return import_pages.job_status(runner.get_job(job_id, current_org, "marks"))
-
-
-@bp.route("/imports/<int:job_id>/errors.csv")
-@member("viewer", org_kind="brand")
-def import_errors(job_id):
-    job = runner.get_job(job_id, current_org, "marks")
-    return import_pages.error_report(job, f"import-{job.id}-errors.csv")
-
-
-@bp.route("/imports/<int:job_id>/report.csv")
-@member("viewer", org_kind="brand")
-def import_report(job_id):
-    job = runner.get_job(job_id, current_org, "marks")
-    return import_pages.row_report(job, f"import-{job.id}-rows.csv")
-
-
-@bp.route("/imports/<int:job_id>/apply", methods=["POST"])
-@member("analyst", org_kind="brand")
-def apply_import(job_id):
-    return import_pages.apply(runner.get_job(job_id, current_org, "marks"), user())
+import_pages.add_routes(bp, MarkImporter, "/imports", lambda: current_org, user, ImportForm, render_imports,
+                        org_kind="brand", poll_path="progress", file_prefix="import")

@@ -22,7 +22,7 @@ from marshmallow import Schema, fields, validate
 
 from flask_smorest.fields import Upload
 from portal.api.auth import ApiBlueprint, current_token
-from portal.api.pagination import PageArgs, decode_cursor, encode_cursor
+from portal.api.pagination import PageArgs, decode_cursor, encode_cursor, paginate
 from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
 from portal.errors import ValidationError, problem_response
 from portal.imports import report as import_report
@@ -362,15 +362,11 @@ def start_batch():
 @blp.response(200, BatchPage)
 def list_batches(args):
     """Your organization's batches, in id order"""
-    query = batches.batches_of(current_org)
-    if args.get("cursor"):
-        query = query.where(ImportJob.id > decode_cursor(args["cursor"]))
-    jobs = list(query.order_by(ImportJob.id).limit(args["limit"] + 1))
-    more = len(jobs) > args["limit"]
-    jobs = jobs[:args["limit"]]
+    page = paginate(batches.batches_of(current_org), ImportJob, args)
+    jobs = page["items"]
     found = {b.job_id: b for b in NoticeBatch.for_org(current_org).where(NoticeBatch.job.in_([j.id for j in jobs]))}
-    return {"items": [summary_body(job, found[job.id]) for job in jobs if job.id in found],
-            "next_cursor": encode_cursor(jobs[-1].id) if more else None}
+    page["items"] = [summary_body(job, found[job.id]) for job in jobs if job.id in found]
+    return page
 
 
 @blp.route("/<int:batch_id>", methods=["GET"])
@@ -408,14 +404,9 @@ def batch_errors(args, batch_id):
     """The rows' problems: {row, listing, column, code, message, value, level}, in id order"""
     job = batches.get_batch_job(batch_id, current_org)
     batch = NoticeBatch.get_by_id(job.id)
-    query = runner.row_errors(job)
-    if args.get("cursor"):
-        query = query.where(ImportRowError.id > decode_cursor(args["cursor"]))
-    errors = list(query.order_by(ImportRowError.id).limit(args["limit"] + 1))
-    more = len(errors) > args["limit"]
-    errors = errors[:args["limit"]]
-    return {"items": [dict(e.as_dict(), listing=listing_of(batch, e.row)) for e in errors],
-            "next_cursor": encode_cursor(errors[-1].id) if more else None}
+    page = paginate(runner.row_errors(job), ImportRowError, args)
+    page["items"] = [dict(e.as_dict(), listing=listing_of(batch, e.row)) for e in page["items"]]
+    return page
 
 
 @blp.route("/<int:batch_id>/rows", methods=["GET"])

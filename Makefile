@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test setup migrate demo bench clean
+.PHONY: run test test-fast setup migrate demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ run: demo
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop, under two minutes: no browser, no PostgreSQL, none of the several-process system tests
+# (tests/system/) nor the exhaustive sweeps (marked slow), on every core.
+test-fast: $(VENV)/.dev
+	env -u DATABASE_URL $(BIN)/python -m pytest -n auto -m "not browser and not slow" --ignore=tests/system \
+		-p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/api_throughput.py

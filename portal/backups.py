@@ -186,8 +186,11 @@ def backup(url, path, force=False):
         raise BackupRefused(f"The database cannot be read ({str(error).strip()}); nothing was written at "
                             f"{target}.") from error
     finally:
-        if temporary and os.path.exists(temporary):
-            os.unlink(temporary)
+        # The copy's own rollback journal stays behind when a failed write could not be rolled back
+        # (a full disk fails the rollback too): it is part of the partial file and goes with it.
+        for leftover in (temporary, f"{temporary}-journal") if temporary else ():
+            if os.path.exists(leftover):
+                os.unlink(leftover)
     facts.pop("migrations")
     return {"path": str(target), "bytes": size, "sha256": digest, "database": kind, **facts,
             "taken_at": utcnow().isoformat(timespec="seconds") + "Z"}

@@ -161,6 +161,7 @@ def reference_add(members, start, minutes):
 
 # --- the tests -----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_scan_finds_the_transitions_of_every_zone_that_has_them(all_transitions):
     assert len(all_transitions) == len(zoneinfo.available_timezones()) > 400
     utc = {k: [datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None) for ts, _, _ in v]
@@ -208,6 +209,7 @@ def references(all_transitions):
     return found
 
 
+@pytest.mark.slow
 def test_every_zones_windows_on_its_transition_days_match_the_minute_walk(all_transitions, references):
     started, checked = clock.monotonic(), 0
     for shape, occurrences in shapes(all_transitions).items():
@@ -224,6 +226,7 @@ def test_every_zones_windows_on_its_transition_days_match_the_minute_walk(all_tr
           f"{clock.monotonic() - started:.1f} s")
 
 
+@pytest.mark.slow
 def test_deadlines_and_elapsed_time_across_every_distinct_transition_match_the_minute_walk(all_transitions,
                                                                                             references):
     started, checked = clock.monotonic(), 0

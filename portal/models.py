@@ -1,5 +1,6 @@
 """Every model of the portal, in one list: the schema tests compare it with what migrations build."""
 from portal.accounts.models import Invitation, Marketplace, Membership, Organization, User, UserSession
+from portal.api.idempotency import IdempotentRequest
 from portal.audit import AuditEvent, AuditHead
 from portal.intel.models import (AuthorizedSeller, Flag, FlagEvidence, FlagIdentifier, FlagNotice, FlagReceipt,
                                  FlagShare, Screening, ScreeningHit, Seller, Sighting, Strike)
@@ -18,4 +19,4 @@ ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSessi
               ImportRowChange, Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
               Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport,
-              FlagReceipt, NoticeBatch, PlannedNotice, NoticeBatchRow]
+              FlagReceipt, NoticeBatch, PlannedNotice, NoticeBatchRow, IdempotentRequest]

@@ -79,6 +79,7 @@ def init_app(app):
     from portal.marks.api import blp as marks_blp
     from portal.notices.api import blp as notices_blp
     from portal.notices.batch_api import blp as notice_batches_blp
+    from portal.notices.items_api import blp as notice_items_blp
     from portal.oauth.api import blp as oauth_blp
     from portal.partnerships.api import blp as partnerships_blp
     from portal.reports.api import blp as reports_blp
@@ -90,7 +91,7 @@ def init_app(app):
     from portal.extensions import csrf
 
     for blueprint in (oauth_blp, accounts_blp, marks_blp, partnerships_blp, notices_blp, notice_batches_blp,
-                      intel_blp, screening_blp, reports_blp):
+                      notice_items_blp, intel_blp, screening_blp, reports_blp):
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
         # The API authenticates by bearer token only and never reads cookies, so a forged cross-site
         # request carries no credentials: the CSRF token is for cookie-authenticated forms.

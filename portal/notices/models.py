@@ -105,6 +105,9 @@ class NoticeItem(BaseModel):
     decided_at = DateTimeField(null=True)
     counter_outcome = CharField(max_length=16, default="")  # reinstated | upheld
     counter_decided_at = DateTimeField(null=True)
+    # The platform's analyst who claimed the listing (the queue's "mine" / "unassigned"), and since when.
+    assignee = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    assigned_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((("brand", "url_key"), False), (("platform", "state", "due_at"), False),

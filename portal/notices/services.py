@@ -17,8 +17,8 @@ from datetime import timedelta
 
 from peewee import fn
 
-from portal import bulk, uploads
-from portal.accounts.models import Marketplace, Organization
+from portal import audit, bulk, uploads
+from portal.accounts.models import Marketplace, Membership, Organization, User
 from portal.db import db
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.events import emit
@@ -516,6 +516,95 @@ def bulk_transition(org, item_ids, to, reason="", redress="", user=None, now=Non
     return result
 
 
+# --- assignment ----------------------------------------------------------------------------------------
+
+ASSIGNING_ROLES = ("analyst", "admin")
+
+
+def assignable_user(platform, user_id):
+    """The platform's active analyst or admin with this id, or a ValidationError: a listing is only ever
+    handed to someone of the platform who may move it."""
+    try:
+        pk = object_id(user_id)
+    except NotFound:
+        pk = None
+    member = (Membership.select(Membership, User).join(User).where(
+        (Membership.org == platform) & (Membership.user == pk) & (Membership.active == True)  # noqa: E712
+        & (Membership.role.in_(ASSIGNING_ROLES)) & (User.active == True)).first())  # noqa: E712
+    if member is None:
+        raise ValidationError({"assignee": "Name an active analyst or admin of your organization."})
+    return member.user
+
+
+def assign(platform, item_ids, assignee, by=None, now=None):
+    """Claim listings of the platform's queue for `assignee` (a user, see `assignable_user`), or release
+    them (`assignee` None). One transaction and one audit event; listings the platform cannot see are
+    refused as a whole (nothing assigned). Returns the number of listings assigned."""
+    if not platform.is_platform:
+        raise Conflict("Only the platform's analysts claim listings.")
+    ids = sorted({object_id(value) for value in item_ids or []})
+    if not ids:
+        raise ValidationError({"items": "Choose at least one listing."})
+    if len(ids) > BULK_LIMIT:
+        raise ValidationError({"items": f"Assign at most {BULK_LIMIT} listings at once."})
+    now = now or utcnow()
+    with db.atomic():
+        found = [pk for (pk,) in visible_items(platform).select(NoticeItem.id).where(NoticeItem.id.in_(ids)).tuples()]
+        if len(found) != len(ids):
+            raise NotFound()
+        for pk in ids:  # in id order, one at a time: two hand-overs of the same listings never deadlock
+            clocks.lock_item(pk)
+        NoticeItem.update(assignee=assignee, assigned_at=now if assignee else None).where(
+            NoticeItem.id.in_(ids)).execute()
+        audit.record("notice_item.assigned" if assignee else "notice_item.released", platform, None, change={
+            "items": ids, "assignee": assignee.id if assignee else None,
+            "assignee_name": (assignee.name or assignee.email) if assignee else None, "by": by.id if by else None})
+    return len(ids)
+
+
+# --- listings (the listing-level API) --------------------------------------------------------------------
+
+def search_items(org, states=(), brand=None, platform=None, marketplace=None, due_before=None,
+                 updated_since=None, assigned=None):
+    """Listings `org` may read, with the filters of GET /api/v1/notice-items, unordered (see
+    `by_deadline`). `assigned`: "none", "any" or a user id. `updated_since`: moved or (re)assigned at or
+    after that moment (naive UTC)."""
+    query = visible_items(org)
+    if states:
+        query = query.where(NoticeItem.state.in_(list(states)))
+    if brand is not None:
+        query = query.where(NoticeItem.brand == brand)
+    if platform is not None:
+        query = query.where(NoticeItem.platform == platform)
+    if marketplace is not None:
+        query = query.where(NoticeItem.marketplace == marketplace)
+    if due_before is not None:
+        query = query.where(NoticeItem.due_at < due_before)
+    if updated_since is not None:
+        query = query.where((NoticeItem.state_changed_at >= updated_since)
+                            | (NoticeItem.assigned_at >= updated_since))
+    if assigned == "none":
+        query = query.where(NoticeItem.assignee.is_null())
+    elif assigned == "any":
+        query = query.where(NoticeItem.assignee.is_null(False))
+    elif assigned is not None:
+        query = query.where(NoticeItem.assignee == assigned)
+    return query
+
+
+def by_deadline(query, after=None):
+    """Listings nearest deadline first, those without a running clock last, ties by id: the queue's order,
+    as keyset pages. `after`: (due_at or None, id) of the last listing of the previous page."""
+    if after is not None:
+        due, last_id = after
+        if due is None:
+            query = query.where(NoticeItem.due_at.is_null() & (NoticeItem.id > last_id))
+        else:
+            query = query.where((NoticeItem.due_at > due) | ((NoticeItem.due_at == due) & (NoticeItem.id > last_id))
+                                | NoticeItem.due_at.is_null())
+    return query.order_by(NoticeItem.due_at.is_null(), NoticeItem.due_at, NoticeItem.id)
+
+
 # --- lists -------------------------------------------------------------------------------------------
 
 QUEUE_DEFAULT_STATES = ("submitted", "acknowledged", "info_requested", "counter_noticed")
@@ -619,6 +708,14 @@ def summary(org, now=None):
             "breached_open": open_items.where(NoticeItem.breached == True).count(),  # noqa: E712
             "due_soon": open_items.where((NoticeItem.due_at <= now + timedelta(hours=24))
                                          & (NoticeItem.breached == False)).count()}  # noqa: E712
+
+
+def partner_orgs(org):
+    """The organizations `org` has partnerships with (a brand's platforms, a platform's brands), for filters."""
+    mine, theirs = (Partnership.platform, Partnership.brand) if org.is_platform else (Partnership.brand,
+                                                                                      Partnership.platform)
+    return list(Organization.select().where(Organization.id.in_(
+        Partnership.select(theirs).where(mine == org))).order_by(Organization.name))
 
 
 def partner_marketplaces(org):

@@ -142,11 +142,12 @@ def test_api_conforms_to_its_openapi_document(app, tokens, mode, kind):
                 "GET /api/v1/intel/sellers/{marketplace}/{seller_id}", "GET /api/v1/reports/weekly",
                 "GET /api/v1/notices/batches/{batch_id}", "GET /api/v1/notices/batches/{batch_id}/planned",
                 "GET /api/v1/notices/batches/{batch_id}/errors", "GET /api/v1/notices/batches/{batch_id}/rows",
-                "POST /api/v1/notices/batches/{batch_id}/apply"}
+                "POST /api/v1/notices/batches/{batch_id}/apply", "GET /api/v1/notice-items"}
     assert mode is GenerationMode.NEGATIVE or 422 in refused  # bodies with unstorable text were sent
     if mode is GenerationMode.POSITIVE:
         expected |= {"GET /api/v1/reports/weekly/weeks", "GET /api/v1/me", "POST /api/v1/marks", "POST /api/v1/marks/imports", "POST /api/v1/notices",
-                     "POST /api/v1/intel/flags", "POST /api/v1/notices/batches", "GET /api/v1/notices/batches"}
+                     "POST /api/v1/intel/flags", "POST /api/v1/notices/batches", "GET /api/v1/notices/batches",
+                     "POST /api/v1/notice-items/transitions", "POST /api/v1/notice-items/assignments"}
     assert expected <= set(checked)
 
 

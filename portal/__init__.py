@@ -42,6 +42,7 @@ def create_app(overrides=None):
     limiter.init_app(app)
     _register_accounts(app)
     _register_importers()
+    _register_wordings()
     _register_blueprints(app)
     _register_api(app)
     _register_template_helpers(app)
@@ -58,6 +59,19 @@ def _register_importers():
     from portal.intel import imports as flag_importer  # noqa: F401
     from portal.marks import importer as mark_importer  # noqa: F401
     from portal.notices import batches as notice_batch_importer  # noqa: F401
+
+
+def _register_wordings():
+    """Each domain words its audit events for the trail (portal.trail) when its `wording` module is imported."""
+    from portal.accounts import wording as accounts_wording  # noqa: F401
+    from portal.intel import wording as intel_wording  # noqa: F401
+    from portal.marks import wording as marks_wording  # noqa: F401
+    from portal.notices import wording as notices_wording  # noqa: F401
+    from portal.oauth import wording as oauth_wording  # noqa: F401
+    from portal.partnerships import wording as partnerships_wording  # noqa: F401
+    from portal.reports import wording as reports_wording  # noqa: F401
+    from portal.sla import wording as sla_wording  # noqa: F401
+    from portal.webhooks import wording as webhooks_wording  # noqa: F401
 
 
 def _register_accounts(app):

@@ -9,15 +9,18 @@ from wtforms import SelectChoice
 
 from portal import audit
 from portal.access import member, public, signed_in
+from portal.accounts import audit_trail as audit_trail_service
 from portal.accounts import services, sessions, throttle, two_factor
 from portal.accounts.forms import (AcceptInvitationForm, ChangePasswordForm, ChooseOrgForm, DisableTwoFactorForm,
                                    EnableTwoFactorForm, InviteForm, LoginForm, RegenerateRecoveryCodesForm, RoleForm,
                                    TwoFactorLoginForm, TwoFactorMandateForm)
 from portal.accounts.models import Invitation, Membership, User
-from portal.errors import ServiceError
+from portal.csvutil import csv_response
+from portal.errors import ServiceError, refusal
 from portal.forms import ConfirmForm, apply_service_errors
 from portal.paging import numbered_page
 from portal.tenancy import current_org
+from portal.timeutil import format_local
 
 bp = Blueprint("accounts", __name__)
 security_log = logging.getLogger("portal.security")
@@ -336,16 +339,27 @@ def revoke_invitation(invitation_id):
 @bp.route("/audit")
 @member("admin")
 def audit_trail():
-    events = audit.AuditEvent.for_org(current_org)
-    actions = sorted({row.action for row in events.select(audit.AuditEvent.action).distinct()})
-    action = request.args.get("action", "")
-    if action in actions:
-        events = events.where(audit.AuditEvent.action == action)
-    else:
-        action = ""
-    page = numbered_page(events.order_by(audit.AuditEvent.seq.desc()), AUDIT_PAGE_SIZE)
-    return render_template("accounts/audit.html", events=page.rows, page=page.number, pages=page.count,
-                           total=page.total, actions=actions, action=action)
+    try:
+        filters = audit_trail_service.parse_filters(request.args)
+        errors, status = {}, 200
+    except ServiceError as error:
+        filters, errors, status = audit_trail_service.Filters(), error.errors, 422
+    page = numbered_page(audit_trail_service.events(current_org, filters), AUDIT_PAGE_SIZE)
+    return render_template("accounts/audit.html", lines=audit_trail_service.lines(page.rows), page=page.number,
+                           pages=page.count, total=page.total, filters=filters, args=filters.as_args(),
+                           raw=request.args, errors=errors,
+                           choices=audit_trail_service.choices(current_org)), status
+
+
+@bp.route("/audit.csv")
+@member("admin")
+def audit_trail_csv():
+    try:
+        filters = audit_trail_service.parse_filters(request.args)
+    except ServiceError as error:
+        return refusal(422, "Unprocessable Entity", f"The export's filters are not valid: {error.message}")
+    return csv_response(f"audit-{current_org.slug}.csv", audit_trail_service.CSV_HEADER,
+                        audit_trail_service.csv_rows(current_org._get_current_object(), filters, format_local))
 
 
 # --- own account ---------------------------------------------------------------------------------------

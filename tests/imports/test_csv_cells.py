@@ -191,6 +191,23 @@ def check_notice_items_export(world, parties):
         assert [row[header.index(name)] for row in rows[1:]] == [safe_cell(v) for v in values], name
 
 
+def check_audit_export(world, parties):
+    """Audit events whose actor label and change carry the values (an actor label is whatever `acting_as`
+    was given: a CLI user's text); the sentence and the change columns hold them too."""
+    from portal.audit import AuditEvent, acting_as
+    from portal.db import db
+    values = FORMULAS + HARMLESS
+    for value in values:
+        with acting_as(value), db.atomic():
+            from portal import audit
+            audit.record("invitation.created", parties["brand"], None, {"email": value, "role": "viewer"})
+    rows = read_csv(parties["client"].get("/audit.csv?action=invitation.created"))
+    assert_inert(rows)
+    header = rows[0]
+    assert [row[header.index("actor_label")] for row in rows[1:]] == [safe_cell(v) for v in reversed(values)]
+    assert AuditEvent.for_org(parties["brand"]).where(AuditEvent.action == "invitation.created").count() == len(values)
+
+
 def plant_row_errors(job):
     """The job's error rows, their values and messages replaced by the planted values."""
     values = FORMULAS + HARMLESS
@@ -289,6 +306,7 @@ EXPORTS = {
     "portal.notices.views:export_items": [check_notice_items_export],
     "portal.notices.views:listings_template": [check_template("/notices/listings-template.csv")],
     "portal.notices.batch_views:batch_template": [check_template("/notices/batches/template.csv")],
+    "portal.accounts.views:audit_trail_csv": [check_audit_export],
 }
 
 

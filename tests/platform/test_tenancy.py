@@ -67,6 +67,7 @@ ACCESS_TABLE = {
     "accounts.disable_two_factor": ("signed_in", *ANY),
     # the team, its audit trail, API clients and webhooks
     "accounts.team": ("member", "viewer", None), "accounts.audit_trail": ("member", "admin", None),
+    "accounts.audit_trail_csv": ("member", "admin", None),
     "accounts.invite": ("member", "admin", None), "accounts.change_role": ("member", "admin", None),
     "accounts.set_active": ("member", "admin", None), "accounts.revoke_invitation": ("member", "admin", None),
     "accounts.require_two_factor": ("member", "admin", None), "accounts.reset_two_factor": ("member", "admin", None),

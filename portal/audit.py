@@ -124,20 +124,43 @@ def record(action, org, obj=None, change=None, object_type=None, object_id=None,
         object_id = object_id if object_id is not None else obj._pk
     actor, actor_label = (actor, actor.email) if actor is not None else current_actor()
 
+    sql = _statements()
     # Claim the next sequence number first: this UPDATE is the lock that serialises writers.
-    claimed = AuditHead.update(seq=AuditHead.seq + 1).where(AuditHead.id == 1).execute()
-    if not claimed:
+    if db.execute_sql(sql["claim"]).rowcount != 1:
         AuditHead.create(id=1, seq=1, hash=GENESIS_HASH)
-    head = AuditHead.get_by_id(1)
+    seq, prev_hash = db.execute_sql(sql["head"]).fetchone()
 
     event = AuditEvent(
-        seq=head.seq, org=org, actor=actor, actor_label=actor_label, action=action,
+        seq=seq, org=org, actor=actor, actor_label=actor_label, action=action,
         object_type=object_type or "", object_id=str(object_id if object_id is not None else ""),
-        change=canonical_json(change or {}), prev_hash=head.hash)
+        change=canonical_json(change or {}), prev_hash=prev_hash)
     event.hash = event.compute_hash()
-    event.save(force_insert=True)
-    AuditHead.update(hash=event.hash).where(AuditHead.id == 1).execute()
+    fields = AuditEvent._meta.fields
+    db.execute_sql(sql["insert"], [fields[name].db_value(event.__data__.get(name)) for name in EVENT_COLUMNS])
+    db.execute_sql(sql["advance"], (event.hash,))
     return event
+
+
+# Every audited transaction runs these four statements: their SQL is written once per kind of database
+# rather than built by peewee each time (which cost more than running them, on bulk moves of 300 listings).
+EVENT_COLUMNS = ("seq", "created_at", "org", "actor", "actor_label", "action", "object_type", "object_id",
+                 "change", "prev_hash", "hash")
+_compiled = {}
+
+
+def _statements():
+    kind = type(db.obj)
+    if kind not in _compiled:
+        mark = db.obj.param
+        fields = AuditEvent._meta.fields
+        columns = ", ".join(f'"{fields[name].column_name}"' for name in EVENT_COLUMNS)
+        head, event = AuditHead._meta.table_name, AuditEvent._meta.table_name
+        _compiled[kind] = {
+            "claim": f'UPDATE "{head}" SET "seq" = "seq" + 1 WHERE "id" = 1',
+            "head": f'SELECT "seq", "hash" FROM "{head}" WHERE "id" = 1',
+            "insert": f'INSERT INTO "{event}" ({columns}) VALUES ({", ".join([mark] * len(EVENT_COLUMNS))})',
+            "advance": f'UPDATE "{head}" SET "hash" = {mark} WHERE "id" = 1'}
+    return _compiled[kind]
 
 
 @dataclass

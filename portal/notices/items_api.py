@@ -111,8 +111,8 @@ class MoveResultSchema(Schema):
                                                      "not open from its state; 422 a ground is missing"})
     message = fields.String(required=True, allow_none=True, metadata={"description": "Why it was refused"})
     errors = fields.List(fields.Nested(FieldMessage), required=True)
-    listing = fields.Nested(ListingSchema, required=True, allow_none=True,
-                            metadata={"description": "The listing after the move (null when refused)"})
+    listing = fields.Nested(ListingSchema, required=True, allow_none=True, metadata={
+        "description": "The listing as it stands after the call (null when this move was refused)"})
 
 
 class MovesResultSchema(Schema):
@@ -228,19 +228,33 @@ def list_listings(args):
 
 
 def one_move(org, move, user):
-    """One move as its result: applied on its own, or refused with the reason the page would show."""
+    """One move as (result, moved listing or None): applied on its own, or refused with the reason the page
+    would show."""
     result = {"item": move["item"], "status": 200, "message": None, "errors": [], "listing": None}
     try:
         item = services.visible_items(org).where(NoticeItem.id == move["item"]).get()
-    except NoticeItem.DoesNotExist:
-        return dict(result, status=404, message="No such listing of yours.")
-    try:
         item = services.transition(item, org, move["to"], move["reason"], move["redress"], user=user)
+    except (NoticeItem.DoesNotExist, NotFound):
+        return dict(result, status=404, message="No such listing of yours."), None
     except (Conflict, ValidationError) as refused:
-        return dict(result, status=refused.status, message=refused.message, errors=field_error_list(refused.errors))
-    except NotFound:
-        return dict(result, status=404, message="No such listing of yours.")
-    return dict(result, listing=listing_bodies([item], org, now())[0])
+        return dict(result, status=refused.status, message=refused.message,
+                    errors=field_error_list(refused.errors)), None
+    return result, item
+
+
+def moves_body(org, moves, user):
+    """Every move applied in order, then the moved listings' bodies read together (their history and clocks
+    in a few queries for the whole call, not per move)."""
+    outcomes = [one_move(org, move, user) for move in moves]
+    moved = {}
+    for _, item in outcomes:
+        if item is not None:
+            moved[item.id] = item
+    fresh = {item.id: item for item in NoticeItem.select().where(NoticeItem.id.in_(list(moved)))} if moved else {}
+    bodies = dict(zip(fresh, listing_bodies(list(fresh.values()), org, now())))
+    results = [dict(result, listing=bodies[item.id]) if item is not None else result for result, item in outcomes]
+    return {"results": results, "moved": sum(r["status"] == 200 for r in results),
+            "refused": sum(r["status"] != 200 for r in results)}
 
 
 @blp.route("/transitions", methods=["POST"])
@@ -259,10 +273,7 @@ def move_listings(data):
     user = current_token().acting_user
 
     def perform():
-        results = [one_move(org, move, user) for move in data["moves"]]
-        body = MovesResultSchema().dump({"results": results, "moved": sum(r["status"] == 200 for r in results),
-                                         "refused": sum(r["status"] != 200 for r in results)})
-        return 200, body
+        return 200, MovesResultSchema().dump(moves_body(org, data["moves"], user))
 
     return answered_once(org, "notice_items.transitions", data, perform)
 

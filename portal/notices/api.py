@@ -77,8 +77,15 @@ class ClockSchema(Schema):
     started_at = UtcDateTime(required=True)
     deadline = UtcDateTime(required=True, metadata={"description": "While paused: where it would fall if the "
                                                                   "clock resumed now"})
-    remaining_seconds = fields.Integer(required=True, metadata={"description": "Business time left; negative "
-                                                                              "once late"})
+    remaining_seconds = fields.Integer(required=True, metadata={"description": "Time left as `basis` counts it "
+                                                                              "(business hours or calendar "
+                                                                              "time); negative once late"})
+    remaining_hours = fields.Float(required=True, metadata={"description": "remaining_seconds in hours, to two "
+                                                                          "decimals"})
+    target_hours = fields.Float(required=True, metadata={"description": "target_minutes in hours"})
+    basis = fields.String(required=True, metadata={"enum": ["business_hours", "calendar_time"], "description": (
+        "What the clock counts: the business hours of the partnership's calendar, or every hour (24/7)")})
+    timezone = fields.String(required=True, metadata={"description": "The calendar's IANA time zone"})
     elapsed_percent = fields.Integer(required=True, metadata={"description": "Share of the target used"})
     stopped_at = UtcDateTime(required=True, allow_none=True, metadata={"description": "When completed or "
                                                                                       "cancelled"})
@@ -260,6 +267,8 @@ def _clock(reading):
     return {"stage": reading.stage, "breached": reading.breached,
             "target_minutes": int(reading.target.total_seconds() // 60), "started_at": reading.started_at,
             "deadline": reading.deadline, "remaining_seconds": reading.remaining_seconds,
+            "remaining_hours": reading.remaining_hours, "target_hours": round(reading.target.total_seconds() / 3600, 2),
+            "basis": reading.basis, "timezone": reading.timezone,
             "elapsed_percent": reading.elapsed_percent, "stopped_at": reading.stopped_at}
 
 

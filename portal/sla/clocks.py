@@ -41,10 +41,26 @@ class ClockReading:
     remaining: timedelta  # business time left; negative once late
     elapsed_percent: int
     stopped_at: datetime | None
+    calendar_time: bool = False  # a 24/7 calendar: every hour counts, not only business hours
+    timezone: str = "UTC"  # the calendar's zone, in which its business hours are kept
 
     @property
     def remaining_seconds(self):
         return int(self.remaining.total_seconds())
+
+    @property
+    def remaining_hours(self):
+        return round(self.remaining.total_seconds() / 3600, 2)
+
+    @property
+    def basis(self):
+        """What the clock counts, as the API names it: calendar time or business hours."""
+        return "calendar_time" if self.calendar_time else "business_hours"
+
+    @property
+    def basis_words(self):
+        """How a page says it: "calendar time" or "business hours (Europe/London)"."""
+        return "calendar time" if self.calendar_time else f"business hours ({self.timezone})"
 
 
 def calendar_of(clock):
@@ -174,7 +190,7 @@ def read(c, now=None):
     used = (target - remaining) / target if target else 1
     return ClockReading(metric=c.metric, stage=c.stage, breached=breached, target=target, started_at=c.started_at,
                         deadline=deadline, remaining=remaining, elapsed_percent=max(0, round(used * 100)),
-                        stopped_at=c.stopped_at)
+                        stopped_at=c.stopped_at, calendar_time=calendar.always_open, timezone=calendar.timezone)
 
 
 def readings(items, now=None):

@@ -7,6 +7,7 @@ from portal.intel.models import (AuthorizedSeller, Flag, FlagEvidence, FlagIdent
 from portal.imports.models import ImportJob, ImportOutcomes, ImportRowChange, ImportRowError
 from portal.marks.models import Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
+from portal.notices.grounds import GroundTemplate
 from portal.notices.batch_models import NoticeBatch, NoticeBatchRow, PlannedNotice
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
 from portal.partnerships.models import Partnership, Terms
@@ -19,4 +20,5 @@ ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSessi
               ImportRowChange, Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
               Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport,
-              FlagReceipt, NoticeBatch, PlannedNotice, NoticeBatchRow, IdempotentRequest]
+              FlagReceipt, NoticeBatch, PlannedNotice, NoticeBatchRow, IdempotentRequest,
+              GroundTemplate]

@@ -21,7 +21,7 @@ from portal.api.auth import ApiBlueprint, current_token
 from portal.api.pagination import MAX_LIMIT, DEFAULT_LIMIT
 from portal.api.schemas import NO_NUL, UtcDateTime, page_schema
 from portal.errors import Conflict, NotFound, ValidationError, field_error_list, problem_response
-from portal.notices import rules, services
+from portal.notices import grounds, rules, services
 from portal.notices.api import DateOrDateTime, ItemSchema, item_bodies, now, utc_bound
 from portal.notices.models import OPEN_STATES, STATES, NoticeItem, notice_reference
 from portal.tenancy import MAX_ID, current_org
@@ -90,6 +90,10 @@ class MoveSchema(Schema):
                                                     "request information and decide on a counter-notice)"})
     redress = fields.String(load_default="", validate=[validate.Length(max=rules.MAX_REASON), NO_NUL],
                             metadata={"description": "How to seek redress; a standard text when not given"})
+    ground = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={
+        "description": "Instead of `reason`: the id of one of your ground templates for this kind of move "
+                       "(GET /notice-items/grounds); its text becomes the statement of reasons, its redress "
+                       "text the redress unless `redress` is given"})
 
 
 class MovesSchema(Schema):
@@ -233,7 +237,14 @@ def one_move(org, move, user):
     result = {"item": move["item"], "status": 200, "message": None, "errors": [], "listing": None}
     try:
         item = services.visible_items(org).where(NoticeItem.id == move["item"]).get()
-        item = services.transition(item, org, move["to"], move["reason"], move["redress"], user=user)
+        reason, redress = move["reason"], move["redress"]
+        if move.get("ground") is not None:
+            if reason.strip():
+                raise ValidationError({"ground": "Give either a ground template or a reason, not both."})
+            reason, template_redress = grounds.ground_for(org, move["ground"], move["to"],
+                                                          services.partnership_id_of(item))
+            redress = redress or template_redress
+        item = services.transition(item, org, move["to"], reason, redress, user=user)
     except (NoticeItem.DoesNotExist, NotFound):
         return dict(result, status=404, message="No such listing of yours."), None
     except (Conflict, ValidationError) as refused:
@@ -276,6 +287,36 @@ def move_listings(data):
         return 200, MovesResultSchema().dump(moves_body(org, data["moves"], user))
 
     return answered_once(org, "notice_items.transitions", data, perform)
+
+
+class GroundSchema(Schema):
+    id = fields.Integer(required=True)
+    move = fields.String(required=True, metadata={"enum": list(grounds.MOVES)})
+    title = fields.String(required=True)
+    text = fields.String(required=True, metadata={"description": "The statement of reasons (or the question)"})
+    redress = fields.String(required=True, metadata={"description": "How to seek redress; empty: the standard text"})
+    partnership = fields.Integer(required=True, allow_none=True,
+                                 metadata={"description": "The partnership it is for; null: every partnership"})
+
+
+class GroundsSchema(Schema):
+    items = fields.List(fields.Nested(GroundSchema), required=True)
+
+
+class GroundArgs(Schema):
+    move = fields.String(validate=validate.OneOf(list(grounds.MOVES)),
+                         metadata={"description": "Only the templates for this kind of move"})
+
+
+@blp.route("/grounds", methods=["GET"])
+@blp.requires("notices:read")
+@blp.arguments(GroundArgs, location="query")
+@blp.response(200, GroundsSchema)
+def list_grounds(args):
+    """Your ground templates (platforms), for `ground` in a move; a brand has none"""
+    org = current_org._get_current_object()
+    found = grounds.templates_of(org, args.get("move")) if org.is_platform else []
+    return {"items": [template.as_dict() for template in found]}
 
 
 @blp.route("/assignments", methods=["POST"])

@@ -592,6 +592,10 @@ def search_items(org, states=(), brand=None, platform=None, marketplace=None, du
     return query
 
 
+def partnership_id_of(item):
+    return Notice.select(Notice.partnership).where(Notice.id == item.notice_id).scalar()
+
+
 def by_deadline(query, after=None):
     """Listings nearest deadline first, those without a running clock last, ties by id: the queue's order,
     as keyset pages. `after`: (due_at or None, id) of the last listing of the previous page."""

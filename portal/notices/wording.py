@@ -46,3 +46,10 @@ word("notice_batch.filed", "Notice batch filed",
      lambda c, e: f"filed a notice batch: {count(c['filed'], 'notice')} filed, {c['not_filed']:,} not filed", BATCH)
 word("notice_batch.stopped", "Notice batch stopped",
      lambda c, e: f"a notice batch stopped at notice {c['at_notice']}: {c['reason']}", BATCH)
+
+word("ground_template.created", "Ground template added", "added the {move} template \u201c{title}\u201d",
+     lambda c, e: ("notices.grounds", {}))
+word("ground_template.updated", "Ground template changed",
+     lambda c, e: f"changed {', '.join(sorted(c.get('after', {})))} of ground template {e.object_id}",
+     lambda c, e: ("notices.grounds", {}))
+word("ground_template.deleted", "Ground template deleted", "deleted the {move} template \u201c{title}\u201d")

@@ -267,3 +267,36 @@ def test_assignment_refusals_assign_nothing(client, world, alliance, filed):  # 
     assert not NoticeItem.select().where(NoticeItem.assignee.is_null(False)).exists()
     assert client.get("/api/v1/notice-items", headers=alliance["brand"].headers,
                       query_string={"assigned": "none"}).status_code == 422
+
+
+def test_a_move_takes_its_ground_from_a_template_of_the_platform(client, world, alliance, filed):  # noqa: F811
+    from portal.audit import acting_as
+    from portal.notices import grounds
+    alibaba = alliance["platform"].org
+    with acting_as("test"):
+        removal = grounds.create_template(alibaba, {"move": "removed", "title": "Logo",
+                                                    "text": "Counterfeit: the logo differs from the genuine one.",
+                                                    "redress": "Appeal at https://ipp.example/appeal"})
+        question = grounds.create_template(alibaba, {"move": "info_requested", "title": "Certificate",
+                                                     "text": "Send the registration certificate."})
+        other = world.org("Shopmart", kind="platform")
+        world.marketplace(other, "Shopmart CN")
+        foreign = grounds.create_template(other, {"move": "removed", "title": "Theirs", "text": "Not yours."})
+    platform = alliance["platform"].headers
+    listed = client.get("/api/v1/notice-items/grounds", headers=platform, query_string={"move": "removed"}).json
+    assert [t["id"] for t in listed["items"]] == [removal.id]
+    result = moves(client, platform, {"moves": [
+        {"item": filed[0], "to": "removed", "ground": removal.id},
+        {"item": filed[1], "to": "removed", "ground": question.id},  # a question is no removal ground
+        {"item": filed[2], "to": "removed", "ground": foreign.id},  # another platform's
+        {"item": filed[3], "to": "removed", "ground": removal.id, "reason": "typed too"}]}).json
+    assert [r["status"] for r in result["results"]] == [200, 422, 422, 422]
+    assert {e["field"] for r in result["results"][1:] for e in r["errors"]} == {"ground"}
+    last = Transition.select().where(Transition.item == filed[0]).order_by(Transition.id.desc()).get()
+    assert (last.reason, last.redress) == (removal.text, removal.redress)
+    # Changing the template later never changes the decision made with it.
+    with acting_as("test"):
+        grounds.update_template(removal, {"move": "removed", "title": "Logo", "text": "Another text."})
+        grounds.delete_template(grounds.get_template(alibaba, removal.id))
+    assert Transition.get_by_id(last.id).reason == "Counterfeit: the logo differs from the genuine one."
+    assert client.get("/api/v1/notice-items/grounds", headers=alliance["brand"].headers).json == {"items": []}

@@ -346,7 +346,8 @@ def test_every_tenant_model_is_known_to_these_tests():
                                                      "FlagReceipt",
                                                      # no route names one: found by the org's own key
                                                      # (test_notice_items_api.py)
-                                                     "IdempotentRequest"}
+                                                     "IdempotentRequest",
+                                                     "GroundTemplate"}
 
 
 def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):

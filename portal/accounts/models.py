@@ -112,13 +112,13 @@ class Invitation(TenantModel):
     revoked_at = DateTimeField(null=True)
 
     @classmethod
-    def still_open(cls):
-        """The SQL condition of `is_pending`: neither accepted nor revoked, and not yet expired."""
-        return cls.accepted_at.is_null() & cls.revoked_at.is_null() & (cls.expires_at > utcnow())
+    def still_open(cls, now=None):
+        """The SQL condition of `is_pending`: neither accepted nor revoked, and not yet expired (at `now`)."""
+        return cls.accepted_at.is_null() & cls.revoked_at.is_null() & (cls.expires_at > (now or utcnow()))
 
     @classmethod
-    def pending_for_org(cls, org):
-        return cls.for_org(org).where(cls.still_open())
+    def pending_for_org(cls, org, now=None):
+        return cls.for_org(org).where(cls.still_open(now))
 
     @property
     def is_pending(self):

@@ -15,7 +15,7 @@ from peewee import fn
 
 from portal import audit, uploads
 from portal.accounts.models import Marketplace, Organization
-from portal.db import db
+from portal.db import PreparedSelect, db
 from portal.errors import Conflict, Forbidden, NotFound, ValidationError
 from portal.events import emit
 from portal.intel import rules, sharing, strikes
@@ -498,20 +498,30 @@ def linked_sellers(org, seller):
 
 # --- the dashboard -----------------------------------------------------------------------------------
 
+def _summary_query(org, week_ago):
+    """The dashboard's four counts as one row of scalar subqueries, each through the sharing predicate."""
+    visible = sharing.visible_flags(org).where(Flag.status == "active")
+    return Organization.select(
+        visible.where(Flag.org == org.id).select(fn.COUNT(Flag.id)),
+        visible.where(Flag.org != org.id).select(fn.COUNT(Flag.id)),
+        sharing.visible_sightings(org).where((Flag.org == org.id) & (Sighting.created_at >= week_ago))
+        .select(fn.COUNT(Sighting.id)),
+        Seller.select(fn.COUNT(Seller.id)).where(Seller.repeat_infringer_at.is_null(False)
+                                                  & Seller.marketplace.in_(sharing.strike_marketplaces(org))),
+    ).where(Organization.id == org.id).tuples()
+
+
+# One query, its SQL built once per process (per kind of org: strikes are seen by side).
+SUMMARY = PreparedSelect(lambda kind, org_id, week_ago: _summary_query(Organization(id=org_id, kind=kind), week_ago),
+                         arity=2, shaped=True)
+
+
 def summary(org, now=None):
     """Figures for the dashboard: active flags the org raised and received, sightings on its flags this
     week, repeat infringers on its marketplaces (or its partners')."""
     now = now or utcnow()
-    visible = sharing.visible_flags(org).where(Flag.status == "active")
-    return {
-        "mine": visible.where(Flag.org == org).count(),
-        "received": visible.where(Flag.org != org).count(),
-        "sightings_week": sharing.visible_sightings(org).where(
-            (Flag.org == org) & (Sighting.created_at >= now - timedelta(days=7))).count(),
-        "repeat_infringers": Seller.select().where(
-            Seller.repeat_infringer_at.is_null(False)
-            & Seller.marketplace.in_(sharing.strike_marketplaces(org))).count(),
-    }
+    row = SUMMARY.first(org.id, now - timedelta(days=7), shape=org.kind) or (0, 0, 0, 0)
+    return dict(zip(("mine", "received", "sightings_week", "repeat_infringers"), row))
 
 
 # --- what the pages offer ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from peewee import fn
 
+from portal.db import PreparedSelect
 from portal.notices.models import Notice, NoticeItem
 from portal.timeutil import utcnow
 
@@ -82,8 +83,29 @@ def score(partnership, now=None):
     return scores([partnership], now)[0][1]
 
 
+def _outcomes_query(shape, since, now, *ids):
+    """(partnership id, outcome, count) of the decisions and of the counter-notice outcomes in the window,
+    one query: the two groupings as one UNION ALL (a decision and a counter outcome never share a name)."""
+    partnerships, brands, until_exclusive = ids[:shape[0]], ids[shape[0]:], shape[2]
+    parts = []
+    for outcome, moment in ((NoticeItem.decision, NoticeItem.decided_at),
+                            (NoticeItem.counter_outcome, NoticeItem.counter_decided_at)):
+        parts.append(NoticeItem.select(Notice.partnership, outcome.alias("outcome"), fn.COUNT(NoticeItem.id))
+                     .join(Notice, on=(NoticeItem.notice == Notice.id))
+                     # The item's own brand names the (brand, decided_at) and (brand, counter_decided_at) indexes.
+                     .where(Notice.partnership.in_(list(partnerships)) & NoticeItem.brand.in_(list(brands))
+                            & (moment >= since) & ((moment < now) if until_exclusive else (moment <= now))
+                            & (outcome != ""))
+                     .group_by(Notice.partnership, outcome))
+    return parts[0].union_all(parts[1]).tuples()
+
+
+# Shaped by how many partnerships and brands, and whether `now` itself is left out.
+OUTCOMES = PreparedSelect(_outcomes_query, arity=lambda shape: 2 + shape[0] + shape[1], shaped=True)
+
+
 def scores(partnerships, now=None, until_exclusive=False):
-    """[(partnership, Score)] for many partnerships in two grouped queries (lists, dashboards, API pages).
+    """[(partnership, Score)] for many partnerships in one grouped query (lists, dashboards, API pages).
     `until_exclusive`: leave out decisions made at `now` itself (a weekly report: its week ends at `now`,
     and a decision at that instant belongs to the next week)."""
     partnerships = list(partnerships)
@@ -92,17 +114,10 @@ def scores(partnerships, now=None, until_exclusive=False):
     now = now or utcnow()
     since = now - timedelta(days=WINDOW_DAYS)
     counts = {}
-    for outcome, moment in ((NoticeItem.decision, NoticeItem.decided_at),
-                            (NoticeItem.counter_outcome, NoticeItem.counter_decided_at)):
-        rows = (NoticeItem.select(Notice.partnership, outcome, fn.COUNT(NoticeItem.id))
-                .join(Notice, on=(NoticeItem.notice == Notice.id))
-                # The item's own brand names the (brand, decided_at) and (brand, counter_decided_at) indexes.
-                .where(Notice.partnership.in_([p.id for p in partnerships])
-                       & NoticeItem.brand.in_(list({p.brand_id for p in partnerships})) & (moment >= since)
-                       & ((moment < now) if until_exclusive else (moment <= now)) & (outcome != ""))
-                .group_by(Notice.partnership, outcome).tuples())
-        for partnership_id, name, count in rows:
-            counts[(partnership_id, name)] = count
+    partnership_ids, brand_ids = [p.id for p in partnerships], sorted({p.brand_id for p in partnerships})
+    shape = (len(partnership_ids), len(brand_ids), bool(until_exclusive))
+    for partnership_id, name, count in OUTCOMES.rows(since, now, *partnership_ids, *brand_ids, shape=shape):
+        counts[(partnership_id, name)] = count
     return [(p, Score(removed=counts.get((p.id, "removed"), 0), rejected=counts.get((p.id, "rejected"), 0),
                       counter_reinstated=counts.get((p.id, "reinstated"), 0),
                       counter_upheld=counts.get((p.id, "upheld"), 0)))

@@ -6,12 +6,14 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from peewee import fn
 
 from portal.access import member
 from portal.forms import apply_service_errors
 from portal.accounts.models import Marketplace, Organization
 from portal import uploads
 from portal.csvutil import csv_response
+from portal.db import PreparedSelect
 from portal.errors import ServiceError
 from portal.marks.models import Mark
 from portal.imports.tables import FileRefused, open_table
@@ -19,7 +21,7 @@ from portal.notices import rules, services
 from portal.notices.forms import EvidenceForm, NoticeForm, TransitionForm
 from portal.notices.models import (OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem,
                                    notice_reference)
-from portal.paging import numbered_page
+from portal.paging import numbered_page, page_of
 from portal.partnerships.forms import as_choices
 from portal.partnerships.services import fileable_partnerships
 from portal.sla import clocks
@@ -72,6 +74,15 @@ class Filters:
             filed_from=local_day_start(self.filed_from, tz) if self.filed_from else None,
             filed_to=local_day_start(self.filed_to + timedelta(days=1), tz) if self.filed_to else None)
 
+    def prepared(self, org):
+        """(shape, values) of this list for LIST_COUNT and LIST_PAGE: which filters are set, and their values."""
+        tz = org.timezone
+        bounds = (local_day_start(self.filed_from, tz) if self.filed_from else None,
+                  local_day_start(self.filed_to + timedelta(days=1), tz) if self.filed_to else None)
+        values = [self.state or None, self.marketplace.id if self.marketplace else None, *bounds]
+        shape = (org.kind, *(value is not None for value in values), self.breached)
+        return shape, [value for value in values if value is not None]
+
     def args(self):
         values = {"state": self.state, "marketplace": self.marketplace.slug if self.marketplace else "",
                   "breached": {True: "1", False: "0"}.get(self.breached, ""),
@@ -80,12 +91,43 @@ class Filters:
         return {key: value for key, value in values.items() if value}
 
 
+def _listed(shape, org_id, *values):
+    """The notices list as `Filters.query` builds it (services.search_notices, with_parties), from a stand-in
+    org whose id is a placeholder and placeholders for the filters that are set."""
+    kind, has_state, has_marketplace, has_from, has_to, breached = shape
+    given = iter(values)
+    query = services.search_notices(
+        Organization(id=org_id, kind=kind), state=next(given) if has_state else "",
+        marketplace=next(given) if has_marketplace else None, breached=breached,
+        filed_from=next(given) if has_from else None, filed_to=next(given) if has_to else None)
+    return services.with_parties(query), given
+
+
+def _filters_set(shape):
+    return 1 + sum(shape[1:5])
+
+
+# The list's count and its page, each with its SQL built once per process and per set of filters in use.
+LIST_COUNT = PreparedSelect(lambda shape, *values: _listed(shape, *values)[0].select(fn.COUNT(Notice.id)).tuples(),
+                            arity=_filters_set, shaped=True)
+
+
+def _list_page(shape, *values):
+    query, given = _listed(shape, *values[:_filters_set(shape)])
+    limit, offset = values[_filters_set(shape):]
+    return query.order_by(Notice.filed_at.desc(), Notice.id.desc()).limit(limit).offset(offset)
+
+
+LIST_PAGE = PreparedSelect(_list_page, arity=lambda shape: _filters_set(shape) + 2, shaped=True)
+
+
 @bp.route("/notices")
 @member("viewer")
 def index():
     filters = Filters(request.args, current_org)
-    newest_first = services.with_parties(filters.query(current_org)).order_by(Notice.filed_at.desc(), Notice.id.desc())
-    page = numbered_page(newest_first, PAGE_SIZE)
+    shape, values = filters.prepared(current_org)
+    page = page_of(LIST_COUNT.scalar(current_org.id, *values, shape=shape),
+                   lambda limit, offset: LIST_PAGE.rows(current_org.id, *values, limit, offset, shape=shape), PAGE_SIZE)
     rows = page.rows
     return render_template("notices/index.html", notices=rows, filters=filters, total=page.total, page=page.number,
                            pages=page.count, counts=services.state_counts(rows), breached=services.breached_notices(rows),

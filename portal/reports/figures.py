@@ -24,6 +24,7 @@ from peewee import fn
 
 from portal.accounts.models import Marketplace, Organization
 from portal.audit import AuditEvent
+from portal.db import PreparedSelect
 from portal.intel import sharing
 from portal.intel.models import Flag, FlagReceipt, Seller, Sighting
 from portal.notices import goodfaith
@@ -142,31 +143,66 @@ def _items(org, *columns):
             .join(Notice, on=(NoticeItem.notice == Notice.id)).where(_items_of(org)))
 
 
-def _count_filed(org, start, end, cells):
+# Every query below runs at each view of the dashboard and the live report: each is a PreparedSelect (its
+# SQL built once per process, per kind of org), built from a stand-in org whose id is the placeholder, so
+# that it is scoped by the same helpers as ever. Each takes (org id, *moments); the shape is the org's kind.
+
+def _stand_in(kind, org_id):
+    return Organization(id=org_id, kind=kind)
+
+
+def _prepared(build, arity):
+    return PreparedSelect(lambda kind, org_id, *moments: build(_stand_in(kind, org_id), *moments),
+                          arity=arity, shaped=True)
+
+
+def _filed_query(org, start, end):
     notice_side = Notice.platform if org.is_platform else Notice.org
-    rows = (NoticeItem.select(NoticeItem.marketplace, Notice.partnership, fn.COUNT(fn.DISTINCT(Notice.id)),
+    return (NoticeItem.select(NoticeItem.marketplace, Notice.partnership, fn.COUNT(fn.DISTINCT(Notice.id)),
                               fn.COUNT(NoticeItem.id))
             .join(Notice, on=(NoticeItem.notice == Notice.id))
             .where((notice_side == org.id) & (Notice.filed_at >= start) & (Notice.filed_at < end))
             .group_by(NoticeItem.marketplace, Notice.partnership).tuples())
+
+
+FILED = _prepared(_filed_query, 3)
+
+
+def _count_filed(org, start, end, cells):
+    rows = FILED.rows(org.id, start, end, shape=org.kind)
     for marketplace_id, partnership_id, notices, items in rows:
         cells[(marketplace_id, partnership_id)].counts["notices_filed"] += notices
         cells[(marketplace_id, partnership_id)].counts["items_filed"] += items
 
 
-def _count_moves(org, start, end, cells):
-    """Items that reached each state during the week (an item counted once per state, however often)."""
-    # A brand answering an info request also moves an item back to `acknowledged`: only the platform's
-    # acknowledgement of a submitted item counts as one.
-    rows = (Transition.select(NoticeItem.marketplace, Notice.partnership, Transition.to_state,
+def _moves_query(org, start, end):
+    return (Transition.select(NoticeItem.marketplace, Notice.partnership, Transition.to_state,
                               fn.COUNT(fn.DISTINCT(Transition.item)))
             .join(NoticeItem, on=(Transition.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
             .where(_side(Transition, org) & (Transition.at >= start) & (Transition.at < end)
                    & Transition.to_state.in_(list(MOVES))
                    & ((Transition.to_state != "acknowledged") | (Transition.from_state == "submitted")))
             .group_by(NoticeItem.marketplace, Notice.partnership, Transition.to_state).tuples())
-    for marketplace_id, partnership_id, state, count in rows:
+
+
+MOVED = _prepared(_moves_query, 3)
+
+
+def _count_moves(org, start, end, cells):
+    """Items that reached each state during the week (an item counted once per state, however often)."""
+    # A brand answering an info request also moves an item back to `acknowledged`: only the platform's
+    # acknowledgement of a submitted item counts as one.
+    for marketplace_id, partnership_id, state, count in MOVED.rows(org.id, start, end, shape=org.kind):
         cells[(marketplace_id, partnership_id)].counts[MOVES[state]] += count
+
+
+PENDING_UNCHANGED = _prepared(lambda org, as_of: _items(org, Notice.filed_at).where(
+    NoticeItem.state.in_(OPEN_STATES) & (NoticeItem.state_changed_at < as_of)).tuples(), 2)
+PENDING_CHANGED = _prepared(lambda org, as_of: (
+    _items(org, Notice.filed_at, Transition.item, Transition.from_state)
+    .join_from(NoticeItem, Transition, on=(Transition.item == NoticeItem.id))
+    .where((NoticeItem.state_changed_at >= as_of) & (Notice.filed_at < as_of) & (Transition.at >= as_of))
+    .order_by(Transition.item, Transition.at, Transition.id).tuples()), 2)
 
 
 def _count_pending(org, end, as_of, cells):
@@ -180,58 +216,66 @@ def _count_pending(org, end, as_of, cells):
         cell.counts["pending_at_week_end"] += 1
         cell.durations["pending_age"].append(int((as_of - filed_at).total_seconds()))
 
-    unchanged = _items(org, Notice.filed_at).where(NoticeItem.state.in_(OPEN_STATES)
-                                                   & (NoticeItem.state_changed_at < as_of)).tuples()
-    for marketplace_id, partnership_id, filed_at in unchanged:
+    for marketplace_id, partnership_id, filed_at in PENDING_UNCHANGED.rows(org.id, as_of, shape=org.kind):
         pending(marketplace_id, partnership_id, filed_at)
-    changed_since = (_items(org, Notice.filed_at, Transition.item, Transition.from_state)
-                     .join_from(NoticeItem, Transition, on=(Transition.item == NoticeItem.id))
-                     .where((NoticeItem.state_changed_at >= as_of) & (Notice.filed_at < as_of)
-                            & (Transition.at >= as_of))
-                     .order_by(Transition.item, Transition.at, Transition.id).tuples())
     seen = set()
-    for marketplace_id, partnership_id, filed_at, item_id, state_then in changed_since:
+    for marketplace_id, partnership_id, filed_at, item_id, state_then in PENDING_CHANGED.rows(org.id, as_of,
+                                                                                               shape=org.kind):
         if item_id not in seen:
             seen.add(item_id)
             if state_then in OPEN_STATES:
                 pending(marketplace_id, partnership_id, filed_at)
 
 
+CLOCKS_COMPLETED = _prepared(lambda org, start, end: (
+    SlaClock.select(NoticeItem.marketplace, Notice.partnership, SlaClock.metric, SlaClock.breached,
+                    SlaClock.target_minutes, SlaClock.remaining_seconds, SlaClock.started_at, SlaClock.stopped_at)
+    .join(NoticeItem, on=(SlaClock.item == NoticeItem.id))
+    .join(Notice, on=(NoticeItem.notice == Notice.id))
+    .where(_side(SlaClock, org) & (SlaClock.stage == "completed") & (SlaClock.stopped_at >= start)
+           & (SlaClock.stopped_at < end))
+    .tuples()), 3)
+# A clock breaches at its deadline. One still running past it has breached even if the periodic check
+# has not flagged it yet; a paused one keeps a stale deadline and counts only when flagged.
+CLOCKS_BREACHED = _prepared(lambda org, start, as_of: (
+    SlaClock.select(NoticeItem.marketplace, Notice.partnership, fn.COUNT(SlaClock.id))
+    .join(NoticeItem, on=(SlaClock.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
+    .where(_side(SlaClock, org) & (SlaClock.deadline >= start) & (SlaClock.deadline < as_of)
+           & (SlaClock.breached | (SlaClock.stage == "running")))
+    .group_by(NoticeItem.marketplace, Notice.partnership).tuples()), 3)
+
+
 def _count_clocks(org, start, end, as_of, cells):
     """Clocks completed in the week (durations, met or breached) and clocks that breached in it."""
-    completed = (SlaClock.select(NoticeItem.marketplace, Notice.partnership, SlaClock.metric, SlaClock.breached,
-                                 SlaClock.target_minutes, SlaClock.remaining_seconds, SlaClock.started_at,
-                                 SlaClock.stopped_at)
-                 .join(NoticeItem, on=(SlaClock.item == NoticeItem.id))
-                 .join(Notice, on=(NoticeItem.notice == Notice.id))
-                 .where(_side(SlaClock, org) & (SlaClock.stage == "completed") & (SlaClock.stopped_at >= start)
-                        & (SlaClock.stopped_at < end))
-                 .tuples())
+    completed = CLOCKS_COMPLETED.rows(org.id, start, end, shape=org.kind)
     for marketplace_id, partnership_id, metric, breached, target, left, started, stopped in completed:
         cell = cells[(marketplace_id, partnership_id)]
         cell.counts[f"{metric}_{'breached' if breached else 'met'}"] += 1
         cell.durations[f"{metric}_business"].append(target * 60 - left)
         cell.durations[f"{metric}_wall"].append(int((stopped - started).total_seconds()))
-    # A clock breaches at its deadline. One still running past it has breached even if the periodic check
-    # has not flagged it yet; a paused one keeps a stale deadline and counts only when flagged.
-    breached = (SlaClock.select(NoticeItem.marketplace, Notice.partnership, fn.COUNT(SlaClock.id))
-                .join(NoticeItem, on=(SlaClock.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
-                .where(_side(SlaClock, org) & (SlaClock.deadline >= start) & (SlaClock.deadline < as_of)
-                       & (SlaClock.breached | (SlaClock.stage == "running")))
-                .group_by(NoticeItem.marketplace, Notice.partnership).tuples())
-    for marketplace_id, partnership_id, count in breached:
+    for marketplace_id, partnership_id, count in CLOCKS_BREACHED.rows(org.id, start, as_of, shape=org.kind):
         cells[(marketplace_id, partnership_id)].counts["breaches"] += count
+
+
+def _partnerships_query(org, end, *ids):
+    partner = Organization.alias()
+    side = Partnership.brand if org.is_platform else Partnership.platform
+    return (partnerships_of(org).select_extend(partner).join(partner, on=(side == partner.id), attr="partner")
+            .where((Partnership.created_at < end) | Partnership.id.in_(list(ids)))
+            .order_by(partner.name, Partnership.id))
+
+
+# Shaped by the org's kind and how many ids the week's activity names.
+PARTNERSHIPS = PreparedSelect(lambda shape, org_id, end, *ids: _partnerships_query(_stand_in(shape[0], org_id), end, *ids),
+                              arity=lambda shape: 2 + shape[1], shaped=True)
 
 
 def _partnerships(org, active_ids, end, as_of):
     """The org's partnerships in force at week end (active or suspended then) or with activity in the week,
     in partner name order, each with `status_then`: its status at week end, not now, so that a snapshot
     taken late (a stopped worker, the first deployment) lists them as one taken on time would."""
-    partner = Organization.alias()
-    side = Partnership.brand if org.is_platform else Partnership.platform
-    existing = list(partnerships_of(org).select_extend(partner).join(partner, on=(side == partner.id), attr="partner")
-                    .where((Partnership.created_at < end) | Partnership.id.in_(list(active_ids) or [0]))
-                    .order_by(partner.name, Partnership.id))
+    ids = sorted(i for i in active_ids if i is not None) or [0]
+    existing = PARTNERSHIPS.rows(org.id, end, *ids, shape=(org.kind, len(ids)))
     then = _statuses_at(org, existing, as_of)
     for partnership in existing:
         partnership.status_then = then[partnership.id]
@@ -262,42 +306,58 @@ def _marketplaces(org, partnerships, seen_ids):
                                            | Marketplace.id.in_(list(seen_ids) or [0])).order_by(Marketplace.name))
 
 
+def _intel_query(org, name, start, end):
+    """The grouped count of one intelligence figure: (marketplace id, count) rows."""
+    receipts = (FlagReceipt.select().join(Flag, on=(FlagReceipt.flag == Flag.id))
+                .join(Seller, on=(Flag.seller == Seller.id)))
+    sightings = sharing.visible_sightings(org).join(Seller, on=(Flag.seller == Seller.id))
+    query, when, counted = {
+        # By receipt: a flag counts in the week another org received it (raised, widened or named later).
+        "flags_shared": lambda: (receipts.where(Flag.org == org.id), FlagReceipt.at, Flag.id),
+        "flags_received": lambda: (receipts.where((FlagReceipt.org == org.id) & sharing.visible_to(org)),
+                                   FlagReceipt.at, Flag.id),
+        "sightings_made": lambda: (sightings.where(Sighting.org == org.id), Sighting.created_at, Sighting.id),
+        "sightings_received": lambda: (sightings.where((Flag.org == org.id) & (Sighting.org != org.id)),
+                                       Sighting.created_at, Sighting.id),
+        "new_repeat_infringers": lambda: (
+            Seller.select().where(Seller.marketplace.in_(sharing.strike_marketplaces(org))),
+            Seller.repeat_infringer_at, Seller.id),
+    }[name]()
+    return (query.select(Seller.marketplace, fn.COUNT(fn.DISTINCT(counted)))
+            .where((when >= start) & (when < end)).group_by(Seller.marketplace).tuples())
+
+
+INTEL = PreparedSelect(lambda shape, org_id, start, end: _intel_query(_stand_in(shape[0], org_id), shape[1], start, end),
+                       arity=3, shaped=True)
+
+
 def _intel(org, start, end):
     """{marketplace id: {figure: count}} of the week's intelligence the org may see (sharing predicate)."""
     found = defaultdict(lambda: defaultdict(int))
-
-    def count(name, query, when, counted=None):
-        counted = counted or query.model._meta.primary_key
-        rows = (query.select(Seller.marketplace, fn.COUNT(fn.DISTINCT(counted)))
-                .where((when >= start) & (when < end)).group_by(Seller.marketplace).tuples())
-        for marketplace_id, number in rows:
+    for name in INTEL_FIGURES:
+        for marketplace_id, number in INTEL.rows(org.id, start, end, shape=(org.kind, name)):
             found[marketplace_id][name] += number
-
-    # By receipt: a flag counts in the week another org received it (raised, widened or named later).
-    receipts = (FlagReceipt.select().join(Flag, on=(FlagReceipt.flag == Flag.id))
-                .join(Seller, on=(Flag.seller == Seller.id)))
-    count("flags_shared", receipts.where(Flag.org == org.id), FlagReceipt.at, Flag.id)
-    count("flags_received", receipts.where((FlagReceipt.org == org.id) & sharing.visible_to(org)), FlagReceipt.at,
-          Flag.id)
-    sightings = sharing.visible_sightings(org).join(Seller, on=(Flag.seller == Seller.id))
-    count("sightings_made", sightings.where(Sighting.org == org.id), Sighting.created_at)
-    count("sightings_received", sightings.where((Flag.org == org.id) & (Sighting.org != org.id)), Sighting.created_at)
-    count("new_repeat_infringers", Seller.select().where(Seller.marketplace.in_(sharing.strike_marketplaces(org))),
-          Seller.repeat_infringer_at)
     return found
 
 
-def _top_sellers(org, start, end):
-    """The sellers with the most listings removed in the week (ties by marketplace and id, for a stable order)."""
+def _top_sellers_query(org, start, end):
     removed = fn.COUNT(fn.DISTINCT(Transition.item))
-    rows = (Transition.select(Marketplace.slug, NoticeItem.seller_id, removed)
+    return (Transition.select(Marketplace.slug, NoticeItem.seller_id, removed)
             .join(NoticeItem, on=(Transition.item == NoticeItem.id))
             .join(Marketplace, on=(NoticeItem.marketplace == Marketplace.id))
             .where(_side(Transition, org) & (Transition.to_state == "removed") & (Transition.at >= start)
                    & (Transition.at < end) & (NoticeItem.seller_id != ""))
             .group_by(Marketplace.slug, NoticeItem.seller_id)
             .order_by(removed.desc(), Marketplace.slug, NoticeItem.seller_id).limit(TOP_SELLERS).tuples())
-    return [{"marketplace": slug, "seller_id": seller_id, "removed_items": count} for slug, seller_id, count in rows]
+
+
+TOP = _prepared(_top_sellers_query, 3)
+
+
+def _top_sellers(org, start, end):
+    """The sellers with the most listings removed in the week (ties by marketplace and id, for a stable order)."""
+    return [{"marketplace": slug, "seller_id": seller_id, "removed_items": count}
+            for slug, seller_id, count in TOP.rows(org.id, start, end, shape=org.kind)]
 
 
 # What people read for each figure (the page, the dashboard, the charts); the JSON and CSV use the names.

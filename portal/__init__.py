@@ -92,6 +92,7 @@ def _register_blueprints(app):
     from portal.marks.views import bp as marks_bp
     from portal.notices.views import bp as notices_bp
     from portal.notices import batch_views  # noqa: F401  (the batch pages, on the notices blueprint)
+    from portal.notices import grounds_views  # noqa: F401  (the ground templates, on the notices blueprint)
     from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
     from portal.partnerships.views import bp as partnerships_bp

@@ -3,6 +3,7 @@ from flask import Blueprint, render_template
 from peewee import fn
 
 from portal.access import member
+from portal.accounts.audit_trail import lines as trail_lines
 from portal.accounts.models import Invitation, Marketplace, Membership, Organization
 from portal.audit import AuditEvent
 from portal.db import PreparedSelect
@@ -10,6 +11,7 @@ from portal.intel.services import summary as intel_summary
 from portal.marks.services import summary as marks_summary
 from portal.notices import goodfaith
 from portal.notices.services import summary as notices_summary
+from portal.notices.services import waiting_counts
 from portal.partnerships.models import Partnership
 from portal.partnerships.services import partnerships_of, with_sides
 from portal.reports.figures import LABELS as report_labels
@@ -40,7 +42,7 @@ def index():
     team_size, pending_invitations = TEAM.first(current_org.id, utcnow()) or (0, 0)
     recent_events = []
     if current_membership.role == "admin":
-        recent_events = RECENT.rows(current_org.id)
+        recent_events = trail_lines(RECENT.rows(current_org.id))  # in the audit trail's words
     marketplaces = []
     if current_org.is_platform:
         marketplaces = MARKETPLACES.rows(current_org.id)
@@ -49,4 +51,5 @@ def index():
                            marketplaces=marketplaces, marks=marks_summary(current_org),
                            notices=notices_summary(current_org), intel=intel_summary(current_org),
                            this_week=this_week(current_org), report_labels=report_labels,
-                           standings=goodfaith.scores(ACTIVE_PARTNERSHIPS.rows(current_org.id)))
+                           standings=goodfaith.scores(ACTIVE_PARTNERSHIPS.rows(current_org.id)),
+                           waiting=None if current_org.is_platform else waiting_counts(current_org))

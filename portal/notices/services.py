@@ -171,6 +171,38 @@ def attach_evidence(notice, files, user=None, now=None, field="evidence"):
     return created
 
 
+def answer_information_request(item, brand, answer, files=(), user=None, field="files"):
+    """The brand's answer to an information request, with evidence files if any: the move and the files are
+    kept together or not at all (a refused answer keeps no file; a refused file moves nothing)."""
+    files = [f for f in files or () if f is not None and getattr(f, "filename", None)]
+    if not files:
+        return transition(item, brand, "acknowledged", answer, user=user)
+    notice = Notice.get_by_id(item.notice_id)
+
+    def check_room():
+        already = Evidence.select().where(Evidence.notice == notice).count()
+        if already + len(files) > MAX_EVIDENCE_FILES:
+            raise ValidationError({field: f"A notice holds at most {MAX_EVIDENCE_FILES} evidence files; this one "
+                                          f"has {already}."})
+
+    check_room()
+    stored = save_evidence(files, field)
+    try:
+        with db.atomic():
+            lock_org(notice.org_id)  # first, as attach_evidence takes it: then the listing, then the audit head
+            check_room()
+            moved = transition(item, brand, "acknowledged", answer, user=user)
+            created = _record_evidence(notice, stored, user, moved.state_changed_at)
+            emit("notice.evidence_added", (notice.org_id, notice.platform_id), notice, {
+                "notice": notice.reference, "evidence": [{"id": e.id, "name": e.name, "sha256": e.sha256,
+                                                          "size": e.size, "content_type": e.content_type}
+                                                         for e in created]})
+    except BaseException:
+        discard_evidence(stored)
+        raise
+    return moved
+
+
 def _record_evidence(notice, stored, user, now):
     return [Evidence.create(notice=notice, name=kept.original_name, path=kept.name, sha256=kept.sha256,
                             size=kept.size, content_type=kept.mimetype, uploaded_by=user, uploaded_at=now)
@@ -614,9 +646,15 @@ def by_deadline(query, after=None):
 QUEUE_DEFAULT_STATES = ("submitted", "acknowledged", "info_requested", "counter_noticed")
 
 
-def queue(platform, states=QUEUE_DEFAULT_STATES, brand=None, marketplace=None, breached=None, reason_code="", q=""):
-    """The platform's work list: its items in `states`, nearest deadline first; items without a running
-    clock (waiting on the brand, counter-notices) after them, oldest first."""
+QUEUE_SORTS = {"deadline": "Deadline (nearest first)", "filed": "Filing time (oldest first)", "brand": "Brand"}
+
+
+def queue(platform, states=QUEUE_DEFAULT_STATES, brand=None, marketplace=None, breached=None, reason_code="", q="",
+          due_within=None, fast_lane=None, assigned=None, notice=None, sort="deadline", now=None):
+    """The platform's work list: its items in `states`, nearest deadline first (or by filing time, or by
+    brand); items without a running clock (waiting on the brand, counter-notices) after them, oldest first.
+    `due_within`: a timedelta, listings whose running clock falls due within it (breached ones included);
+    `fast_lane`: filed with the fast lane (or not); `assigned`: "none", "any" or a user id; `notice`: its id."""
     query = visible_items(platform).where(NoticeItem.state.in_(states or QUEUE_DEFAULT_STATES))
     if brand is not None:
         query = query.where(NoticeItem.brand == brand)
@@ -624,16 +662,63 @@ def queue(platform, states=QUEUE_DEFAULT_STATES, brand=None, marketplace=None, b
         query = query.where(NoticeItem.marketplace == marketplace)
     if breached is not None:
         query = query.where(NoticeItem.breached == breached)
-    if reason_code:
-        query = query.where(NoticeItem.notice.in_(Notice.select(Notice.id).where(
-            (Notice.platform == platform) & (Notice.reason_code == reason_code))))
+    if notice is not None:
+        query = query.where(NoticeItem.notice == notice)
+    if reason_code or fast_lane is not None:
+        wanted = Notice.select(Notice.id).where(Notice.platform == platform)
+        if reason_code:
+            wanted = wanted.where(Notice.reason_code == reason_code)
+        if fast_lane is not None:
+            wanted = wanted.where(Notice.fast_lane == fast_lane)
+        query = query.where(NoticeItem.notice.in_(wanted))
+    if due_within is not None:
+        query = query.where(NoticeItem.due_at <= (now or utcnow()) + due_within)
+    if assigned == "none":
+        query = query.where(NoticeItem.assignee.is_null())
+    elif assigned == "any":
+        query = query.where(NoticeItem.assignee.is_null(False))
+    elif assigned is not None:
+        query = query.where(NoticeItem.assignee == assigned)
     if q:
         query = query.where(NoticeItem.url.contains(q) | NoticeItem.seller_id.contains(q)
                             | NoticeItem.title.contains(q))
-    return query.order_by(NoticeItem.due_at.asc(nulls="LAST"), NoticeItem.state_changed_at, NoticeItem.id)
+    by_deadline_order = (NoticeItem.due_at.asc(nulls="LAST"), NoticeItem.state_changed_at, NoticeItem.id)
+    if sort == "filed":
+        return query.order_by(NoticeItem.notice, NoticeItem.position)
+    if sort == "brand":
+        return (query.join(Organization, on=(NoticeItem.brand == Organization.id))
+                .order_by(Organization.name, *by_deadline_order))
+    return query.order_by(*by_deadline_order)
 
 
-def search_notices(org, state="", marketplace=None, breached=None, filed_from=None, filed_to=None):
+# "Waiting for you" (a brand): what the platform asked, counter-notices to answer, and rejections of the
+# last two weeks to review (refile with better evidence, or let go).
+WAITING_STATES = ("info_requested", "counter_noticed")
+REJECTIONS_TO_REVIEW = timedelta(days=14)
+
+
+def waiting_since(now=None):
+    """From when a rejection still waits for the brand's review."""
+    return (now or utcnow()) - REJECTIONS_TO_REVIEW
+
+
+def waiting_for_brand(items, since):
+    """The condition on NoticeItem: a listing that waits for its brand."""
+    return (NoticeItem.state.in_(WAITING_STATES)
+            | ((NoticeItem.state == "rejected") & (NoticeItem.decided_at >= since)))
+
+
+def waiting_counts(brand, now=None):
+    """{"info_requested": n, "counter_noticed": n, "rejected": n}: the brand's listings waiting for it."""
+    rows = (visible_items(brand).select(NoticeItem.state, fn.COUNT(NoticeItem.id))
+            .where(waiting_for_brand(NoticeItem, waiting_since(now))).group_by(NoticeItem.state).tuples())
+    counts = {"info_requested": 0, "counter_noticed": 0, "rejected": 0}
+    counts.update(dict(rows))
+    return counts
+
+
+def search_notices(org, state="", marketplace=None, breached=None, filed_from=None, filed_to=None,
+                   waiting_since=None):
     """Notices `org` may read, newest first, with the filters of the notices page and GET /api/v1/notices.
     `state`: notices with at least one item in it; `breached`: with (or without) a breached item;
     `filed_from` / `filed_to`: naive UTC bounds, the end exclusive."""
@@ -646,6 +731,8 @@ def search_notices(org, state="", marketplace=None, breached=None, filed_from=No
     if breached is not None:
         with_breach = Notice.id.in_(own_items.where(NoticeItem.breached == True))  # noqa: E712
         query = query.where(with_breach if breached else ~with_breach)
+    if waiting_since is not None:
+        query = query.where(Notice.id.in_(own_items.where(waiting_for_brand(NoticeItem, waiting_since))))
     if filed_from is not None:
         query = query.where(Notice.filed_at >= filed_from)
     if filed_to is not None:
@@ -681,6 +768,23 @@ def breached_notices(notices):
         return set()
     return {row.notice_id for row in NoticeItem.select(NoticeItem.notice).where(
         NoticeItem.notice.in_(ids) & (NoticeItem.breached == True)).distinct()}  # noqa: E712
+
+
+# What a listing waits on, said by the last move that put it there: the platform's question, its ground.
+STANDING_GROUNDS = {"info_requested": "asks", "rejected": "rejected it", "counter_noticed": "recorded a counter-notice",
+                    "removed": "removed it", "reinstated": "reinstated it", "upheld": "upheld the removal"}
+
+
+def standing_grounds(items, history):
+    """{item id: (org name, verb, text)}: the reason of the move that put each listing in its present state,
+    for the listing's row (not only in its folded history)."""
+    found = {}
+    for item in items:
+        steps = [t for t in history.get(item.id, []) if t.to_state == item.state and t.reason]
+        if item.state in STANDING_GROUNDS and steps:
+            last = steps[-1]
+            found[item.id] = (last.actor_org.name, STANDING_GROUNDS[item.state], last.reason)
+    return found
 
 
 def items_of(notice):

@@ -14,10 +14,10 @@ from portal.accounts.models import Marketplace, Organization
 from portal import uploads
 from portal.csvutil import csv_response
 from portal.db import PreparedSelect
-from portal.errors import ServiceError
+from portal.errors import NotFound, ServiceError, ValidationError
 from portal.marks.models import Mark
 from portal.imports.tables import FileRefused, open_table
-from portal.notices import rules, services
+from portal.notices import grounds, queue_page, rules, services
 from portal.notices.forms import EvidenceForm, NoticeForm, TransitionForm
 from portal.notices.models import (OPEN_STATES, REASONS, STATE_LABELS, STATES, Notice, NoticeItem,
                                    notice_reference)
@@ -31,7 +31,6 @@ from portal.timeutil import utcnow
 bp = Blueprint("notices", __name__)
 
 PAGE_SIZE = 50
-BULK_MOVES = ("acknowledged", "removed")
 
 
 def user():
@@ -66,20 +65,23 @@ class Filters:
         self.marketplace = next((m for m in self.marketplaces if m.slug == args.get("marketplace")), None)
         self.breached = {"1": True, "0": False}.get(args.get("breached"))
         self.filed_from, self.filed_to = parse_day(args.get("from")), parse_day(args.get("to"))
+        self.waiting = args.get("waiting") == "1" and not org.is_platform
 
     def query(self, org):
         tz = org.timezone
         return services.search_notices(
             org, state=self.state, marketplace=self.marketplace, breached=self.breached,
             filed_from=local_day_start(self.filed_from, tz) if self.filed_from else None,
-            filed_to=local_day_start(self.filed_to + timedelta(days=1), tz) if self.filed_to else None)
+            filed_to=local_day_start(self.filed_to + timedelta(days=1), tz) if self.filed_to else None,
+            waiting_since=services.waiting_since() if self.waiting else None)
 
     def prepared(self, org):
         """(shape, values) of this list for LIST_COUNT and LIST_PAGE: which filters are set, and their values."""
         tz = org.timezone
         bounds = (local_day_start(self.filed_from, tz) if self.filed_from else None,
                   local_day_start(self.filed_to + timedelta(days=1), tz) if self.filed_to else None)
-        values = [self.state or None, self.marketplace.id if self.marketplace else None, *bounds]
+        values = [self.state or None, self.marketplace.id if self.marketplace else None, *bounds,
+                  services.waiting_since() if self.waiting else None]
         shape = (org.kind, *(value is not None for value in values), self.breached)
         return shape, [value for value in values if value is not None]
 
@@ -87,24 +89,25 @@ class Filters:
         values = {"state": self.state, "marketplace": self.marketplace.slug if self.marketplace else "",
                   "breached": {True: "1", False: "0"}.get(self.breached, ""),
                   "from": self.filed_from.isoformat() if self.filed_from else "",
-                  "to": self.filed_to.isoformat() if self.filed_to else ""}
+                  "to": self.filed_to.isoformat() if self.filed_to else "", "waiting": "1" if self.waiting else ""}
         return {key: value for key, value in values.items() if value}
 
 
 def _listed(shape, org_id, *values):
     """The notices list as `Filters.query` builds it (services.search_notices, with_parties), from a stand-in
     org whose id is a placeholder and placeholders for the filters that are set."""
-    kind, has_state, has_marketplace, has_from, has_to, breached = shape
+    kind, has_state, has_marketplace, has_from, has_to, has_waiting, breached = shape
     given = iter(values)
     query = services.search_notices(
         Organization(id=org_id, kind=kind), state=next(given) if has_state else "",
         marketplace=next(given) if has_marketplace else None, breached=breached,
-        filed_from=next(given) if has_from else None, filed_to=next(given) if has_to else None)
+        filed_from=next(given) if has_from else None, filed_to=next(given) if has_to else None,
+        waiting_since=next(given) if has_waiting else None)
     return services.with_parties(query), given
 
 
 def _filters_set(shape):
-    return 1 + sum(shape[1:5])
+    return 1 + sum(shape[1:6])
 
 
 # The list's count and its page, each with its SQL built once per process and per set of filters in use.
@@ -242,15 +245,22 @@ def new():
 @bp.route("/notices/<int:notice_id>")
 @member("viewer")
 def detail(notice_id):
-    notice = services.get_visible_notice(notice_id, current_org)
+    return render_detail(services.get_visible_notice(notice_id, current_org))
+
+
+def render_detail(notice, status=200, refused=None):
+    """The notice page; `refused`: (item id, error, the values sent) of a move refused, shown beside it."""
     items = services.items_of(notice)
     can_act = current_user_can_act()
+    history = services.history_of(items)
     return render_template("notices/detail.html", notice=notice, items=items, marks=services.marks_of(notice),
                            evidence=list(notice.evidence), readings=clocks.readings(items),
-                           history=services.history_of(items), form=TransitionForm(), evidence_form=EvidenceForm(),
+                           history=history, asked=services.standing_grounds(items, history),
+                           form=TransitionForm(), evidence_form=EvidenceForm(),
                            moves={item.id: services.allowed_moves(item, current_org) if can_act else []
                                   for item in items},
-                           labels=STATE_LABELS, reasons_needed=services.REASON_NEEDED, now=utcnow())
+                           refused=refused, labels=STATE_LABELS, reasons_needed=services.REASON_NEEDED,
+                           now=utcnow()), status
 
 
 def current_user_can_act():
@@ -267,11 +277,19 @@ def transition(notice_id, item_id):
     if not form.validate_on_submit():
         abort(400)
     to = request.form.get("to", "")
+    values = {"to": to, "reason": form.reason.data or "", "redress": form.redress.data or ""}
     try:
-        moved = services.transition(item, current_org, to, form.reason.data, form.redress.data, user())
-        flash(f"Listing {moved.position} is now {moved.state_label.lower()}.", "success")
+        if not to:
+            raise ValidationError({"to": "Choose what to do with this listing."})
+        if not current_org.is_platform and item.state == "info_requested" and to == "acknowledged":
+            moved = services.answer_information_request(item, current_org._get_current_object(), values["reason"],
+                                                        request.files.getlist("files"), user())
+        else:
+            moved = services.transition(item, current_org, to, values["reason"], values["redress"], user())
     except ServiceError as error:
-        flash(f"Listing {item.position}: {error.message}", "error")
+        # The page again, the listing's choice and text kept, the reason beside it: nothing was changed.
+        return render_detail(notice, error.status, refused=(item.id, error.message, values))
+    flash(f"Listing {moved.position} is now {moved.state_label.lower()}.", "success")
     return redirect(request.form.get("back") == "queue" and url_for("notices.queue")
                     or url_for("notices.detail", notice_id=notice.id) + f"#item-{item.id}")
 
@@ -304,7 +322,11 @@ def evidence(notice_id, evidence_id):
 # --- the platform's queue -------------------------------------------------------------------------------
 
 class QueueFilters:
-    def __init__(self, args, platform):
+    """The queue's filters, sort and page size from the query string; anything malformed is ignored."""
+
+    PAGE_SIZES = (50, 100, 300)
+
+    def __init__(self, args, platform, user=None):
         # Every brand with notices here, not only today's partners: a suspended partner's items still wait.
         self.brands = list(Organization.select().where(Organization.id.in_(
             services.visible_notices(platform).select(Notice.org).distinct())).order_by(Organization.name))
@@ -313,55 +335,113 @@ class QueueFilters:
         self.marketplace = next((m for m in self.marketplaces if m.slug == args.get("marketplace")), None)
         self.state = args.get("state") if args.get("state") in OPEN_STATES else ""
         self.breached = {"1": True, "0": False}.get(args.get("breached"))
+        self.fast_lane = {"1": True, "0": False}.get(args.get("fast_lane"))
         self.reason = args.get("reason") if args.get("reason") in REASONS else ""
         self.q = (args.get("q") or "").strip()[:200]
+        due = (args.get("due_within") or "").strip()
+        self.due_within = int(due) if due.isdigit() and 0 < int(due) <= 24 * 365 else None  # hours
+        self.assigned = args.get("assigned") if args.get("assigned") in ("mine", "none", "any") else ""
+        self.user = user
+        self.sort = args.get("sort") if args.get("sort") in services.QUEUE_SORTS else "deadline"
+        notice = (args.get("notice") or "").strip().upper().removeprefix("N-")
+        self.notice = int(notice) if notice.isdigit() and 0 < int(notice) < 10 ** 12 else None
+        size = args.get("per_page", "")
+        self.per_page = int(size) if size.isdigit() and int(size) in self.PAGE_SIZES else self.PAGE_SIZES[0]
 
     def query(self, platform):
+        assigned = {"mine": getattr(self.user, "id", 0), "none": "none", "any": "any"}.get(self.assigned)
         return services.queue(platform, states=(self.state,) if self.state else services.QUEUE_DEFAULT_STATES,
                               brand=self.brand, marketplace=self.marketplace, breached=self.breached,
-                              reason_code=self.reason, q=self.q)
+                              reason_code=self.reason, q=self.q, fast_lane=self.fast_lane, notice=self.notice,
+                              due_within=timedelta(hours=self.due_within) if self.due_within else None,
+                              assigned=assigned, sort=self.sort)
 
     def args(self):
         values = {"brand": self.brand.slug if self.brand else "", "marketplace": self.marketplace.slug
                   if self.marketplace else "", "state": self.state,
-                  "breached": {True: "1", False: "0"}.get(self.breached, ""), "reason": self.reason, "q": self.q}
+                  "breached": {True: "1", False: "0"}.get(self.breached, ""),
+                  "fast_lane": {True: "1", False: "0"}.get(self.fast_lane, ""), "reason": self.reason, "q": self.q,
+                  "due_within": self.due_within or "", "assigned": self.assigned,
+                  "sort": "" if self.sort == "deadline" else self.sort,
+                  "notice": notice_reference(self.notice) if self.notice else "",
+                  "per_page": "" if self.per_page == self.PAGE_SIZES[0] else self.per_page}
         return {key: value for key, value in values.items() if value}
+
+
+# The queue's bulk bar: each move with the words its ground field takes (None: no ground asked).
+QUEUE_MOVES = {"acknowledged": ("Acknowledge", None), "removed": ("Remove", "Ground for removal"),
+               "rejected": ("Reject", "Ground for rejection"),
+               "info_requested": ("Request information", "Question to the brand")}
+ASSIGN_ACTIONS = {"claim": "Claim for me", "release": "Release"}
+
+
+def render_queue(filters, status=200, bulk_error=None, bulk_values=None):
+    page = numbered_page(filters.query(current_org), filters.per_page)
+    rows = page.rows
+    templates = grounds.templates_of(current_org)
+    return render_template("notices/queue.html", items=rows, facts=queue_page.facts_for(current_org, rows),
+                           readings=clocks.readings(rows), filters=filters, total=page.total, page=page.number,
+                           pages=page.count, labels=STATE_LABELS, open_states=OPEN_STATES, reasons=REASONS,
+                           sorts=services.QUEUE_SORTS, form=TransitionForm(), moves=QUEUE_MOVES,
+                           assign_actions=ASSIGN_ACTIONS, templates=templates, can_act=current_user_can_act(),
+                           bulk_limit=services.BULK_LIMIT, bulk_error=bulk_error, bulk=bulk_values or {},
+                           now=utcnow()), status
 
 
 @bp.route("/queue")
 @member("viewer", org_kind="platform")
 def queue():
-    filters = QueueFilters(request.args, current_org)
-    page = numbered_page(filters.query(current_org), PAGE_SIZE)
-    rows = page.rows
-    shown = services.visible_notices(current_org).where(Notice.id.in_({i.notice_id for i in rows}))
-    notices = {n.id: n for n in services.with_parties(shown)} if rows else {}
-    return render_template("notices/queue.html", items=rows, notices=notices, readings=clocks.readings(rows),
-                           filters=filters, total=page.total, page=page.number, pages=page.count, labels=STATE_LABELS,
-                           open_states=OPEN_STATES, reasons=REASONS, form=TransitionForm(), bulk_moves=BULK_MOVES,
-                           can_act=current_user_can_act(), now=utcnow())
+    return render_queue(QueueFilters(request.args, current_org, user()))
+
+
+def chosen_items(filters):
+    """The listings a bulk action is for: those ticked, or with "every matching listing" the first 300 the
+    filters find (in the queue's order), so a whole notice or a filtered set is one action."""
+    if request.form.get("scope") == "matching":
+        return [pk for (pk,) in filters.query(current_org).select(NoticeItem.id).limit(services.BULK_LIMIT)
+                .tuples()]
+    return request.form.getlist("item")
 
 
 @bp.route("/queue/bulk", methods=["POST"])
 @member("analyst", org_kind="platform")
 def bulk():
     form = TransitionForm()
+    filters = QueueFilters(request.args, current_org, user())
     if not form.validate_on_submit():
         abort(400)
-    to = request.form.get("to", "")
-    if to not in BULK_MOVES:
-        flash("Choose acknowledge or remove for the selected listings.", "error")
-        return redirect(url_for("notices.queue"))
+    action = request.form.get("to", "")
+    values = {"to": action, "ground": request.form.get("ground", ""), "reason": form.reason.data or "",
+              "redress": form.redress.data or "", "scope": request.form.get("scope", ""),
+              "items": request.form.getlist("item")}
+    items = chosen_items(filters)
     try:
-        reason, redress = (form.reason.data, form.redress.data) if to == "removed" else ("", "")
-        result = services.bulk_transition(current_org, request.form.getlist("item"), to, reason, redress, user())
+        if action in ASSIGN_ACTIONS:
+            count = services.assign(current_org, items, user() if action == "claim" else None, by=user())
+            flash(f"{count} listing(s) {'claimed for you' if action == 'claim' else 'released'}.", "success")
+            return redirect(url_for("notices.queue", **filters.args()))
+        if action not in QUEUE_MOVES:
+            raise ValidationError({"to": "Choose what to do with the selected listings."})
+        reason, redress = values["reason"], values["redress"]
+        if values["ground"]:
+            if reason.strip():
+                raise ValidationError({"reason": "Choose a template or type a ground, not both."})
+            template = grounds.get_template(current_org, values["ground"])
+            if template.move != action:
+                raise ValidationError({"ground": f"This template is a {template.move_label.lower()}; choose one for "
+                                              f"{QUEUE_MOVES[action][0].lower()}."})
+            reason, redress = template.text, redress or template.redress
+        result = services.bulk_transition(current_org, items, action, reason, redress, user())
     except ServiceError as error:
-        flash(error.message, "error")
-        return redirect(url_for("notices.queue"))
+        return render_queue(filters, status=error.status, bulk_error=error,
+                            bulk_values=values)
+    except NotFound:
+        return render_queue(filters, status=404, bulk_error=ValidationError(
+            {"items": "A selected listing is no longer in your queue; nothing was changed."}), bulk_values=values)
     if result.done:
-        flash(f"{len(result.done)} listing(s) {services.VERBS[to]}.", "success")
+        flash(f"{len(result.done)} listing(s) {services.VERBS[action]}.", "success")
     if result.refused:
         first = "; ".join(f"{str(getattr(item, 'url', item))[:100]}: {message}" for item, message in result.refused[:3])
         more = f" and {len(result.refused) - 3} more" if len(result.refused) > 3 else ""
         flash(f"{len(result.refused)} listing(s) not changed: {first}{more}.", "error")
-    return redirect(url_for("notices.queue", **{k: v for k, v in request.args.items() if k != "page"}))
+    return redirect(url_for("notices.queue", **filters.args()))

@@ -65,4 +65,40 @@ document.addEventListener("DOMContentLoaded", function () {
     var timer = window.setInterval(poll, 1000);
     poll();
   });
+
+  // The queue: "select all on this page" ticks every listing; the bulk bar counts the ticked ones, and the
+  // ground field follows the chosen move (a template fills it; typing clears the template).
+  document.querySelectorAll("[data-select-all]").forEach(function (master) {
+    var form = document.getElementById(master.getAttribute("data-select-all"));
+    if (!form) { return; }
+    var boxes = function () { return form.querySelectorAll("input[name=item]"); };
+    var counter = form.querySelector("[data-selected-count]");
+    var show = function () {
+      var ticked = Array.prototype.filter.call(boxes(), function (box) { return box.checked; }).length;
+      if (counter) { counter.textContent = ticked + " selected"; }
+      master.checked = ticked > 0 && ticked === boxes().length;
+      master.indeterminate = ticked > 0 && ticked < boxes().length;
+    };
+    master.addEventListener("change", function () {
+      boxes().forEach(function (box) { box.checked = master.checked; });
+      show();
+    });
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "item") { show(); }
+    });
+    show();
+  });
+  document.querySelectorAll("select[data-ground-for]").forEach(function (templates) {
+    var moves = document.getElementById(templates.getAttribute("data-ground-for"));
+    var sync = function () {
+      Array.prototype.forEach.call(templates.options, function (option) {
+        var move = option.getAttribute("data-move");
+        option.hidden = Boolean(move) && move !== moves.value;
+      });
+      var chosen = templates.options[templates.selectedIndex];
+      if (chosen && chosen.hidden) { templates.value = ""; }
+    };
+    moves.addEventListener("change", sync);
+    sync();
+  });
 });

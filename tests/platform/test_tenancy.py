@@ -23,6 +23,7 @@ from portal.intel import screen
 from portal.intel.models import AuthorizedSeller, Flag, Screening
 from portal.imports.models import ImportJob
 from portal.marks.models import Mark
+from portal.notices import grounds
 from portal.notices.models import Evidence, Notice, NoticeItem
 from portal.partnerships.models import Partnership
 from portal.oauth.models import OAuthClient, Token
@@ -96,6 +97,9 @@ ACCESS_TABLE = {
     "notices.listings_template": ("member", "viewer", None), "notices.transition": ("member", "analyst", None),
     "notices.new": ("member", "analyst", "brand"), "notices.add_evidence": ("member", "analyst", "brand"),
     "notices.queue": ("member", "viewer", "platform"), "notices.bulk": ("member", "analyst", "platform"),
+    "notices.grounds": ("member", "viewer", "platform"), "notices.new_ground": ("member", "analyst", "platform"),
+    "notices.edit_ground": ("member", "analyst", "platform"),
+    "notices.delete_ground": ("member", "analyst", "platform"),
     # notice batches: uploaded and filed by those who may file a notice, read by every member of the brand
     "notices.batches": ("member", "analyst", "brand"), "notices.apply_batch": ("member", "analyst", "brand"),
     "notices.batch": ("member", "viewer", "brand"), "notices.batch_status": ("member", "viewer", "brand"),
@@ -197,6 +201,8 @@ def two_orgs(world):
             webhooks.register(org, f"https://hooks.{org.slug}.example/in", ["sla.breached"])
             with db.atomic():
                 webhooks.enqueue("sla.breached", org, None, {"test": org.slug})
+    with acting_as("test"):  # the platform's ground template (a brand's people never reach its pages)
+        grounds.create_template(platform, {"move": "removed", "title": "Logo", "text": "The logo differs."})
     return a, b, people
 
 
@@ -212,7 +218,10 @@ def objects_of(org):
             "partnership_id": Partnership.get(Partnership.brand == org).id,
             "flag_id": Flag.for_org(org).get().id, "marketplace": "alibaba-market", "seller_id": f"seller-{org.slug}",
             "screening_id": Screening.for_org(org).get().id, "authorized_id": AuthorizedSeller.for_org(org).get().id,
-            "webhook_id": Webhook.for_org(org).get().id, "delivery_id": WebhookDelivery.for_org(org).get().id}
+            "webhook_id": Webhook.for_org(org).get().id, "delivery_id": WebhookDelivery.for_org(org).get().id,
+            # a platform's: the brands' people are refused its pages whoever owns it (test_queue.py checks
+            # another platform's template is a 404 to a platform)
+            "template_id": grounds.GroundTemplate.select().get().id}
 
 
 def test_every_route_declares_an_access_rule(app):

@@ -128,6 +128,70 @@ def test_admin_invites_a_colleague_who_joins(open_page, world):
     newcomer.wait_for_url(re.compile(r"/login"))
 
 
+def test_an_analyst_removes_a_300_listing_notice_with_a_template_in_four_clicks(open_page, world):
+    """The queue filtered to one notice, 300 listings on one page: select all, Remove, a template, Apply."""
+    from portal.audit import acting_as
+    from portal.notices import grounds
+    from portal.notices.models import NoticeItem, Transition
+    alibaba = world.org("Alibaba", kind="platform")
+    world.marketplace(alibaba, "Taobao", "CN")
+    lv = world.org("Louis Vuitton")
+    partnership = world.partnership(lv, alibaba, always_open=True, effective_from="2020-01-01")
+    notice = world.notice(lv, partnership, [f"https://item.taobao.com/item.htm?id={n}" for n in range(300)]).notice
+    with acting_as("test"):
+        ground = grounds.create_template(alibaba, {"move": "removed", "title": "Replica logo",
+                                                   "text": "Counterfeit: the logo and the stitching differ."})
+    world.person(alibaba, "analyst", email="ana@alibaba.example")
+    page = open_page()
+    sign_in(page, "ana@alibaba.example")
+    page.goto(f"/notices/{notice.id}")
+    page.get_by_role("link", name="Work its listings in the queue").click()
+    assert page.locator("input[name=item]").count() == 300
+    page.get_by_label("Select every listing on this page").check()  # 1
+    assert page.get_by_text("300 selected").is_visible()
+    page.get_by_label("Do", exact=True).select_option("removed")  # 2
+    page.get_by_label("Template").select_option(label="Removal ground: Replica logo")  # 3
+    assert page.locator(".bulk-bar").is_visible()  # kept in view at the bottom of the window
+    page.get_by_role("button", name="Apply").click()  # 4
+    assert page.get_by_text("300 listing(s) removed.").is_visible()
+    assert NoticeItem.select().where((NoticeItem.notice == notice) & (NoticeItem.state == "removed")).count() == 300
+    assert {t.reason for t in Transition.select().where(Transition.to_state == "removed")} == {ground.text}
+    assert axe_violations(page) == []
+
+
+def test_a_brand_sees_what_waits_for_it_and_answers_with_a_file(open_page, world, tmp_path):
+    from portal.audit import acting_as
+    from portal.notices import services
+    from portal.notices.models import Evidence, NoticeItem
+    alibaba = world.org("Alibaba", kind="platform")
+    world.marketplace(alibaba, "Taobao", "CN")
+    lv = world.org("Louis Vuitton")
+    partnership = world.partnership(lv, alibaba, always_open=True, effective_from="2020-01-01")
+    notice = world.notice(lv, partnership, ["https://item.taobao.com/item.htm?id=77"]).notice
+    item = NoticeItem.get(NoticeItem.notice == notice)
+    with acting_as("test"):
+        services.transition(item, alibaba, "info_requested", "Send the registration certificate, please.")
+    world.person(lv, "analyst", email="legal@lv.example")
+    certificate = tmp_path / "certificate.pdf"
+    certificate.write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
+    page = open_page()
+    sign_in(page, "legal@lv.example")
+    assert page.get_by_role("heading", name="Waiting for you: 1").is_visible()
+    page.get_by_role("link", name="Every notice waiting for you").click()
+    page.get_by_role("link", name=notice.reference).click()
+    assert page.get_by_text("Alibaba asks:").is_visible()
+    page.get_by_label("Move listing 1 to").select_option("acknowledged")
+    page.get_by_label("Your answer (the information asked for)").fill("The certificate is attached.")
+    page.get_by_label("Evidence files with the answer").set_input_files(str(certificate))
+    page.get_by_role("button", name="Apply to listing 1").click()
+    page.wait_for_selector("text=Listing 1 is now acknowledged.")
+    assert NoticeItem.get_by_id(item.id).state == "acknowledged"
+    assert Evidence.select().where(Evidence.notice == notice).count() == 1
+    assert axe_violations(page) == []
+    page.goto("/")
+    assert page.get_by_role("heading", name="Waiting for you").is_visible()
+
+
 def test_audit_trail_page_for_admins(open_page, world):
     org = world.org("Microsoft", timezone="Europe/London")
     world.person(org, "admin", email="admin@microsoft.example")
@@ -367,9 +431,9 @@ def test_brand_files_a_notice_and_the_platform_works_it(open_page, world):
     items = list(NoticeItem.select().order_by(NoticeItem.position))
     for item in items[:2]:
         platform_page.get_by_label(f"Select listing {item.url}").check()
-    platform_page.get_by_label("Do with the selected listings").select_option("removed")
-    platform_page.get_by_label(re.compile("^Ground for removal")).fill("Counterfeit: test buy TB-7 confirmed it.")
-    platform_page.get_by_role("button", name="Apply to selected").click()
+    platform_page.get_by_label("Do", exact=True).select_option("removed")
+    platform_page.get_by_label(re.compile("^Ground or question")).fill("Counterfeit: test buy TB-7 confirmed it.")
+    platform_page.get_by_role("button", name="Apply").click()
     platform_page.wait_for_selector("text=2 listing(s) removed.")
     platform_page.goto(f"/notices/{notice.id}")
     platform_page.get_by_label("Move listing 3 to").select_option("rejected")

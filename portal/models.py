@@ -9,6 +9,7 @@ from portal.marks.models import Mark
 from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.notices.batch_models import NoticeBatch, NoticeBatchRow, PlannedNotice
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
+from portal.notifications.models import Notification, NotificationPreference, OutboundEmail
 from portal.partnerships.models import Partnership, Terms
 from portal.reports.models import WeeklyReport
 from portal.sla.models import SlaClock
@@ -19,4 +20,5 @@ ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSessi
               ImportRowChange, Terms, Notice, NoticeMark, Evidence, NoticeItem, Transition, SlaClock,
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
               Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport,
-              FlagReceipt, NoticeBatch, PlannedNotice, NoticeBatchRow, IdempotentRequest]
+              FlagReceipt, NoticeBatch, PlannedNotice, NoticeBatchRow, IdempotentRequest,
+              OutboundEmail, Notification, NotificationPreference]

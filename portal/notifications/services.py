@@ -319,11 +319,10 @@ def _digest_for(org, user_id, day, now):
         with db.atomic():
             email = OutboundEmail.create(org=org.id, user=user_id, kind="digest", digest_date=day,
                                          max_attempts=max_attempts(), next_attempt_at=now, created_at=now)
-            # Only what came before this day's digest hour-and-now: later ones wait for tomorrow's.
+            # Everything waiting now; what comes later today waits for tomorrow's digest.
             (Notification.update(email=email.id)
              .where((Notification.org == org.id) & (Notification.user == user_id)
-                    & (Notification.delivery == "digest") & Notification.email.is_null()
-                    & (Notification.created_at <= now)).execute())
+                    & (Notification.delivery == "digest") & Notification.email.is_null()).execute())
         return email
     except IntegrityError:  # today's digest was made already (this run, another worker): tomorrow
         return None

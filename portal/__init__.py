@@ -59,6 +59,9 @@ def _register_importers():
     from portal.intel import imports as flag_importer  # noqa: F401
     from portal.marks import importer as mark_importer  # noqa: F401
     from portal.notices import batches as notice_batch_importer  # noqa: F401
+    from portal.imports.registry import on_job_end
+    from portal.notifications.services import import_ended
+    on_job_end(import_ended)  # the uploader hears of an import that ended with errors
 
 
 def _register_wordings():
@@ -93,6 +96,7 @@ def _register_blueprints(app):
     from portal.notices.views import bp as notices_bp
     from portal.notices import batch_views  # noqa: F401  (the batch pages, on the notices blueprint)
     from portal.notices import grounds_views  # noqa: F401  (the ground templates, on the notices blueprint)
+    from portal.notifications.views import bp as notifications_bp
     from portal.oauth.views import bp as oauth_bp
     from portal.ops import bp as ops_bp
     from portal.partnerships.views import bp as partnerships_bp
@@ -100,7 +104,7 @@ def _register_blueprints(app):
     from portal.webhooks.views import bp as webhooks_bp
 
     for blueprint in (accounts_bp, dashboard_bp, marks_bp, notices_bp, oauth_bp, ops_bp, partnerships_bp, intel_bp,
-                      screening_bp, webhooks_bp, reports_bp):
+                      screening_bp, webhooks_bp, reports_bp, notifications_bp):
         app.register_blueprint(blueprint)
 
 

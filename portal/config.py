@@ -122,4 +122,23 @@ def settings_from_env():
         # An import whose worker has not committed a batch (its heartbeat) for this long is taken to be dead
         # and is resumed by another worker after its last committed batch.
         "MARKS_IMPORT_STALLED_SECONDS": env_int("MARKS_IMPORT_STALLED_SECONDS", 600),
+        # Notification e-mail (portal.notifications.mailer), sent by the worker. No SMTP_HOST: no e-mail
+        # (the inbox still works). SMTP_STARTTLS upgrades a plain connection and refuses a server without
+        # it; SMTP_SSL connects with TLS from the start (port 465). SMTP_CA_FILE: a private CA to trust.
+        "SMTP_HOST": (os.environ.get("SMTP_HOST") or "").strip() or None,
+        "SMTP_PORT": env_int("SMTP_PORT", 587),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": env_choice("SMTP_STARTTLS", {"": True, **BOOLEANS}),
+        "SMTP_SSL": env_choice("SMTP_SSL", {"": False, **BOOLEANS}),
+        "SMTP_CA_FILE": os.environ.get("SMTP_CA_FILE") or None,
+        "SMTP_FROM": os.environ.get("SMTP_FROM") or "Alliance Portal <no-reply@localhost>",
+        "SMTP_TIMEOUT_SECONDS": env_int("SMTP_TIMEOUT_SECONDS", 10),
+        "EMAIL_MAX_ATTEMPTS": env_int("EMAIL_MAX_ATTEMPTS", 6),
+        "EMAIL_RETRY_BASE_SECONDS": env_int("EMAIL_RETRY_BASE_SECONDS", 60),
+        # The local hour (0-23, in each org's time zone) at which the daily digest is sent.
+        "NOTIFICATION_DIGEST_HOUR": env_int("NOTIFICATION_DIGEST_HOUR", 8),
+        # The portal's public base URL for links in e-mails; unset: OAUTH_ISSUER, else http://127.0.0.1:5000.
+        "PORTAL_BASE_URL": (os.environ.get("PORTAL_BASE_URL") or os.environ.get("OAUTH_ISSUER") or "").rstrip("/")
+        or None,
     }

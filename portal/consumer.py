@@ -5,6 +5,7 @@ from portal.accounts import tasks as accounts_tasks  # noqa: F401
 from portal.api import tasks as api_tasks  # noqa: F401
 from portal.imports import tasks as import_tasks  # noqa: F401
 from portal.marks import tasks as marks_tasks  # noqa: F401
+from portal.notifications import tasks as notifications_tasks  # noqa: F401
 from portal.oauth import tasks as oauth_tasks  # noqa: F401
 from portal.reports import tasks as reports_tasks  # noqa: F401
 from portal.sla import tasks as sla_tasks  # noqa: F401

@@ -10,6 +10,7 @@ from portal.oauth.models import AuthorizationCode, OAuthClient, Token
 from portal.notices.grounds import GroundTemplate
 from portal.notices.batch_models import NoticeBatch, NoticeBatchRow, PlannedNotice
 from portal.notices.models import Evidence, Notice, NoticeItem, NoticeMark, Transition
+from portal.notifications.models import Notification, NotificationPreference, OutboundEmail
 from portal.partnerships.models import Partnership, Terms
 from portal.reports.models import WeeklyReport
 from portal.sla.models import SlaClock
@@ -21,4 +22,4 @@ ALL_MODELS = [Organization, Marketplace, User, Membership, Invitation, UserSessi
               Seller, Flag, FlagShare, FlagIdentifier, FlagEvidence, FlagNotice, Sighting, Strike, AuthorizedSeller,
               Screening, ScreeningHit, Webhook, WebhookDelivery, WebhookAttempt, WeeklyReport,
               FlagReceipt, NoticeBatch, PlannedNotice, NoticeBatchRow, IdempotentRequest,
-              GroundTemplate]
+              GroundTemplate, OutboundEmail, Notification, NotificationPreference]

@@ -29,7 +29,7 @@ from portal import audit, bulk, uploads
 from portal.db import db
 from portal.errors import NotFound
 from portal.imports.models import ImportJob, ImportOutcomes, ImportRowChange, ImportRowError
-from portal.imports.registry import importer_for
+from portal.imports.registry import importer_for, job_ended
 from portal.imports.rows import Problem, as_text, reported_value
 from portal.imports.seen import SeenKeys
 from portal.imports.tables import FileRefused, InertText, open_table
@@ -130,6 +130,7 @@ def fail(job, message, problems=()):
                  "value": reported_value(value)} for row, column, code, text, value in problems]).execute()
         audit.record(f"{importer_for(job.kind).audit_name}.failed", job.org, job,
                      change={"job": job.id, "failure": message})
+        job_ended(ImportJob.get_by_id(job.id))
     uploads.delete(IMPORT_AREA, job.stored_path)
 
 
@@ -144,6 +145,7 @@ def finish(job):
         audit.record(f"{importer_for(job.kind).audit_name}.finished", job.org, job, change={
             "job": job.id, "dry_run": job.dry_run, "rows": job.total_rows, "created": job.created,
             "updated": job.updated, "unchanged": job.unchanged, "errors": job.error_rows})
+        job_ended(ImportJob.get_by_id(job.id))
     if not keep_file:
         uploads.delete(IMPORT_AREA, job.stored_path)
 

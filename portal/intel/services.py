@@ -346,7 +346,7 @@ def withdraw_flag(flag, org, reason="", user=None, now=None):
             raise Conflict("This flag was withdrawn already.")
         flag = Flag.get_by_id(flag.id)
         emit("intel.flag.withdrawn", [o.id for o in sharing.audience(flag)], flag,
-             {"flag": flag.reference, "reason": reason})
+             {"flag": flag.reference, "reason": reason}, actor=flag.org_id)
     return flag
 
 
@@ -366,7 +366,7 @@ def add_sighting(flag, org, values, user=None, now=None):
         # they may know one another (portal.intel.sharing.visible_sightings).
         emit("intel.sighting.added", [org.id, flag.org_id], sighting, {
             "flag": flag.reference, "kind": sighting.kind, "note": sighting.note,
-            "listing_url": sighting.listing_url, "by": org.slug})
+            "listing_url": sighting.listing_url, "by": org.slug}, actor=org)
     return sighting
 
 

@@ -129,3 +129,24 @@ def sees_strikes(org, marketplace_id):
 def strike_marketplaces(org):
     """A subquery of the ids of the marketplaces whose sellers' strikes `org` may see."""
     return visible_marketplaces(org).select(Marketplace.id)
+
+
+def still_sees(org, flag_ids=(), marketplace_ids=()):
+    """Whether `org` may still see every flag of `flag_ids` and the strikes of every marketplace of
+    `marketplace_ids`: what an event about them (a webhook delivery, a notification e-mail) needs at the
+    moment it is sent, since sharing may have narrowed since the event."""
+    flag_ids, marketplace_ids = sorted(set(flag_ids)), sorted(set(marketplace_ids))
+    if flag_ids and visible_flags(org).where(Flag.id.in_(flag_ids)).count() != len(flag_ids):
+        return False
+    if marketplace_ids and not isinstance(org, Organization):
+        org = Organization.get_by_id(org)
+    if marketplace_ids and (visible_marketplaces(org).where(Marketplace.id.in_(marketplace_ids)).count()
+                            != len(marketplace_ids)):
+        return False
+    return True
+
+
+def flag_id_of_reference(reference):
+    """The id in a flag's reference ("F-000123" -> 123), or None."""
+    text = str(reference or "")
+    return int(text[2:]) if text.startswith("F-") and text[2:].isdigit() else None

@@ -164,7 +164,7 @@ def attach_evidence(notice, files, user=None, now=None, field="evidence"):
             emit("notice.evidence_added", (notice.org_id, notice.platform_id), notice, {
                 "notice": notice.reference, "evidence": [{"id": e.id, "name": e.name, "sha256": e.sha256,
                                                           "size": e.size, "content_type": e.content_type}
-                                                         for e in created]})
+                                                         for e in created]}, actor=notice.org_id)
     except BaseException:
         discard_evidence(stored)
         raise
@@ -348,7 +348,7 @@ def file_notice(brand, values, entries, evidence_files=(), user=None, now=None):
                 "notice": notice.reference, "platform": partnership.platform.slug, "marketplace": marketplace.slug,
                 "reason_code": reason_code, "marks": [m.id for m in marks], "fast_lane": fast_lane,
                 "terms_version": terms.version, "listings": [r["url"] for r in rows],
-                "evidence": [k.sha256 for k in stored], "skipped": [s["url"] for s in skipped]})
+                "evidence": [k.sha256 for k in stored], "skipped": [s["url"] for s in skipped]}, actor=brand)
     except BaseException:
         discard_evidence(stored)
         raise
@@ -496,7 +496,7 @@ def _apply(item, frm, to, reason, redress, user, org, now):
         strikes.sync_strike(item, now)
     emit("notice.item.transitioned", (item.brand_id, item.platform_id), item, {
         "notice": notice_reference(item.notice_id), "item": item.id, "url": item.url, "from": frm, "to": to,
-        "reason": reason, "redress": redress})
+        "reason": reason, "redress": redress}, actor=org)
 
 
 def _clock_effects(item, frm, to, now):

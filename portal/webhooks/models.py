@@ -20,6 +20,11 @@ EVENT_KINDS = {
     "sla.breached": "An SLA deadline passed",
     "report.weekly.ready": "A weekly report was closed",
     "intel.flag.shared": "Another organization shared flagged sellers with you",
+    "notice.filed": "A notice was filed (by your brand, or with your platform)",
+    "notice.evidence_added": "Evidence was added to a notice",
+    "intel.flag.withdrawn": "A flag shared with you was withdrawn by its owner",
+    "intel.seller.repeat_infringer": "A seller on a marketplace whose strikes you see became a repeat infringer",
+    "intel.sighting.added": "A sighting was added (by you, or to your flag); sent only while you may see the flag",
 }
 
 

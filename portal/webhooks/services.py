@@ -363,17 +363,33 @@ def deliver(delivery_id, now=None):
 
 
 def still_visible(delivery):
-    """Whether the receiving org may still see what the event is about. Flags can be unshared after the
-    event was queued: a flag event goes out only while the sharing predicate still lets the org see every
-    flag it names (retries and redeliveries included)."""
-    if not delivery.event_kind.startswith("intel.flag"):
+    """Whether the receiving org may still see what the event is about. Sharing can narrow after the event
+    was queued: an intelligence event goes out only while the sharing predicate (portal.intel.sharing)
+    still lets the org see what it names (retries and redeliveries included): every flag of a flag event,
+    the flag a sighting is on, the strikes of a repeat infringer's marketplace."""
+    kind = delivery.event_kind
+    if not kind.startswith("intel."):
         return True
-    from portal.intel.sharing import visible_flags
-    from portal.intel.models import Flag
+    from portal.accounts.models import Marketplace
+    from portal.intel import sharing
     data = json.loads(delivery.payload).get("data") or {}
-    ids = {entry.get("id") for entry in data.get("flags", [])} | ({data["id"]} if "id" in data else set())
-    ids.discard(None)
-    return not ids or visible_flags(delivery.org_id).where(Flag.id.in_(sorted(ids))).count() == len(ids)
+    flag_ids, marketplace_ids = set(), set()
+    if kind.startswith("intel.flag"):
+        flag_ids = {entry.get("id") for entry in data.get("flags", [])} | ({data["id"]} if "id" in data else set())
+        if "flag" in data:  # a withdrawn flag names itself by its reference
+            flag_ids.add(sharing.flag_id_of_reference(data["flag"]) or 0)
+        flag_ids.discard(None)
+    elif kind == "intel.sighting.added":
+        flag_id = sharing.flag_id_of_reference(data.get("flag"))
+        if flag_id is None:
+            return False
+        flag_ids = {flag_id}
+    elif kind == "intel.seller.repeat_infringer":
+        marketplace = Marketplace.get_or_none(Marketplace.slug == data.get("marketplace"))
+        if marketplace is None:
+            return False
+        marketplace_ids = {marketplace.id}
+    return sharing.still_sees(delivery.org_id, flag_ids, marketplace_ids)
 
 
 def _record(delivery, webhook, code, message, duration, now):

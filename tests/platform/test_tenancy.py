@@ -25,6 +25,7 @@ from portal.imports.models import ImportJob
 from portal.marks.models import Mark
 from portal.notices import grounds
 from portal.notices.models import Evidence, Notice, NoticeItem
+from portal.notifications.models import Notification
 from portal.partnerships.models import Partnership
 from portal.oauth.models import OAuthClient, Token
 from portal.oauth.services import create_client
@@ -39,11 +40,15 @@ from tests.conftest import page_text
 # The consent page is the user's own decision about an app acting for them.
 SELF_SERVICE_POSTS = {"accounts.logout", "accounts.choose_org", "accounts.account", "oauth.authorize",
                       "accounts.two_factor_setup", "accounts.regenerate_recovery_codes",
-                      "accounts.disable_two_factor"}
+                      "accounts.disable_two_factor",
+                      # a member's own notifications read and own notification choices (viewers too)
+                      "notifications.mark_read", "notifications.mark_all_read", "notifications.save_settings"}
 # OAuth endpoints that authenticate the calling client by its credentials: no session, no CSRF token.
 CLIENT_CREDENTIAL_POSTS = {"oauth.token", "oauth.revoke", "oauth.introspect"}
 # Routes reached by a secret in the URL rather than by a session (the invitation link).
-TOKEN_ROUTES = {"accounts.accept_invitation"}
+# The unsubscribe link of a notification e-mail: its signed token is the credential (a bad one is 400), and
+# mail clients post to it without a CSRF token (RFC 8058 one-click).
+TOKEN_ROUTES = {"accounts.accept_invitation", "notifications.unsubscribe"}
 # Everything that is not a member action: the sign-in form, self-service and token routes.
 # The second step of signing in is reached with the half-signed-in state, not a login session.
 NON_MEMBER_POSTS = (SELF_SERVICE_POSTS | TOKEN_ROUTES | CLIENT_CREDENTIAL_POSTS
@@ -66,6 +71,11 @@ ACCESS_TABLE = {
     "accounts.logout": ("signed_in", *ANY), "oauth.authorize": ("signed_in", *ANY),
     "accounts.two_factor_setup": ("signed_in", *ANY), "accounts.regenerate_recovery_codes": ("signed_in", *ANY),
     "accounts.disable_two_factor": ("signed_in", *ANY),
+    # notifications: every member reads their own; marking read and their own choices are self-service
+    "notifications.inbox": ("member", "viewer", None), "notifications.open_notification": ("member", "viewer", None),
+    "notifications.settings": ("member", "viewer", None), "notifications.mark_read": ("signed_in", *ANY),
+    "notifications.mark_all_read": ("signed_in", *ANY), "notifications.save_settings": ("signed_in", *ANY),
+    "notifications.unsubscribe": ("public", *ANY),
     # the team, its audit trail, API clients and webhooks
     "accounts.team": ("member", "viewer", None), "accounts.audit_trail": ("member", "admin", None),
     "accounts.audit_trail_csv": ("member", "admin", None),
@@ -201,6 +211,9 @@ def two_orgs(world):
             webhooks.register(org, f"https://hooks.{org.slug}.example/in", ["sla.breached"])
             with db.atomic():
                 webhooks.enqueue("sla.breached", org, None, {"test": org.slug})
+        # A notification of the org's admin (the inbox is per member)
+        Notification.create(org=org, user=people[(org.slug, "admin")], kind="sla.breached", event="sla.breached",
+                            title=f"A deadline of {org.slug} passed", link_endpoint="notices.index")
     with acting_as("test"):  # the platform's ground template (a brand's people never reach its pages)
         grounds.create_template(platform, {"move": "removed", "title": "Logo", "text": "The logo differs."})
     return a, b, people
@@ -221,7 +234,8 @@ def objects_of(org):
             "webhook_id": Webhook.for_org(org).get().id, "delivery_id": WebhookDelivery.for_org(org).get().id,
             # a platform's: the brands' people are refused its pages whoever owns it (test_queue.py checks
             # another platform's template is a 404 to a platform)
-            "template_id": grounds.GroundTemplate.select().get().id}
+            "template_id": grounds.GroundTemplate.select().get().id,
+            "notification_id": Notification.for_org(org).get().id}
 
 
 def test_every_route_declares_an_access_rule(app):
@@ -356,7 +370,11 @@ def test_every_tenant_model_is_known_to_these_tests():
                                                      # no route names one: found by the org's own key
                                                      # (test_notice_items_api.py)
                                                      "IdempotentRequest",
-                                                     "GroundTemplate"}
+                                                     "GroundTemplate",
+                                                     # a member's own, named by notification_id;
+                                                     # choices and e-mails are reached through the member
+                                                     # (tests/notifications)
+                                                     "Notification", "NotificationPreference", "OutboundEmail"}
 
 
 def test_other_orgs_objects_are_404_on_every_route(app, make_client, two_orgs):

@@ -70,6 +70,7 @@ def _register_wordings():
     from portal.intel import wording as intel_wording  # noqa: F401
     from portal.marks import wording as marks_wording  # noqa: F401
     from portal.notices import wording as notices_wording  # noqa: F401
+    from portal.notifications import wording as notifications_wording  # noqa: F401
     from portal.oauth import wording as oauth_wording  # noqa: F401
     from portal.partnerships import wording as partnerships_wording  # noqa: F401
     from portal.reports import wording as reports_wording  # noqa: F401

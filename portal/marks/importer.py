@@ -26,6 +26,8 @@ INSERT_FIELDS = ("org", "word", "office", "registration_number", "nice_classes",
                  "jurisdictions", "status", "created_at", "updated_at")
 
 
+CREATED_EXPIRED = ("created_expired",)
+
 MARK_CONSEQUENCES = {
     # code: (the row's label, the summary's subject (one, many), what a dry run says, what an import said);
     # {them} reads "it" for one row, "them" for several.
@@ -116,16 +118,22 @@ class MarkImporter(Importer):
         for office, numbers in numbers_by_office.items():
             for row in bulk.select_in(Mark, StoredMark._fields, {"org": self.org.id, "office": office},
                                       "registration_number", sorted(numbers)):
-                mark = StoredMark(*row)
+                mark = StoredMark._make(row)
                 found[(mark.office, mark.registration_number)] = mark
         return found
 
     def merged(self, mark, fields):
         """The mark the row describes: the stored one (if any) with the row's cells over it, checked whole
         (required columns of a new mark, dates in order, jurisdictions of the office)."""
-        values = current_values(mark) if mark else {}
-        values.update(fields["cells"])  # the table's columns are the rule's (MARK_COLUMNS)
-        values.update(dict.fromkeys(fields["cleared"]))
+        if mark is not None:
+            values = current_values(mark)
+            values.update(fields["cells"])  # the table's columns are the rule's (MARK_COLUMNS)
+        elif fields["cleared"]:
+            values = dict(fields["cells"])
+        else:
+            values = fields["cells"]  # a new mark: its cells as they are (clean_mark only reads them)
+        if fields["cleared"]:
+            values.update(dict.fromkeys(fields["cleared"]))
         checked = rules.clean_mark(values, key=(fields["office"], fields["registration_number"]))
         if mark is None:
             for problem in checked.problems:
@@ -138,24 +146,26 @@ class MarkImporter(Importer):
         created and updated, for the audit event."""
         existing = self.existing_marks(fields for _, fields in candidates)
         now = utcnow()
+        org_id, today, merged = self.org.id, self.today, self.merged
         inserts, created, updated, changes_by_fields = [], [], [], {}
         for number, fields in candidates:
             mark = existing.get((fields["office"], fields["registration_number"]))
-            checked = self.merged(mark, fields)
-            if not checked.ok:
+            checked = merged(mark, fields)
+            if checked.problems:
                 report.refuse(number, checked.problems)
                 continue
             stored = stored_values(checked.fields)
-            key = [stored["word"], stored["office"], stored["registration_number"]]
+            word, office, registration_number = stored["word"], stored["office"], stored["registration_number"]
+            key = [word, office, registration_number]
             if mark is None:
-                status = status_after_change("pending", (), stored["expires_on"], self.today)
-                inserts.append((self.org.id, stored["word"], stored["office"], stored["registration_number"],
-                                stored["nice_classes"], stored["registered_on"], stored["expires_on"],
-                                stored["jurisdictions"], status, now, now))
-                created.append([stored["office"], stored["registration_number"], stored["word"],
-                                stored["nice_classes"], iso(stored["registered_on"]), iso(stored["expires_on"]),
-                                stored["jurisdictions"], status])
-                report.created(number, key, ["created_expired"] if status == "expired" else ())
+                status = status_after_change("pending", (), stored["expires_on"], today)
+                inserts.append((org_id, word, office, registration_number, stored["nice_classes"],
+                                stored["registered_on"], stored["expires_on"], stored["jurisdictions"], status,
+                                now, now))
+                created.append([office, registration_number, word, stored["nice_classes"],
+                                iso(stored["registered_on"]), iso(stored["expires_on"]), stored["jurisdictions"],
+                                status])
+                report.created(number, key, CREATED_EXPIRED if status == "expired" else ())
                 continue
             changed = {name: stored[name] for name in UPDATE_FIELDS if getattr(mark, name) != stored[name]}
             if not changed:

@@ -128,10 +128,14 @@ def update(model, field_names, rows):
 
 @lru_cache(maxsize=None)
 def select_in_sql(model, field_names, equal_names, in_name, count, param):
+    """The SELECT of `select_in`. On PostgreSQL (`count` None) the values are one array parameter,
+    `= ANY(%s)`: one statement text whatever their number, which psycopg prepares once and the server plans
+    once, where an IN list of a new length is parsed and planned again (a few ms for a batch's keys)."""
     table, columns = _columns(model, field_names)
     fields = model._meta.fields
     conditions = [f"{_quoted(fields[name].column_name)} = {param}" for name in equal_names]
-    conditions.append(f"{_quoted(fields[in_name].column_name)} IN ({', '.join([param] * count)})")
+    column = _quoted(fields[in_name].column_name)
+    conditions.append(f"{column} = ANY({param})" if count is None else f"{column} IN ({', '.join([param] * count)})")
     return f"SELECT {columns} FROM {table} WHERE {' AND '.join(conditions)}"
 
 
@@ -171,8 +175,12 @@ def select_in(model, field_names, equal, in_name, values):
     if not values:
         return []
     equal_names = tuple(equal)
-    sql = select_in_sql(model, field_names, equal_names, in_name, len(values), "%s" if is_postgresql() else "?")
-    params = [_for_sqlite(v) for v in equal.values()] + values
+    if is_postgresql():
+        sql = select_in_sql(model, field_names, equal_names, in_name, None, "%s")
+        params = [*equal.values(), values]
+    else:
+        sql = select_in_sql(model, field_names, equal_names, in_name, len(values), "?")
+        params = [_for_sqlite(v) for v in equal.values()] + values
     found = []
 
     def read(cursor):
@@ -189,3 +197,21 @@ def select_in(model, field_names, equal, in_name, values):
             row[index] = python_value(row[index])
         rows.append(tuple(row))
     return rows
+
+
+
+def gathers_statistics():
+    """Whether the database plans from statistics that `analyze` refreshes (PostgreSQL). SQLite keeps none
+    unless asked, and plans a lookup by the columns of its indexes."""
+    return is_postgresql()
+
+
+def analyze(model, field_names=()):
+    """Have PostgreSQL gather its planner statistics of `model`'s table now (of `field_names` only, when
+    given), after many rows went in since autovacuum last did, so that the next lookups are planned from
+    what the table holds. Run it outside a transaction (it holds a lock against other ANALYZEs until its
+    transaction ends). SKIP_LOCKED: when autovacuum is gathering them already, it does not wait for it."""
+    if gathers_statistics():
+        columns = ", ".join(_quoted(model._meta.fields[name].column_name) for name in field_names)
+        sql = f"ANALYZE (SKIP_LOCKED) {_quoted(model._meta.table_name)}" + (f" ({columns})" if columns else "")
+        _run(sql, lambda cursor: cursor.execute(sql))

@@ -344,7 +344,11 @@ class Importer:
         if checked.ok:
             self.seen.add({self.key(checked.fields): number})
 
+    def before_batch(self, batch):
+        """Called before each batch's transaction: work that must not run inside it (see MarkImporter)."""
+
     def apply(self, batch):
+        self.before_batch(batch)
         for attempt in range(3):
             try:
                 with db.atomic():

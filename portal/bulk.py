@@ -6,8 +6,9 @@ Why not peewee's query builder here: it renders an INSERT of a thousand rows as 
 parameter per cell (17,000 for a batch of marks) at every batch, and building that text cost more than the
 database's own work; a SELECT per batch likewise, and a model instance per row read. Values go to the
 driver as they are, so they must already be in the stored form: ids (not model instances), packed lists as
-text, dates and timestamps (converted here for SQLite as peewee would). Each statement is one event for
-the database's query hooks, and the driver's errors arrive as peewee's (IntegrityError, OperationalError).
+text; dates and timestamps as Python values (sqlite3 writes them through the adapters peewee and portal.db
+register, as for peewee's own queries). Each statement is one event for the database's query hooks, and
+the driver's errors arrive as peewee's (IntegrityError, OperationalError).
 
 Plumbing: imports no domain. Callers run it inside their own transaction and scope it (the org is one of
 the values or conditions they give).
@@ -53,31 +54,10 @@ def update_sql(model, field_names, param):
 
 
 def _for_sqlite(value):
-    """What peewee hands sqlite3 for a date or timestamp (sqlite3's own adapters are deprecated)."""
-    if isinstance(value, datetime):
-        return value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
+    """A date or timestamp as sqlite3 stores it (the adapters peewee and portal.db register: str)."""
+    if isinstance(value, (date, datetime)):
+        return str(value)
     return value
-
-
-@lru_cache(maxsize=None)
-def _time_columns(model, field_names):
-    """Positions of the date and timestamp columns: the only values SQLite rows need converted."""
-    return tuple(index for index, name in enumerate(field_names)
-                 if isinstance(model._meta.fields[name], (DateField, DateTimeField)))
-
-
-def _sqlite_rows(model, field_names, rows):
-    positions = _time_columns(model, field_names)
-    if not positions:
-        yield from rows
-        return
-    for row in rows:
-        row = list(row)
-        for index in positions:
-            row[index] = _for_sqlite(row[index])
-        yield row
 
 
 def _run(sql, write):
@@ -132,7 +112,7 @@ def insert(model, field_names, rows):
         _run(sql, write)
         return count
     sql = insert_sql(model, field_names, "?")
-    _run(sql, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+    _run(sql, lambda cursor: cursor.executemany(sql, rows))  # dates as they are: sqlite3's adapters (portal.db)
     return count
 
 
@@ -141,30 +121,50 @@ def update(model, field_names, rows):
     field_names = tuple(field_names)
     if not rows:
         return 0
-    if is_postgresql():
-        sql = update_sql(model, field_names, "%s")
-        _run(sql, lambda cursor: cursor.executemany(sql, rows))
-    else:
-        sql = update_sql(model, field_names, "?")
-        _run(sql, lambda cursor: cursor.executemany(sql, _sqlite_rows(model, field_names, rows)))
+    sql = update_sql(model, field_names, "%s" if is_postgresql() else "?")
+    _run(sql, lambda cursor: cursor.executemany(sql, rows))
     return len(rows)
 
 
 @lru_cache(maxsize=None)
 def select_in_sql(model, field_names, equal_names, in_name, count, param):
+    """The SELECT of `select_in`. On PostgreSQL (`count` None) the values are one array parameter,
+    `= ANY(%s)`: one statement text whatever their number, which psycopg prepares once and the server plans
+    once, where an IN list of a new length is parsed and planned again (a few ms for a batch's keys)."""
     table, columns = _columns(model, field_names)
     fields = model._meta.fields
     conditions = [f"{_quoted(fields[name].column_name)} = {param}" for name in equal_names]
-    conditions.append(f"{_quoted(fields[in_name].column_name)} IN ({', '.join([param] * count)})")
+    column = _quoted(fields[in_name].column_name)
+    conditions.append(f"{column} = ANY({param})" if count is None else f"{column} IN ({', '.join([param] * count)})")
     return f"SELECT {columns} FROM {table} WHERE {' AND '.join(conditions)}"
+
+
+def _date_reader(python_value):
+    """A DateField's python_value with a fast path for the text SQLite hands back, "2031-05-31": the date
+    peewee makes of it (it parses it with datetime.fromisoformat), without its lambdas; anything else, and
+    a date object from PostgreSQL, goes to python_value."""
+    def read(value):
+        if value.__class__ is str and len(value) == 10:
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        return python_value(value)
+    return read
 
 
 @lru_cache(maxsize=None)
 def _readers(model, field_names):
     """(position, python_value) of the columns the driver does not hand back as Python wants them:
     dates and timestamps stored as text on SQLite, booleans stored as integers."""
-    return tuple((index, model._meta.fields[name].python_value) for index, name in enumerate(field_names)
-                 if isinstance(model._meta.fields[name], (DateField, DateTimeField, BooleanField)))
+    readers = []
+    for index, name in enumerate(field_names):
+        field = model._meta.fields[name]
+        if isinstance(field, DateTimeField) or isinstance(field, BooleanField):
+            readers.append((index, field.python_value))
+        elif isinstance(field, DateField):
+            readers.append((index, _date_reader(field.python_value)))
+    return tuple(readers)
 
 
 def select_in(model, field_names, equal, in_name, values):
@@ -175,8 +175,12 @@ def select_in(model, field_names, equal, in_name, values):
     if not values:
         return []
     equal_names = tuple(equal)
-    sql = select_in_sql(model, field_names, equal_names, in_name, len(values), "%s" if is_postgresql() else "?")
-    params = [_for_sqlite(v) for v in equal.values()] + values
+    if is_postgresql():
+        sql = select_in_sql(model, field_names, equal_names, in_name, None, "%s")
+        params = [*equal.values(), values]
+    else:
+        sql = select_in_sql(model, field_names, equal_names, in_name, len(values), "?")
+        params = [_for_sqlite(v) for v in equal.values()] + values
     found = []
 
     def read(cursor):
@@ -193,3 +197,21 @@ def select_in(model, field_names, equal, in_name, values):
             row[index] = python_value(row[index])
         rows.append(tuple(row))
     return rows
+
+
+
+def gathers_statistics():
+    """Whether the database plans from statistics that `analyze` refreshes (PostgreSQL). SQLite keeps none
+    unless asked, and plans a lookup by the columns of its indexes."""
+    return is_postgresql()
+
+
+def analyze(model, field_names=()):
+    """Have PostgreSQL gather its planner statistics of `model`'s table now (of `field_names` only, when
+    given), after many rows went in since autovacuum last did, so that the next lookups are planned from
+    what the table holds. Run it outside a transaction (it holds a lock against other ANALYZEs until its
+    transaction ends). SKIP_LOCKED: when autovacuum is gathering them already, it does not wait for it."""
+    if gathers_statistics():
+        columns = ", ".join(_quoted(model._meta.fields[name].column_name) for name in field_names)
+        sql = f"ANALYZE (SKIP_LOCKED) {_quoted(model._meta.table_name)}" + (f" ({columns})" if columns else "")
+        _run(sql, lambda cursor: cursor.execute(sql))

@@ -10,8 +10,10 @@ before each use and opened again when the database file was replaced (a restore)
 forked child; a request never inherits a transaction (whatever one left open is rolled back at its end).
 """
 import os
+import sqlite3
 import threading
 import weakref
+from datetime import datetime
 from pathlib import Path
 
 from flask import request
@@ -24,6 +26,12 @@ from portal.config import env_int
 from playhouse.migrations import Runner
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# How sqlite3 writes a timestamp: str(datetime), the same text as its default adapter (isoformat(" "),
+# deprecated from Python 3.12, where peewee registers that same function), but without a Python call per
+# value. peewee itself registers str for dates. So rows of dates and timestamps go to sqlite3 as they are,
+# from peewee's queries and portal.bulk's alike.
+sqlite3.register_adapter(datetime, str)
 
 
 class PortalDatabaseProxy(DatabaseProxy):

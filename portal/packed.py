@@ -4,7 +4,7 @@ is found with LIKE '%;9;%' and the column needs no table of its own."""
 
 def pack_codes(values):
     """[9, 25] -> ";9;25;": delimited on both sides so one class or country is found with LIKE '%;9;%'."""
-    return ";" + ";".join(str(v) for v in values) + ";" if values else ""
+    return ";" + ";".join(map(str, values)) + ";" if values else ""
 
 
 def unpack_codes(text, convert=str):

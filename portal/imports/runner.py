@@ -188,42 +188,47 @@ def cannot_clear(column):
 class BatchReport:
     """What became of each row of one batch: its outcome code, its natural key, its problems, and for the
     rows that change something the field-by-field change ([field, before, after]) and its consequences.
-    Saved in the batch's transaction, so the report always matches what was (or would be) written."""
+    Saved in the batch's transaction, so the report always matches what was (or would be) written.
+    Problems and changes are kept as the rows their tables get (ERROR_FIELDS, CHANGE_FIELDS)."""
 
     def __init__(self, job):
         self.job = job
         self.codes, self.keys, self.errors, self.changes = [], [], [], []
+        self.values = []  # each row's cells, for the key of a row refused before it was matched
         self.consequences = {}
         self.position = {}
-        self.unkeyed = {}
 
     def blank(self):
         self.codes.append("-")
         self.keys.append(None)
+        self.values.append(None)
 
     def add(self, number, values):
         """A row to report on; until its outcome gives its key, its key is the file's cells (`raw_keys`)."""
         self.position[number] = len(self.codes)
-        self.unkeyed[len(self.codes)] = values
         self.codes.append("?")
         self.keys.append(None)
+        self.values.append(values)
 
     def _set(self, number, code, key):
         position = self.position[number]
         self.codes[position] = code
         if key is not None:
             self.keys[position] = key
-            self.unkeyed.pop(position, None)
 
     def raw_keys(self, raw_key):
         """Give the rows whose outcome named no key (refused before they were matched) their key as the file
         has it: only those pay for reading it."""
-        for position, values in self.unkeyed.items():
-            self.keys[position] = raw_key(values)
-        self.unkeyed = {}
+        keys = self.keys
+        for position, values in enumerate(self.values):
+            if keys[position] is None and values is not None:
+                keys[position] = raw_key(values)
+        self.values = []
 
     def problems(self, number, problems, level="error"):
-        self.errors.extend(error_row(self.job, number, problem, level) for problem in problems)
+        org, job = self.job.org_id, self.job.id
+        self.errors.extend((org, job, number, problem.column, problem.code, problem.message, problem.value, level)
+                           for problem in problems)
 
     def refuse(self, number, problems, key=None):
         self.problems(number, problems)
@@ -242,9 +247,8 @@ class BatchReport:
         self._change(number, "update", changes, consequences)
 
     def _change(self, number, outcome, changes, consequences):
-        self.changes.append({"org": self.job.org_id, "job": self.job.id, "row": number, "outcome": outcome,
-                             "changes": json.dumps(changes, default=str) if changes else "[]",
-                             "consequences": pack_codes(consequences)})
+        self.changes.append((self.job.org_id, self.job.id, number, outcome,
+                             json.dumps(changes, default=str) if changes else "[]", pack_codes(consequences)))
         for code in consequences:
             self.consequences[code] = self.consequences.get(code, 0) + 1
 
@@ -342,7 +346,11 @@ class Importer:
         if checked.ok:
             self.seen.add({self.key(checked.fields): number})
 
+    def before_batch(self, batch):
+        """Called before each batch's transaction: work that must not run inside it (see MarkImporter)."""
+
     def apply(self, batch):
+        self.before_batch(batch)
         for attempt in range(3):
             try:
                 with db.atomic():
@@ -378,8 +386,9 @@ class Importer:
                 continue
             report.add(number, values)
             checked = self.clean(values)
-            report.problems(number, checked.warnings, level="warning")
-            if not checked.ok:
+            if checked.warnings:
+                report.problems(number, checked.warnings, level="warning")
+            if checked.problems:
                 report.refuse(number, checked.problems)
                 continue
             pending.append((number, checked.fields, self.key(checked.fields)))
@@ -417,10 +426,8 @@ class Importer:
     def save(self, batch, report):
         """The batch's report and the job's counts, in the batch's transaction."""
         report.raw_keys(self.raw_key)
-        bulk.insert(ImportRowError, ERROR_FIELDS, [tuple(error[name] for name in ERROR_FIELDS)
-                                                   for error in report.errors])
-        bulk.insert(ImportRowChange, CHANGE_FIELDS, [tuple(change[name] for name in CHANGE_FIELDS)
-                                                     for change in report.changes])
+        bulk.insert(ImportRowError, ERROR_FIELDS, report.errors)
+        bulk.insert(ImportRowChange, CHANGE_FIELDS, report.changes)
         bulk.insert(ImportOutcomes, ("org", "job", "first_row", "codes", "keys"),
                     [(self.org.id, self.job.id, batch[0][0], "".join(report.codes),
                       json.dumps(report.keys, ensure_ascii=False))])
@@ -464,11 +471,6 @@ def field_changes(before, after, packed=()):
 
 def clears_a_value(changes):
     return any(old != "" and new == "" for _, old, new in changes)
-
-
-def error_row(job, number, problem, level="error"):
-    return {"org": job.org_id, "job": job.id, "row": number, "column": problem.column, "code": problem.code,
-            "message": problem.message, "value": problem.value, "level": level}
 
 
 # --- reading results ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ semicolon as Excel writes in much of Europe, or tab) is the one that makes the m
 """
 import codecs
 import csv
+import operator
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -153,6 +154,9 @@ class Table:
     def rows(self):
         """(row_number, {column: value}) for every row below the header; None for a blank row."""
         columns = self.header.columns.items()
+        names = tuple(self.header.columns.values())
+        width_needed = max(self.header.columns) + 1
+        pick = operator.itemgetter(*self.header.columns)
         for number, cells in enumerate(self.records(), start=1):
             if number <= self.header_row:
                 continue
@@ -160,6 +164,15 @@ class Table:
                 yield number, None
                 continue
             width = len(cells)
+            if width >= width_needed:
+                picked = pick(cells) if len(names) > 1 else (pick(cells),)
+                try:
+                    plain = "\x00'" not in "\x00" + "\x00".join(picked)  # no cell starts with an apostrophe
+                except TypeError:  # not all text (a spreadsheet's numbers and dates)
+                    plain = False
+                if plain:
+                    yield number, dict(zip(names, picked))
+                    continue
             yield number, {column: inert_cell(cells[index]) if index < width else None for index, column in columns}
 
 

@@ -37,7 +37,8 @@ class Office:
         """The canonical form of `raw`, or None when it cannot be a number of this office."""
         if self.code == "KIPO":
             raw = KIPO_VERSION_SUFFIX.sub(r"\1", raw)
-        number = SEPARATORS.sub("", raw.strip().upper())
+        # ASCII digits alone are their own tidied form (nothing to strip, upper-case or take out).
+        number = raw if raw.isdigit() and raw.isascii() else SEPARATORS.sub("", raw.strip().upper())
         if self.prefix and number.startswith(self.prefix):
             number = number[len(self.prefix):]
         if number.isdigit():
@@ -47,9 +48,8 @@ class Office:
         number = self.prefix + number
         return number if self.compiled.fullmatch(number) else None
 
-    @property
-    def compiled(self):
-        return _compiled(self.pattern)
+    def __post_init__(self):
+        object.__setattr__(self, "compiled", _compiled(self.pattern))  # compiled once, read per row
 
 
 @functools.lru_cache(maxsize=None)

@@ -40,6 +40,11 @@ MARK_COLUMNS = Columns(COLUMNS, REQUIRED_COLUMNS, HEADER_ALIASES)
 MAX_WORD = 200
 LIST_SEPARATORS = re.compile(r"[;,\s]+")
 EARLIEST_YEAR, LATEST_YEAR = 1800, 2200
+# Fast paths for the cells a bulk upload is made of, each giving exactly what the full check gives (tests:
+# tests/marks/test_rules_fast_paths.py); anything else takes the full check.
+NICE_CLASS_TEXTS = {str(number): number for number in range(1, 46)}  # "9" -> 9, as the check reads it
+PLAIN_OFFICE_CODES = frozenset(code for code in offices.OFFICES if offices.office_code(code) == code)
+REMEMBERED_CELLS = 4096  # cells a remembered check keeps (see _remembered)
 
 
 def split_list(value):
@@ -51,6 +56,41 @@ def split_list(value):
     return [part for part in LIST_SEPARATORS.split(as_text(value)) if part]
 
 
+def _remembered(check):
+    """A check of one cell (`check(checked, *args)`, its cell the last argument) that remembers what it did
+    for each text cell (or list of texts): the fields it set, its problems and warnings and what it returned,
+    replayed when the same arguments come again. For the checks whose cells repeat in a file (an office's jurisdictions): the
+    outcome and the messages are the check's own by construction. At most REMEMBERED_CELLS are kept."""
+    memory = {}
+
+    def remembered(checked, *args):
+        value = args[-1]
+        key = args
+        if value.__class__ is list and value and all(item.__class__ is str for item in value):
+            key = (*args[:-1], tuple(value))  # a stored mark's list ["CN", "JP"]: never equal to a text key
+        elif value.__class__ is not str:  # text only (a subclass such as InertText is checked every time)
+            return check(checked, *args)
+        seen = memory.get(key)
+        if seen is None:
+            scratch = Checked()
+            returned = check(scratch, *args)
+            seen = (tuple(scratch.fields.items()), tuple(scratch.problems), tuple(scratch.warnings), returned)
+            if len(memory) >= REMEMBERED_CELLS:
+                memory.clear()
+            memory[key] = seen
+        fields, problems, warnings, returned = seen
+        for name, field_value in fields:  # lists copied: each mark owns its fields
+            checked.fields[name] = list(field_value) if field_value.__class__ is list else field_value
+        if problems:  # copied too: the importer adds to a problem's message
+            checked.problems.extend(Problem(p.column, p.code, p.message, p.value) for p in problems)
+        if warnings:
+            checked.warnings.extend(Problem(p.column, p.code, p.message, p.value) for p in warnings)
+        return returned
+
+    remembered.check = check  # the check itself, for the tests that compare the two
+    return remembered
+
+
 def clean_mark(values, partial=False, key=None):
     """Check and normalise one mark. `values` maps column names to raw values (missing = empty).
 
@@ -59,27 +99,26 @@ def clean_mark(values, partial=False, key=None):
     for the row to be merged with the stored mark (`clean_mark` again, on the merged values). `key`: the
     office and number as `clean_mark_key` made them, not checked again."""
     checked = Checked()
-
-    def given(name):
-        return not partial or name in values
-
-    if given("word"):
-        _clean_word(checked, values.get("word"))
+    get = values.get
+    if not partial or "word" in values:
+        _clean_word(checked, get("word"))
     if key:
         code, checked.fields["registration_number"] = key
         checked.fields["office"] = code
     else:
-        code = _clean_office(checked, values.get("office"))
-        _clean_number(checked, code, values.get("registration_number"))
-    if given("nice_classes"):
-        _clean_classes(checked, values.get("nice_classes"))
-    registered = _clean_date(checked, "registered_on", values.get("registered_on")) if given("registered_on") else None
-    expires = _clean_date(checked, "expires_on", values.get("expires_on")) if given("expires_on") else None
+        code = _clean_office(checked, get("office"))
+        _clean_number(checked, code, get("registration_number"))
+    if not partial or "nice_classes" in values:
+        _clean_classes(checked, get("nice_classes"))
+    registered = _clean_date(checked, "registered_on", get("registered_on")) if (
+        not partial or "registered_on" in values) else None
+    expires = _clean_date(checked, "expires_on", get("expires_on")) if (
+        not partial or "expires_on" in values) else None
     if registered and expires and expires <= registered:
         checked.problem("expires_on", "date_order", "The expiry date must be after the registration date.",
                         expires.isoformat())
-    if given("jurisdictions"):
-        _clean_jurisdictions(checked, code, values.get("jurisdictions"))
+    if not partial or "jurisdictions" in values:
+        _clean_jurisdictions(checked, code, get("jurisdictions"))
     return checked
 
 
@@ -92,7 +131,7 @@ def clean_mark_key(values):
 
 
 def _clean_word(checked, value):
-    word = " ".join(as_text(value).split())
+    word = " ".join((value if value.__class__ is str else as_text(value)).split())  # split() strips too
     if not word:
         checked.problem("word", "required", "Enter the mark's word (its text as registered).")
     elif len(word) > MAX_WORD:
@@ -104,6 +143,9 @@ def _clean_word(checked, value):
 
 
 def _clean_office(checked, value):
+    if value.__class__ is str and value in PLAIN_OFFICE_CODES:  # "USPTO": the code as the check makes it
+        checked.fields["office"] = value
+        return value
     raw = as_text(value)
     code = offices.office_code(raw)
     if not code:
@@ -123,7 +165,7 @@ def _clean_office(checked, value):
 
 
 def _clean_number(checked, code, value):
-    raw = as_text(value)
+    raw = value.strip() if value.__class__ is str else as_text(value)
     if not raw:
         checked.problem("registration_number", "required", "Enter the registration number.")
         return
@@ -141,6 +183,11 @@ def _clean_number(checked, code, value):
 
 
 def _clean_classes(checked, value):
+    if value.__class__ is str:  # "9;25": each part a class as the check below reads it
+        numbers = [NICE_CLASS_TEXTS.get(part) for part in LIST_SEPARATORS.split(value.strip()) if part]
+        if numbers and None not in numbers:
+            checked.fields["nice_classes"] = sorted(set(numbers))
+            return
     parts = split_list(value)
     if not parts:
         checked.problem("nice_classes", "required", "Give at least one Nice class (1 to 45).")
@@ -161,6 +208,14 @@ def _clean_classes(checked, value):
 
 
 def _clean_date(checked, column, value):
+    if value.__class__ is str and len(value) == 10:  # "2031-05-31"
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            parsed = None  # the check below says why
+        if parsed is not None and EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+            checked.fields[column] = parsed
+            return parsed
     if value is None or (isinstance(value, str) and not value.strip()):
         checked.fields[column] = None
         return None
@@ -182,6 +237,7 @@ def _clean_date(checked, column, value):
     return parsed
 
 
+@_remembered
 def _clean_jurisdictions(checked, code, value):
     given = [part.upper() for part in split_list(value)]
     unknown = [part for part in given if not offices.is_country_code(part)]

@@ -47,6 +47,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/scale_out.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/platform_queue.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -20,11 +20,27 @@ WEEK_TEXT = {"description": "An ISO week in your organization's time zone; defau
 TIME = {"description": "UTC, ISO 8601 with Z", "format": "date-time"}
 
 
+# Figures added in version 2 of the document: a version-1 snapshot (taken before) does not carry them.
+SINCE_VERSION_2 = "Since version 2 of the report; absent from older closed weeks' snapshots."
+
+
+def _figure(name):
+    if name.endswith("_percent"):
+        return fields.Float(required=True, allow_none=True,
+                            metadata={"description": "Met / (met + breached) in %; null: none decided"})
+    if name.endswith("_hours"):
+        return fields.Float(allow_none=True, metadata={"description": "The same duration in hours, two decimals. "
+                                                                      + SINCE_VERSION_2})
+    if name.endswith("_open_breached"):
+        return fields.Integer(metadata={"description": "Clocks still open at week end (now, for the live week) "
+                                                       "whose deadline had passed. " + SINCE_VERSION_2})
+    if name.endswith("_seconds"):
+        return fields.Integer(required=True, allow_none=True, metadata={"description": "A duration in seconds"})
+    return fields.Integer(required=True, allow_none=True)
+
+
 def _figures(names):
-    return {name: fields.Integer(required=True, allow_none=True) if not name.endswith("_percent")
-            else fields.Float(required=True, allow_none=True, metadata={"description": "Met / (met + breached) "
-                                                                                       "in %; null: none decided"})
-            for name in names}
+    return {name: _figure(name) for name in names}
 
 
 def _totals():

@@ -10,11 +10,16 @@ A brand's figures are about the notices it filed; a platform's about the notices
 grouped queries per week yields every (marketplace, partnership) cell; totals, the by-marketplace and the
 by-partnership tables are sums of those cells, so they always add up.
 
-Durations (seconds):
+Durations are in seconds (`*_seconds`) and, beside each, in hours (`*_hours`, two decimals) for people and
+spreadsheets; the page writes them in days and hours:
 - *business* time is what the SLA counts: the clock's target minus the business time it had left when it
   stopped (time waiting for the brand, an info request, is not the platform's);
 - *wall* time runs from filing to the acknowledgement or the decision, pauses included.
 The median and 90th percentile are nearest-rank (portal.reports.stats), over the clocks completed that week.
+
+Compliance counts clocks *completed* in the week; a clock still open past its deadline is not in it yet.
+So beside it stands `{metric}_open_breached`: clocks open at week end (as of now for the live week) whose
+deadline had passed then, so that "100 % of 69 completed on time" never hides "14 open clocks breached".
 """
 import json
 from collections import defaultdict
@@ -41,14 +46,21 @@ MOVES = {"acknowledged": "acknowledged", "info_requested": "info_requested", "re
 METRICS = ("acknowledge", "action")
 
 # The figures of every row (totals, each marketplace, each partnership), in the order pages and CSV show.
+def _with_hours(*names):
+    """Each duration in seconds followed by the same in hours."""
+    return tuple(f for name in names for f in (name, name.removesuffix("_seconds") + "_hours"))
+
+
 ITEM_FIGURES = (
-    "notices_filed", "items_filed", *MOVES.values(), "pending_at_week_end", "pending_age_median_seconds",
-    "pending_age_max_seconds",
-    *(f"{metric}_{kind}_{stat}_seconds" for metric in METRICS for kind in ("business", "wall")
-      for stat in ("median", "p90")),
-    *(f"{metric}_{what}" for metric in METRICS for what in ("met", "breached", "compliance_percent")),
+    "notices_filed", "items_filed", *MOVES.values(), "pending_at_week_end",
+    *_with_hours("pending_age_median_seconds", "pending_age_max_seconds"),
+    *_with_hours(*(f"{metric}_{kind}_{stat}_seconds" for metric in METRICS for kind in ("business", "wall")
+                   for stat in ("median", "p90"))),
+    *(f"{metric}_{what}" for metric in METRICS for what in ("met", "breached", "compliance_percent",
+                                                             "open_breached")),
     "breaches",
 )
+DURATION_FIGURES = tuple(name for name in ITEM_FIGURES if name.endswith("_seconds"))
 INTEL_FIGURES = ("flags_shared", "flags_received", "sightings_made", "sightings_received", "new_repeat_infringers")
 TOP_SELLERS = 10
 
@@ -81,8 +93,16 @@ class Cell:
                 row[f"{metric}_{kind}_p90_seconds"] = percentile(values, 0.9)
             met, breached = counts.get(f"{metric}_met", 0), counts.get(f"{metric}_breached", 0)
             row.update({f"{metric}_met": met, f"{metric}_breached": breached,
-                        f"{metric}_compliance_percent": compliance(met, breached)})
+                        f"{metric}_compliance_percent": compliance(met, breached),
+                        f"{metric}_open_breached": counts.get(f"{metric}_open_breached", 0)})
+        for name in DURATION_FIGURES:
+            row[name.removesuffix("_seconds") + "_hours"] = hours(row[name])
         return {name: row[name] for name in ITEM_FIGURES}
+
+
+def hours(seconds):
+    """Seconds as hours with two decimals (None stays None)."""
+    return None if seconds is None else round(seconds / 3600, 2)
 
 
 def week_figures(org, start, end, now, totals_only=False):
@@ -243,6 +263,14 @@ CLOCKS_BREACHED = _prepared(lambda org, start, as_of: (
     .where(_side(SlaClock, org) & (SlaClock.deadline >= start) & (SlaClock.deadline < as_of)
            & (SlaClock.breached | (SlaClock.stage == "running")))
     .group_by(NoticeItem.marketplace, Notice.partnership).tuples()), 3)
+# Open at `as_of` (started, not stopped by then) and past the deadline then, by the same rule as above.
+CLOCKS_OPEN_BREACHED = _prepared(lambda org, as_of: (
+    SlaClock.select(NoticeItem.marketplace, Notice.partnership, SlaClock.metric, fn.COUNT(SlaClock.id))
+    .join(NoticeItem, on=(SlaClock.item == NoticeItem.id)).join(Notice, on=(NoticeItem.notice == Notice.id))
+    .where(_side(SlaClock, org) & (SlaClock.started_at < as_of) & (SlaClock.deadline < as_of)
+           & (SlaClock.stopped_at.is_null() | (SlaClock.stopped_at >= as_of))
+           & (SlaClock.breached | (SlaClock.stage == "running")))
+    .group_by(NoticeItem.marketplace, Notice.partnership, SlaClock.metric).tuples()), 2)
 
 
 def _count_clocks(org, start, end, as_of, cells):
@@ -255,6 +283,8 @@ def _count_clocks(org, start, end, as_of, cells):
         cell.durations[f"{metric}_wall"].append(int((stopped - started).total_seconds()))
     for marketplace_id, partnership_id, count in CLOCKS_BREACHED.rows(org.id, start, as_of, shape=org.kind):
         cells[(marketplace_id, partnership_id)].counts["breaches"] += count
+    for marketplace_id, partnership_id, metric, count in CLOCKS_OPEN_BREACHED.rows(org.id, as_of, shape=org.kind):
+        cells[(marketplace_id, partnership_id)].counts[f"{metric}_open_breached"] += count
 
 
 def _partnerships_query(org, end, *ids):
@@ -370,6 +400,8 @@ LABELS = {
     "acknowledge_met": "Acknowledged in time", "acknowledge_breached": "Acknowledged late",
     "acknowledge_compliance_percent": "Acknowledge SLA compliance", "action_met": "Actioned in time",
     "action_breached": "Actioned late", "action_compliance_percent": "Action SLA compliance",
+    "acknowledge_open_breached": "Open, past the acknowledge deadline",
+    "action_open_breached": "Open, past the action deadline",
     "breaches": "SLA breaches (clocks)", "fast_lane_partnerships": "Partnerships in the fast lane",
     "flags_shared": "Flags shared", "flags_received": "Flags received", "sightings_made": "Sightings made",
     "sightings_received": "Sightings on our flags", "new_repeat_infringers": "New repeat infringers",
@@ -377,3 +409,4 @@ LABELS = {
                                           f"{kind} time, {'median' if stat == 'median' else '90th percentile'}"
        for metric in METRICS for kind in ("business", "wall") for stat in ("median", "p90")},
 }
+LABELS.update({name.removesuffix("_seconds") + "_hours": LABELS[name] + " (hours)" for name in DURATION_FIGURES})

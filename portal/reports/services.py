@@ -30,7 +30,9 @@ from portal.reports.weeks import IsoWeek, last_closed_week, parse_week, week_of
 from portal.timeutil import utcnow
 
 REPORT_KIND = "weekly-enforcement"
-REPORT_VERSION = 1
+# 2: durations also in hours, and the open clocks past their deadline beside compliance. A version-1
+# snapshot stays as it was taken (its bytes are its digest); read as a trend, its missing figures are null.
+REPORT_VERSION = 2
 TREND_WEEKS = 12
 MAX_LISTED_WEEKS = 520  # ten years: the weeks list never grows without bound
 log = logging.getLogger(__name__)
@@ -150,7 +152,7 @@ def _trends(org, week, now):
         else:
             row = stored.get(str(earlier))
             if row is not None:
-                totals = json.loads(row.body)["totals"]
+                totals = {**dict.fromkeys(_empty_totals()), **json.loads(row.body)["totals"]}
             else:
                 totals = week_figures(org, *earlier.bounds(org.timezone), now, totals_only=True)["totals"]
         trend.append({"week": str(earlier), **totals})

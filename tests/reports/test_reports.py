@@ -394,6 +394,9 @@ def test_the_page_its_charts_and_downloads_match_the_api(story, api, make_client
     assert report(story).sha256 in html and "closed" in html
     totals = figures_on(html, "totals")
     for name, value in data["totals"].items():
+        if name.endswith("_hours"):  # the page writes each duration once, in days and hours
+            assert ("", name) not in totals
+            continue
         assert totals[("", name)] == ("" if value is None else str(value)), name
     markets = figures_on(html, "by_marketplace")
     for row in data["by_marketplace"]:
@@ -435,3 +438,94 @@ def test_the_dashboard_shows_this_weeks_key_figures(story, make_client):
     live = report(story, org=story.platform, week=current, now=utcnow()).data["totals"]
     shown = dict(re.findall(r'<dd data-figure="(\w+)">([^<]*)</dd>', html))
     assert shown["removed"] == str(live["removed"]) and shown["pending_at_week_end"] == str(live["pending_at_week_end"])
+
+
+# --- compliance beside the open breaches, durations in hours (issue 20) -------------------------------------
+
+def words(html):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_compliance_stands_beside_the_clocks_still_open_past_their_deadline(story, make_client):
+    data = report(story).data
+    totals, markets = data["totals"], {row["marketplace"]: row for row in data["by_marketplace"]}
+    # Open at week end and late: both clocks of the Tmall listing nobody touched. i2's action clock is
+    # paused (information requested): the SLA does not run, so it is not late.
+    assert (totals["acknowledge_open_breached"], totals["action_open_breached"]) == (1, 1)
+    assert (markets["tmall"]["acknowledge_open_breached"], markets["taobao"]["acknowledge_open_breached"]) == (1, 0)
+    browser = make_client()
+    browser.sign_in(story.admin.email)
+    page = words(browser.get(f"/reports/weekly?week={story.week}").get_data(as_text=True))
+    assert "Acknowledge SLA 75 % of 4 completed on time; 1 open clock breached" in page
+    assert "Action SLA 66.7 % of 3 completed on time; 1 open clock breached" in page
+
+    # Acting on the Tmall listing (and on i2, whose clock ran on when the brand answered) in the live week
+    # closes their clocks: the live week counts none open, and the closed week's snapshot still says what
+    # was true at its end.
+    story.move(_items(story.n2)[0], "removed", utcnow())
+    story.move(story.i2, "removed", utcnow())
+    current = week_of(utcnow(), story.zone)
+    live = report(story, week=current, now=utcnow()).data["totals"]
+    assert (live["acknowledge_open_breached"], live["action_open_breached"]) == (0, 0)
+    assert report(story).data["totals"]["action_open_breached"] == 1
+    dashboard = words(browser.get("/").get_data(as_text=True))
+    assert f"Action SLA {live['action_compliance_percent']:g} % of" in dashboard
+    assert "completed on time; 0 open clocks breached" in dashboard
+
+
+def test_a_week_with_nothing_completed_says_so_and_still_counts_the_open_breaches(story):
+    before = report(story, week=story.week.shifted(-1)).data["totals"]
+    assert before["acknowledge_met"] + before["acknowledge_breached"] == 1
+    from portal.reports.views import compliance_words
+    assert compliance_words({"acknowledge_met": 0, "acknowledge_breached": 0, "acknowledge_compliance_percent": None,
+                             "acknowledge_open_breached": 3}, "acknowledge") == "none completed; 3 open clocks breached"
+
+
+def test_durations_are_given_in_hours_beside_seconds_in_the_json_and_the_csv(story, api):
+    client, headers = api
+    data = client.get(f"/api/v1/reports/weekly?week={story.week}", headers=headers).json
+    assert data["version"] == services.REPORT_VERSION == 2
+    seconds = [name for name in data["totals"] if name.endswith("_seconds")]
+    assert len(seconds) == 10
+    for row in [data["totals"], *data["by_marketplace"], *data["by_partnership"], *data["trends"]]:
+        for name in seconds:
+            twin = name.removesuffix("_seconds") + "_hours"
+            assert row[twin] == (None if row[name] is None else round(row[name] / HOUR, 2)), twin
+    assert data["totals"]["acknowledge_wall_p90_hours"] == 6.0  # six hours, worked out by hand above
+    assert data["totals"]["action_wall_p90_hours"] == 30.0
+    body = client.get(f"/api/v1/reports/weekly?week={story.week}&format=csv", headers=headers).get_data(as_text=True)
+    cells = {(s, g, f): v for s, g, f, v in csv.reader(io.StringIO(body.lstrip("\ufeff")))}
+    assert cells[("totals", "", "action_wall_p90_seconds")] == str(30 * HOUR)
+    assert cells[("totals", "", "action_wall_p90_hours")] == "30.0"
+    assert cells[("totals", "", "action_open_breached")] == "1"
+
+
+def test_a_snapshot_taken_before_version_2_is_served_as_it_was_and_reads_as_a_trend_with_blanks(story, api,
+                                                                                               make_client):
+    import hashlib
+    from portal.audit import canonical_json
+    client, headers = api
+    stored = report(story)
+    old = json.loads(stored.body)
+    new_names = [name for name in old["totals"] if name.endswith(("_hours", "_open_breached"))]
+    for row in [old["totals"], *old["by_marketplace"], *old["by_partnership"], *old["trends"]]:
+        for name in new_names:
+            row.pop(name, None)
+    old["version"] = 1
+    body = canonical_json(old)
+    with story.app.app_context():
+        WeeklyReport.update(body=body, sha256=hashlib.sha256(body.encode()).hexdigest()).where(
+            WeeklyReport.week == str(story.week), WeeklyReport.org == story.brand.id).execute()
+    served = client.get(f"/api/v1/reports/weekly?week={story.week}", headers=headers)
+    assert served.get_data(as_text=True) == body  # byte for byte, as it was taken
+    browser = make_client()
+    browser.sign_in(story.admin.email)
+    page = browser.get(f"/reports/weekly?week={story.week}")
+    assert page.status_code == 200
+    shown = re.search(r'data-figure="acknowledge_compliance".*?<dd[^>]*>([^<]*)</dd>', page.get_data(as_text=True), re.S)
+    assert shown.group(1) == "75 % of 4 completed on time"  # what version 1 knew, no more
+    current = week_of(utcnow(), story.zone)
+    live = client.get(f"/api/v1/reports/weekly?week={current}", headers=headers).json
+    trend = {row["week"]: row for row in live["trends"]}[str(story.week)]
+    assert trend["items_filed"] == 5 and trend["action_open_breached"] is None and trend["action_wall_p90_hours"] is None
+    assert browser.get(f"/reports/weekly?week={current}").status_code == 200

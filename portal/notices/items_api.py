@@ -236,7 +236,7 @@ def one_move(org, move, user):
     would show."""
     result = {"item": move["item"], "status": 200, "message": None, "errors": [], "listing": None}
     try:
-        item = services.visible_items(org).where(NoticeItem.id == move["item"]).get()
+        item = services.visible_item(org, move["item"])
         reason, redress = move["reason"], move["redress"]
         if move.get("ground") is not None:
             if reason.strip():

@@ -19,7 +19,7 @@ from peewee import Case, fn
 
 from portal import audit, bulk, uploads
 from portal.accounts.models import Marketplace, Membership, Organization, User
-from portal.db import PreparedSelect, db
+from portal.db import PreparedSelect, db, get_by_id
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.events import emit
 from portal.marks.models import Mark
@@ -98,6 +98,19 @@ def visible_notices(org):
 def visible_items(org):
     column = NoticeItem.platform if org.is_platform else NoticeItem.brand
     return NoticeItem.select().where(column == org)
+
+
+VISIBLE_ITEM = PreparedSelect(lambda kind, org_id, item_id: NoticeItem.select().where(
+    ((NoticeItem.platform if kind == "platform" else NoticeItem.brand) == org_id) & (NoticeItem.id == item_id)),
+    arity=2, shaped=True)
+
+
+def visible_item(org, pk):
+    """One listing `org` may see (its brand or its platform), or NoticeItem.DoesNotExist."""
+    found = VISIBLE_ITEM.rows(org.id, object_id(pk), shape=org.kind)
+    if not found:
+        raise NoticeItem.DoesNotExist()
+    return found[0]
 
 
 def get_visible_notice(pk, org):
@@ -439,7 +452,7 @@ def _steps(item, side, to):
 
 def _lock_item(item_id):
     clocks.lock_item(item_id)  # the lock order every writer of items and clocks follows
-    return NoticeItem.get_by_id(item_id)
+    return get_by_id(NoticeItem, item_id)
 
 
 def transition(item, org, to, reason="", redress="", user=None, now=None):
@@ -467,21 +480,22 @@ def transition(item, org, to, reason="", redress="", user=None, now=None):
             raise ValidationError({"reason": f"Give {REASON_NEEDED[to]}: the other side sees it."})
         if side == "brand" and (item.state, to) == ("info_requested", "acknowledged") and not reason:
             raise ValidationError({"reason": "Give the information the platform asked for."})
+        seller = None
         if any(step_to in strikes.STRIKE_MOVES for _, step_to in steps):
-            strikes.lock_seller_of(item)  # before the first audit write: see its lock order
+            seller = strikes.lock_seller_of(item)  # before the first audit write: see its lock order
         for frm, step_to in steps:
             final = step_to == to
             _apply(item, frm, step_to, reason if final else "", _redress(step_to, redress) if final else "",
-                   user, org, now)
+                   user, org, now, seller)
         clocks.refresh_item(item)
-    return NoticeItem.get_by_id(item.id)
+    return get_by_id(NoticeItem, item.id)
 
 
 def _redress(to, given):
     return given or DEFAULT_REDRESS.get(to, "")
 
 
-def _apply(item, frm, to, reason, redress, user, org, now):
+def _apply(item, frm, to, reason, redress, user, org, now, seller=None):
     changes = {"state": to, "state_changed_at": now}
     if to in ("removed", "rejected"):
         changes.update(decision=to, decided_at=now)
@@ -493,7 +507,7 @@ def _apply(item, frm, to, reason, redress, user, org, now):
                       reason=reason, redress=redress, actor=user, actor_org=org, at=now)
     item.state = to
     if to in strikes.STRIKE_MOVES:
-        strikes.sync_strike(item, now)
+        strikes.sync_strike(item, now, seller=seller)
     emit("notice.item.transitioned", (item.brand_id, item.platform_id), item, {
         "notice": notice_reference(item.notice_id), "item": item.id, "url": item.url, "from": frm, "to": to,
         "reason": reason, "redress": redress}, actor=org)

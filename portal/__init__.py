@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import db as database
 from portal import errors, security
 from portal.config import PROJECT_ROOT, settings_from_env
-from portal.extensions import csrf, limiter, login_manager
+from portal.extensions import csrf, init_limiter, login_manager
 
 
 def create_app(overrides=None):
@@ -39,7 +39,7 @@ def create_app(overrides=None):
     security.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     _register_accounts(app)
     _register_importers()
     _register_wordings()

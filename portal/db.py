@@ -348,6 +348,7 @@ class PreparedSelect:
         self.arity = arity
         self.shaped = shaped
         self._compiled = {}
+        self._converters = {}
 
     def _arity(self, shape):
         return self.arity(shape) if callable(self.arity) else self.arity
@@ -378,10 +379,31 @@ class PreparedSelect:
         values = [params[n] if n is not None else constant for n, constant in template]
         return db.execute_sql(sql, values), query, as_tuples
 
+    def _converted(self, cursor, as_tuples, shape, rows):
+        """`rows` of `cursor` as tuples of Python values. Which column needs which conversion depends only
+        on the SQL, so it is worked out (by peewee's own cursor wrapper) at the first execution and kept:
+        resolving the columns again cost more than a small query itself."""
+        key = (type(db.obj), shape)
+        converting = self._converters.get(key)
+        if converting is None:
+            wrapper = as_tuples._get_cursor_wrapper(cursor)
+            wrapper.initialize()
+            converting = self._converters[key] = tuple((i, c) for i, c in enumerate(wrapper.converters) if c)
+        if not converting:
+            return [tuple(row) for row in rows]
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, convert in converting:
+                values[i] = convert(values[i])
+            converted.append(tuple(values))
+        return converted
+
     def first(self, *params, shape=None):
         cursor, _, as_tuples = self._execute(params, shape)
         try:
-            return next(as_tuples._get_cursor_wrapper(cursor).iterator(), None)
+            row = cursor.fetchone()
+            return None if row is None else self._converted(cursor, as_tuples, shape, [row])[0]
         finally:
             cursor.close()
 
@@ -395,7 +417,10 @@ class PreparedSelect:
 
     def tuples(self, *params, shape=None):
         cursor, _, as_tuples = self._execute(params, shape)
-        return list(as_tuples._get_cursor_wrapper(cursor).iterator())
+        try:
+            return self._converted(cursor, as_tuples, shape, cursor.fetchall())
+        finally:
+            cursor.close()
 
 
 _BY_ID = {}

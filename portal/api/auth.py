@@ -9,7 +9,7 @@ from functools import wraps
 import flask_smorest
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from flask import abort, current_app, g, request
+from flask import abort, g, request
 from marshmallow import RAISE
 from marshmallow import ValidationError as SchemaValidationError
 from webargs.flaskparser import FlaskParser
@@ -18,7 +18,7 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from portal.access import declare_bearer
 from portal.errors import problem_response
-from portal.extensions import limiter
+from portal.api.ratelimit import count_request
 from portal.oauth.server import PortalBearerTokenValidator, touch_client
 from portal.textcheck import first_bad_text, nested_errors
 
@@ -77,14 +77,6 @@ def refuse_odd_query_parameters(takes_query):
                                                             "changed.", errors))
 
 
-def client_rate_key():
-    return f"client:{g.api_token.client.client_id}"
-
-
-def api_rate_limit():
-    return current_app.config["API_RATE_LIMIT"]
-
-
 class PortalParser(FlaskParser):
     """webargs' parser with one more location, `multipart`: the form fields and the files of a
     multipart/form-data body read together (a file upload with its options); and JSON bodies checked
@@ -126,15 +118,15 @@ class ApiBlueprint(flask_smorest.Blueprint):
         parsed, and the route registers the guarded view (the route tests fail on an unguarded one).
         """
         def decorate(view):
-            limited = limiter.shared_limit(api_rate_limit, scope="api", key_func=client_rate_key)(view)
             takes_query = any(parameter["in"] == "query" for parameter in
                               getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []))
 
             @wraps(view)
             def guarded(*args, **kwargs):
-                authenticate(scope)
+                token = authenticate(scope)
                 refuse_odd_query_parameters(takes_query)
-                return limited(*args, **kwargs)
+                count_request(token.client.client_id)
+                return view(*args, **kwargs)
 
             declare_bearer(guarded, scope)
             guarded = self.doc(security=[{"oauth2": [scope] if scope else []}])(guarded)

@@ -508,6 +508,22 @@ def test_rate_limit_is_per_client_with_retry_after(app, client, world, monkeypat
     assert client.get("/api/v1/me", headers=bearer(second)).status_code == 200  # another client's budget
 
 
+def test_every_api_answer_says_what_is_left_of_the_clients_budget(app, client, world, monkeypatch):
+    import time
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "5 per minute; 100 per hour")
+    token = client_token(client, world.org("Microsoft"), "reports:read")
+    answers = [client.get("/api/v1/me", headers=bearer(token)) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    # The limit nearest to running out is the one reported: 5 a minute, not 100 an hour.
+    assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["5"] * 6
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["4", "3", "2", "1", "0", "0"]
+    assert all(time.time() < int(a.headers["X-RateLimit-Reset"]) <= time.time() + 61 for a in answers)
+    assert "Retry-After" not in answers[0].headers and 0 < int(answers[-1].headers["Retry-After"]) <= 60
+    assert "5 per 1 minute" in answers[-1].json["detail"]
+    # Pages have no per-client budget: no rate-limit headers on them.
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+
+
 def test_me_describes_the_token(client, world):
     org = world.org("Swarovski", timezone="Europe/Vienna")
     token = client_token(client, org, "marks:read reports:read", requested="reports:read")

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from portal.accounts.models import Membership, User
+from portal.audit import acting_as
+from portal.notices import grounds
 from tests.conftest import PASSWORD
 from tests.reports.test_reports import story  # noqa: F401 (the weekly report's worked week, a fixture)
 
@@ -607,7 +609,11 @@ def test_every_page_passes_axe_for_a_brand_admin_and_a_platform_analyst(open_pag
 
     page = open_page()
     sign_in(page, analyst.email)
-    platform_paths = html_pages_without_objects(app, "platform", "analyst") + [f"/notices/{notice.id}", "/account"]
+    with app.app_context(), acting_as("test"):
+        template = grounds.create_template(platform, {"move": "removed", "title": "Logo differs",
+                                                      "text": "The logo differs from the registered mark."})
+    platform_paths = html_pages_without_objects(app, "platform", "analyst") + [
+        f"/notices/{notice.id}", "/account", f"/queue/grounds/{template.id}", f"/queue?notice={notice.id}"]
     assert walk_pages(page, platform_paths) == {}
 
     page = open_page()

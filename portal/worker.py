@@ -15,7 +15,7 @@ import threading
 from flask import has_app_context
 from huey import RedisHuey, SqliteHuey
 
-from portal.config import env_bool, env_int, instance_path
+from portal.config import env_bool, instance_path
 
 log = logging.getLogger(__name__)
 

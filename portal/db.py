@@ -423,6 +423,15 @@ class PreparedSelect:
             cursor.close()
 
 
+def padded_ids(ids):
+    """`ids` (not empty) padded to the next power of two by repeating the last, with that length: a
+    prepared `IN (...)` shaped by its length then needs a handful of statements (1, 2, 4, ... 512), not
+    one per count. A repeated id changes nothing in an IN list."""
+    ids = list(ids)
+    size = 1 << (len(ids) - 1).bit_length()
+    return size, ids + [ids[-1]] * (size - len(ids))
+
+
 _BY_ID = {}
 
 

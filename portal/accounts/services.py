@@ -16,7 +16,7 @@ from portal import audit
 from portal.accounts import passwords
 from portal.accounts.models import (ORG_KINDS, ROLES, Invitation, Marketplace, Membership, Organization,
                                     User, UserSession)
-from portal.db import db
+from portal.db import PreparedSelect, db
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.tenancy import lock_org
 from portal.timeutil import is_valid_timezone, utcnow
@@ -315,15 +315,20 @@ def set_membership_active(membership, active):
     return membership
 
 
+# Every signed-in page lists them (the org switcher): compiled once.
+ACTIVE_MEMBERSHIPS = PreparedSelect(lambda user_id: (
+    Membership.select(Membership, Organization).join(Organization)
+    .where(Membership.user == user_id, Membership.active == True)  # noqa: E712
+    .order_by(fn.LOWER(Organization.name))))
+
+
 def active_memberships(user):
     """The orgs a user may act for now, alphabetically.
 
     The one read of a tenant-owned model that crosses orgs on purpose: it is scoped by the user, and
     only ever lists the user's own memberships (for the org switcher and the choice after sign-in).
     """
-    return list(Membership.select(Membership, Organization).join(Organization)
-                .where(Membership.user == user, Membership.active == True)  # noqa: E712
-                .order_by(fn.LOWER(Organization.name)))
+    return ACTIVE_MEMBERSHIPS.rows(getattr(user, "id", user))
 
 
 # --- sign-in and passwords -----------------------------------------------------------------------------

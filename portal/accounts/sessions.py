@@ -16,7 +16,7 @@ from portal import audit
 from portal.access import READ_METHODS, access_rule_of, is_token_request
 from portal.accounts.models import Membership, Organization, User, UserSession
 from portal.accounts.services import active_memberships, end_all_sessions, token_digest  # noqa: F401
-from portal.db import db
+from portal.db import PreparedSelect, db
 from portal.errors import NotFound
 from portal.timeutil import utcnow
 
@@ -41,12 +41,18 @@ def start_session(user):
     return org
 
 
+# The two reads every signed-in page makes before its view, compiled once.
+LIVE_SESSION = PreparedSelect(lambda digest: UserSession.select(UserSession, User).join(User).where(
+    UserSession.token_hash == digest, UserSession.ended_at.is_null()).limit(1))
+ACTIVE_MEMBERSHIP = PreparedSelect(lambda org_id, user_id: (
+    Membership.for_org(org_id).select(Membership, Organization)
+    .join(Organization)  # the org comes with it: g.org costs no second query
+    .where(Membership.user == user_id, Membership.active == True).limit(1)), arity=2)  # noqa: E712
+
+
 def load_user_from_session(token):
     """Flask-Login's user loader: the user of a live session, or None (which signs the browser out)."""
-    session_row = (UserSession.select(UserSession, User).join(User)
-                   .where(UserSession.token_hash == token_digest(token or ""),
-                          UserSession.ended_at.is_null())
-                   .first())
+    session_row = next(iter(LIVE_SESSION.rows(token_digest(token or ""))), None)
     if session_row is None or not session_row.user.active or session_has_expired(session_row):
         if session_row is not None and session_row.ended_at is None:
             end_session(session_row)
@@ -160,10 +166,7 @@ def _load_org_context():
     session_row = g.user_session
     membership = None
     if session_row.org_id is not None:
-        membership = (Membership.for_org(session_row.org_id).select(Membership, Organization)
-                      .join(Organization)  # the org comes with it: g.org costs no second query
-                      .where(Membership.user == current_user.id, Membership.active == True)  # noqa: E712
-                      .first())
+        membership = next(iter(ACTIVE_MEMBERSHIP.rows(session_row.org_id, current_user.id)), None)
     if membership is not None:
         g.membership, g.org = membership, membership.org
         return

@@ -10,7 +10,7 @@ from portal.intel.models import Flag, Seller, Strike
 from portal.intel.sharing import visible_to
 from portal.marks.models import Mark
 from portal.notices import goodfaith, services
-from portal.notices.models import Notice, NoticeMark
+from portal.notices.models import NoticeMark
 from portal.partnerships.models import Partnership
 
 
@@ -37,8 +37,7 @@ def facts_for(platform, items, now=None):
     if not items:
         return facts
     notice_ids = {item.notice_id for item in items}
-    facts.notices = {n.id: n for n in services.with_parties(
-        services.visible_notices(platform).where(Notice.id.in_(notice_ids)))}
+    facts.notices = services.notices_with_parties(platform, notice_ids)
     for notice_id, word in (Mark.select(NoticeMark.notice, Mark.word).join(NoticeMark, on=(NoticeMark.mark == Mark.id))
                             .where(NoticeMark.notice.in_(notice_ids)).order_by(Mark.word).tuples()):
         facts.marks.setdefault(notice_id, []).append(word)

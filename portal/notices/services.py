@@ -19,7 +19,7 @@ from peewee import Case, fn
 
 from portal import audit, bulk, uploads
 from portal.accounts.models import Marketplace, Membership, Organization, User
-from portal.db import PreparedSelect, db, get_by_id
+from portal.db import PreparedSelect, db, get_by_id, padded_ids
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.events import emit
 from portal.marks.models import Mark
@@ -762,6 +762,21 @@ def with_parties(notices):
             .join_from(Notice, platform, on=(Notice.platform == platform.id), attr="platform")
             .join_from(Notice, Marketplace, on=(Notice.marketplace == Marketplace.id), attr="marketplace")
             .join_from(Notice, Terms, on=(Notice.terms == Terms.id), attr="terms"))
+
+
+# A page of listings names a few notices: read them with their parties through one compiled statement,
+# shaped by the org's side and how many ids (padded to a power of two).
+NOTICES_WITH_PARTIES = PreparedSelect(lambda shape, org_id, *ids: with_parties(
+    visible_notices(Organization(id=org_id, kind=shape[0])).where(Notice.id.in_(list(ids)))),
+    arity=lambda shape: 1 + shape[1], shaped=True)
+
+
+def notices_with_parties(org, ids):
+    """{notice id: Notice with its parties} of those of `ids` that `org` may see."""
+    if not ids:
+        return {}
+    size, padded = padded_ids(sorted(ids))
+    return {n.id: n for n in NOTICES_WITH_PARTIES.rows(org.id, *padded, shape=(org.kind, size))}
 
 
 def state_counts(notices):

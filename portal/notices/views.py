@@ -380,7 +380,7 @@ def render_queue(filters, status=200, bulk_error=None, bulk_values=None):
     rows = page.rows
     templates = grounds.templates_of(current_org)
     return render_template("notices/queue.html", items=rows, facts=queue_page.facts_for(current_org, rows),
-                           readings=clocks.readings(rows), filters=filters, total=page.total, page=page.number,
+                           next_due=clocks.nearest_due(clocks.readings(rows)), filters=filters, total=page.total, page=page.number,
                            pages=page.count, labels=STATE_LABELS, open_states=OPEN_STATES, reasons=REASONS,
                            sorts=services.QUEUE_SORTS, form=TransitionForm(), moves=QUEUE_MOVES,
                            assign_actions=ASSIGN_ACTIONS, templates=templates, can_act=current_user_can_act(),

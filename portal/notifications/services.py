@@ -21,7 +21,7 @@ import json
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_app_context, has_request_context, url_for
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from portal import audit
 from portal.accounts.models import Membership, Organization, User
@@ -231,8 +231,13 @@ def inbox_page(org, user, before=None):
     return rows[:INBOX_PAGE], (rows[INBOX_PAGE - 1].id if len(rows) > INBOX_PAGE else None)
 
 
+# In the navigation of every signed-in page: compiled once.
+UNREAD = PreparedSelect(lambda org_id, user_id: Notification.select(fn.COUNT(Notification.id)).where(
+    (Notification.org == org_id) & (Notification.user == user_id) & Notification.read_at.is_null()), arity=2)
+
+
 def unread_count(org, user):
-    return inbox_of(org, user).where(Notification.read_at.is_null()).count()
+    return UNREAD.scalar(getattr(org, "id", org), user.id)
 
 
 def get_own(pk, org, user):

@@ -15,11 +15,12 @@ import functools
 import json
 import logging
 import math
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from portal import bulk
-from portal.db import PreparedSelect, db, is_postgresql
+from portal.db import PreparedSelect, db, is_postgresql, padded_ids
 from portal.events import emit
 from portal.sla.calendar import calendar_from_dict, calendar_to_dict
 from portal.sla.models import SlaClock
@@ -211,6 +212,16 @@ def read(c, now=None):
                         stopped_at=c.stopped_at, calendar_time=calendar.always_open, timezone=calendar.timezone)
 
 
+# What `read` needs of a clock, read as plain rows for pages of listings (a queue page reads 100 clocks;
+# building model instances for them cost more than the query).
+CLOCK_COLUMNS = ("item_id", "metric", "stage", "breached", "target_minutes", "calendar", "started_at", "deadline",
+                 "remaining_seconds", "stopped_at")
+ClockRow = namedtuple("ClockRow", CLOCK_COLUMNS)
+CLOCKS_OF = PreparedSelect(lambda size, *ids: SlaClock.select(
+    SlaClock.item, *(getattr(SlaClock, name) for name in CLOCK_COLUMNS[1:])).where(SlaClock.item.in_(list(ids))),
+    arity=lambda size: size, shaped=True)
+
+
 def readings(items, now=None):
     """{item id: {metric: ClockReading}} for many items in one query."""
     now = now or utcnow()
@@ -218,9 +229,23 @@ def readings(items, now=None):
     ids = [getattr(item, "id", item) for item in items]
     if not ids:
         return found
-    for c in SlaClock.select().where(SlaClock.item.in_(ids)):
+    size, ids = padded_ids(ids)
+    for row in CLOCKS_OF.tuples(*ids, shape=size):
+        c = ClockRow(*row)
         found.setdefault(c.item_id, {})[c.metric] = read(c, now)
     return found
+
+
+def nearest_due(readings_by_item):
+    """{item id: the running or paused ClockReading nearest its deadline} of `readings()`'s answer; items
+    with no such clock are left out."""
+    nearest = {}
+    for item_id, by_metric in readings_by_item.items():
+        open_clocks = [by_metric[metric] for metric in ("acknowledge", "action")  # ties: acknowledge first
+                       if metric in by_metric and by_metric[metric].stage in ("running", "paused")]
+        if open_clocks:
+            nearest[item_id] = min(open_clocks, key=lambda r: r.deadline)
+    return nearest
 
 
 # --- the periodic check ------------------------------------------------------------------------------

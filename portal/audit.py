@@ -19,7 +19,7 @@ from flask import g, has_request_context
 from flask_login import current_user
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
 
-from portal.db import BaseModel, db
+from portal.db import BaseModel, db, is_postgresql
 from portal.tenancy import TenantModel
 from portal.timeutil import utcnow
 
@@ -125,10 +125,13 @@ def record(action, org, obj=None, change=None, object_type=None, object_id=None,
     actor, actor_label = (actor, actor.email) if actor is not None else current_actor()
 
     sql = _statements()
-    # Claim the next sequence number first: this UPDATE is the lock that serialises writers.
-    if db.execute_sql(sql["claim"]).rowcount != 1:
+    # Claim the next sequence number first: this UPDATE is the lock that serialises writers, and it
+    # answers the claimed number and the head's hash (RETURNING: one round trip, not two).
+    claimed = db.execute_sql(sql["claim"]).fetchall()  # all: an unfinished SQLite statement would block the commit
+    if not claimed:
         AuditHead.create(id=1, seq=1, hash=GENESIS_HASH)
-    seq, prev_hash = db.execute_sql(sql["head"]).fetchone()
+        claimed = db.execute_sql(sql["head"]).fetchall()
+    seq, prev_hash = claimed[0]
 
     event = AuditEvent(
         seq=seq, org=org, actor=actor, actor_label=actor_label, action=action,
@@ -136,8 +139,12 @@ def record(action, org, obj=None, change=None, object_type=None, object_id=None,
         change=canonical_json(change or {}), prev_hash=prev_hash)
     event.hash = event.compute_hash()
     fields = AuditEvent._meta.fields
-    db.execute_sql(sql["insert"], [fields[name].db_value(event.__data__.get(name)) for name in EVENT_COLUMNS])
-    db.execute_sql(sql["advance"], (event.hash,))
+    values = [fields[name].db_value(event.__data__.get(name)) for name in EVENT_COLUMNS]
+    if "insert_and_advance" in sql:  # PostgreSQL: the event and the head's new hash in one statement
+        db.execute_sql(sql["insert_and_advance"], [*values, event.hash])
+    else:
+        db.execute_sql(sql["insert"], values)
+        db.execute_sql(sql["advance"], (event.hash,))
     return event
 
 
@@ -155,11 +162,15 @@ def _statements():
         fields = AuditEvent._meta.fields
         columns = ", ".join(f'"{fields[name].column_name}"' for name in EVENT_COLUMNS)
         head, event = AuditHead._meta.table_name, AuditEvent._meta.table_name
-        _compiled[kind] = {
-            "claim": f'UPDATE "{head}" SET "seq" = "seq" + 1 WHERE "id" = 1',
+        insert = f'INSERT INTO "{event}" ({columns}) VALUES ({", ".join([mark] * len(EVENT_COLUMNS))})'
+        advance = f'UPDATE "{head}" SET "hash" = {mark} WHERE "id" = 1'
+        statements = {
+            "claim": f'UPDATE "{head}" SET "seq" = "seq" + 1 WHERE "id" = 1 RETURNING "seq", "hash"',
             "head": f'SELECT "seq", "hash" FROM "{head}" WHERE "id" = 1',
-            "insert": f'INSERT INTO "{event}" ({columns}) VALUES ({", ".join([mark] * len(EVENT_COLUMNS))})',
-            "advance": f'UPDATE "{head}" SET "hash" = {mark} WHERE "id" = 1'}
+            "insert": insert, "advance": advance}
+        if is_postgresql():  # a data-modifying WITH: SQLite has none, and its statements cost no round trip
+            statements["insert_and_advance"] = f"WITH inserted AS ({insert}) {advance}"
+        _compiled[kind] = statements
     return _compiled[kind]
 
 

@@ -31,6 +31,8 @@ REPEAT_WINDOW = timedelta(days=365)
 # The lookups a removal makes for its strike, compiled once: a bulk removal of 300 listings makes each 300 times.
 SELLER = PreparedSelect(lambda marketplace_id, external_id: Seller.select().where(
     (Seller.marketplace == marketplace_id) & (Seller.external_id == external_id)), arity=2)
+SELLER_LOCKED = PreparedSelect(lambda marketplace_id, external_id: Seller.select().where(
+    (Seller.marketplace == marketplace_id) & (Seller.external_id == external_id)).for_update(), arity=2)
 NOTICE_REASON = PreparedSelect(lambda notice_id: Notice.select(Notice.reason_code).where(Notice.id == notice_id))
 STANDING_ITEMS = PreparedSelect(lambda notice_id, seller_id: (
     NoticeItem.select().where((NoticeItem.notice == notice_id) & (NoticeItem.seller_id == seller_id)
@@ -73,7 +75,10 @@ def lock_seller_of(item):
         return None
     if NOTICE_REASON.scalar(item.notice_id) != "counterfeit":
         return None
-    return lock_seller(seller_for(item.marketplace_id, seller_id))
+    if is_postgresql():  # found and locked in one statement (created first if it is new)
+        found = SELLER_LOCKED.rows(item.marketplace_id, seller_id)
+        return found[0] if found else lock_seller(seller_for(item.marketplace_id, seller_id))
+    return seller_for(item.marketplace_id, seller_id)  # SQLite's write lock serialises the writers
 
 
 _LOOK_UP = object()

@@ -19,7 +19,7 @@ from peewee import Case, fn
 
 from portal import audit, bulk, uploads
 from portal.accounts.models import Marketplace, Membership, Organization, User
-from portal.db import PreparedSelect, db, get_by_id, padded_ids
+from portal.db import PreparedSelect, db, get_by_id, is_postgresql, padded_ids
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.events import emit
 from portal.marks.models import Mark
@@ -450,8 +450,19 @@ def _steps(item, side, to):
     raise Conflict(f"A listing that is {STATE_LABELS[item.state].lower()} cannot be {VERBS[to]}.")
 
 
+# PostgreSQL: the listing's row lock and its read in one statement (the lock `clocks.lock_item` takes).
+LOCKED_ITEM = PreparedSelect(lambda item_id: NoticeItem.select().where(NoticeItem.id == item_id)
+                             .for_update("FOR NO KEY UPDATE"))
+
+
 def _lock_item(item_id):
-    clocks.lock_item(item_id)  # the lock order every writer of items and clocks follows
+    """The listing, locked for the transaction: the lock order every writer of items and clocks follows."""
+    if is_postgresql():
+        found = LOCKED_ITEM.rows(item_id)
+        if not found:
+            raise NoticeItem.DoesNotExist(f"NoticeItem {item_id} does not exist")
+        return found[0]
+    clocks.lock_item(item_id)  # SQLite: writers are serial already
     return get_by_id(NoticeItem, item_id)
 
 

@@ -62,11 +62,12 @@ def notify(event, org, obj, payload, now=None):
     told = kinds_module.describe(event, obj, payload)
     if told is None:
         return []
+    org_id = getattr(org, "id", org)
+    if KINDS[told.kind].default == "off" and OPTED_IN.first(org_id, told.kind) is None:
+        return []  # off unless chosen, and nobody of the org chose it: the common case of every move
     org = org if isinstance(org, Organization) else get_by_id(Organization, org)
     if org.kind not in KINDS[told.kind].sides:
         return []
-    if KINDS[told.kind].default == "off" and OPTED_IN.first(org.id, told.kind) is None:
-        return []  # off unless chosen, and nobody of the org chose it: the common case of every move
     members = [user_id for (user_id,) in ACTIVE_MEMBERS.tuples(org.id)]
     return tell(org, members, told, obj, event, now)
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from peewee import BooleanField, DateField, DateTimeField, QueryEvent
 from peewee import __exception_wrapper__ as driver_errors  # the driver's errors as peewee's (IntegrityError...)
 
-from portal.db import db, is_postgresql
+from portal.db import converted_rows, db, is_postgresql
 
 
 def _quoted(name):
@@ -187,16 +187,7 @@ def select_in(model, field_names, equal, in_name, values):
         cursor.execute(sql, params)
         found.extend(cursor.fetchall())
     _run(sql, read)
-    readers = _readers(model, field_names)
-    if not readers:
-        return [tuple(row) for row in found]
-    rows = []
-    for row in found:
-        row = list(row)
-        for index, python_value in readers:
-            row[index] = python_value(row[index])
-        rows.append(tuple(row))
-    return rows
+    return converted_rows(found, _readers(model, field_names))
 
 
 

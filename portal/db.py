@@ -389,15 +389,7 @@ class PreparedSelect:
             wrapper = as_tuples._get_cursor_wrapper(cursor)
             wrapper.initialize()
             converting = self._converters[key] = tuple((i, c) for i, c in enumerate(wrapper.converters) if c)
-        if not converting:
-            return [tuple(row) for row in rows]
-        converted = []
-        for row in rows:
-            values = list(row)
-            for i, convert in converting:
-                values[i] = convert(values[i])
-            converted.append(tuple(values))
-        return converted
+        return converted_rows(rows, converting)
 
     def first(self, *params, shape=None):
         cursor, _, as_tuples = self._execute(params, shape)
@@ -421,6 +413,20 @@ class PreparedSelect:
             return self._converted(cursor, as_tuples, shape, cursor.fetchall())
         finally:
             cursor.close()
+
+
+def converted_rows(rows, converting):
+    """Driver rows as tuples, each column `i` of `converting` ((i, python_value), ...) passed through its
+    converter: the one loop prepared reads and portal.bulk's reads share."""
+    if not converting:
+        return [tuple(row) for row in rows]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i, convert in converting:
+            values[i] = convert(values[i])
+        converted.append(tuple(values))
+    return converted
 
 
 def padded_ids(ids):

@@ -233,8 +233,8 @@ def inbox_page(org, user, before=None):
 
 
 # In the navigation of every signed-in page: compiled once.
-UNREAD = PreparedSelect(lambda org_id, user_id: Notification.select(fn.COUNT(Notification.id)).where(
-    (Notification.org == org_id) & (Notification.user == user_id) & Notification.read_at.is_null()), arity=2)
+UNREAD = PreparedSelect(lambda org_id, user_id: Notification.for_org(org_id).select(fn.COUNT(Notification.id)).where(
+    (Notification.user == user_id) & Notification.read_at.is_null()), arity=2)
 
 
 def unread_count(org, user):
